@@ -1,0 +1,119 @@
+//! The subcommands.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use crate::cli::{Command, ExplainArgs, InitArgs, ModelArgs, RenderArgs};
+use crate::config::Config;
+use crate::model::Topology;
+use crate::{explain, output, render, starter};
+
+/// Reads the config (or the defaults) and builds the validated model.
+pub fn load_model(args: &ModelArgs) -> Result<Topology, crate::error::Problems> {
+    let config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    Topology::from_config(&config, args.env_suffix.as_deref())
+}
+
+pub fn dispatch(command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Render(args) => render_command(&args),
+        Command::Validate(args) => validate(&args),
+        Command::Explain(args) => explain_command(&args),
+        Command::Init(args) => init(&args),
+        Command::Schema => {
+            println!("{}", starter::schema_json());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn warn(model: &Topology) {
+    for w in &model.warnings {
+        eprintln!("warning: {w}");
+    }
+}
+
+fn render_command(args: &RenderArgs) -> Result<ExitCode> {
+    let model = load_model(&args.model)?;
+    warn(&model);
+    let files = render::render(&model);
+    if args.check {
+        let diff = output::compare(&files, &args.out)?;
+        if diff.is_empty() {
+            println!("{}: up to date ({} files)", args.out.display(), files.files.len());
+            return Ok(ExitCode::SUCCESS);
+        }
+        let mut out = std::io::stdout().lock();
+        for (what, list) in [("changed", &diff.changed), ("missing", &diff.missing), ("stale", &diff.stale)] {
+            for path in list {
+                writeln!(out, "{what}: {}", args.out.join(path).display())?;
+            }
+        }
+        writeln!(out, "{}: out of date; run drgen render without --check", args.out.display())?;
+        return Ok(ExitCode::from(1));
+    }
+    output::write(&files, &args.out)?;
+    println!("wrote {} files to {}", files.files.len(), args.out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn validate(args: &ModelArgs) -> Result<ExitCode> {
+    let model = load_model(args)?;
+    warn(&model);
+    let files = render::render(&model);
+    let e = explain::Explanation::new(&model, &files);
+    println!(
+        "ok: {} ({} -> {}), {} files, {} resources",
+        model.names.regional(crate::model::Side::Primary).with_suffix(model.suffix.as_str()),
+        model.primary.region,
+        model.dr.region,
+        files.files.len(),
+        e.total_resources(),
+    );
+    println!(
+        "dns reroute: {} s worst case ({}), target {} s",
+        model.rto.reroute_seconds(),
+        model.rto.reroute_formula(),
+        model.rto_target_seconds
+    );
+    println!(
+        "promotion starts: within {} s ({} s schedule + {} s probing)",
+        model.rto.promotion_start_seconds(),
+        model.rto.schedule,
+        model.rto.probing
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn explain_command(args: &ExplainArgs) -> Result<ExitCode> {
+    let model = load_model(&args.model)?;
+    let files = render::render(&model);
+    let e = explain::Explanation::new(&model, &files);
+    match args.format {
+        crate::cli::OutputFormat::Text => print!("{}", e.text()),
+        crate::cli::OutputFormat::Json => println!("{}", e.json()),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn init(args: &InitArgs) -> Result<ExitCode> {
+    if args.path.exists() && !args.force {
+        anyhow::bail!("{}: already exists; pass --force to overwrite it", args.path.display());
+    }
+    let text = starter::starter_hcl();
+    let dir = match args.path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(&dir)
+        .with_context(|| format!("{}: cannot write here", dir.display()))?;
+    tmp.write_all(text.as_bytes()).with_context(|| format!("{}", args.path.display()))?;
+    tmp.persist(&args.path).with_context(|| format!("{}", args.path.display()))?;
+    println!("wrote {}", args.path.display());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,167 @@
+//! `drgen explain`: what a rendering contains and what recovery it can promise.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use crate::model::{Side, Topology};
+use crate::output::FileSet;
+
+#[derive(Debug, Serialize)]
+pub struct Explanation {
+    pub topology: TopologySummary,
+    /// Resources per region (`primary`, `dr`), by type.
+    pub resources: BTreeMap<String, BTreeMap<String, usize>>,
+    pub rto: RtoTable,
+    pub rpo: String,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TopologySummary {
+    pub name: String,
+    pub environment_suffix: String,
+    pub primary_region: String,
+    pub dr_region: String,
+    pub primary_cidr: String,
+    pub dr_cidr: String,
+    pub instance_class: String,
+    pub engine: String,
+    pub dns_name: String,
+    pub health_check_mode: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RtoTable {
+    pub detection_seconds: u32,
+    pub calculated_check_seconds: u32,
+    pub dns_ttl_seconds: u32,
+    pub dns_reroute_seconds: u32,
+    pub rto_target_seconds: u32,
+    pub monitor_schedule_seconds: u32,
+    pub monitor_probing_seconds: u32,
+    pub promotion_starts_within_seconds: u32,
+    pub rds_promotion: String,
+    pub write_rto: String,
+}
+
+impl Explanation {
+    pub fn new(m: &Topology, files: &FileSet) -> Self {
+        let r = &m.rto;
+        Self {
+            topology: TopologySummary {
+                name: m.name.clone(),
+                environment_suffix: m.suffix.to_string(),
+                primary_region: m.primary.region.to_string(),
+                dr_region: m.dr.region.to_string(),
+                primary_cidr: m.primary.cidr.to_string(),
+                dr_cidr: m.dr.cidr.to_string(),
+                instance_class: m.database.instance_class.clone(),
+                engine: "PostgreSQL 15 (latest 15.x at apply time)".into(),
+                dns_name: m.dns.fqdn(),
+                health_check_mode: format!("{:?}", m.failover.health_check_mode).to_lowercase(),
+            },
+            resources: count_resources(files),
+            rto: RtoTable {
+                detection_seconds: r.detection,
+                calculated_check_seconds: r.calculated_allowance,
+                dns_ttl_seconds: r.ttl,
+                dns_reroute_seconds: r.reroute_seconds(),
+                rto_target_seconds: m.rto_target_seconds,
+                monitor_schedule_seconds: r.schedule,
+                monitor_probing_seconds: r.probing,
+                promotion_starts_within_seconds: r.promotion_start_seconds(),
+                rds_promotion: "several minutes or longer, as AWS documents; drgen does not estimate it".into(),
+                write_rto: format!(
+                    "{} s until promotion starts, plus the RDS promotion time (several minutes or longer); reads through the DNS name move within {} s",
+                    r.promotion_start_seconds(),
+                    r.reroute_seconds()
+                ),
+            },
+            rpo: format!(
+                "Replication is asynchronous: a failover loses the writes the replica had not applied when the primary failed, bounded by the replica lag at that moment. The monitor promotes only after {} consecutive failed probes of the primary and a lag above {} s or missing; it never promotes while any AWS call it depends on fails.",
+                m.failover.monitor_probes, m.failover.lag_threshold_seconds
+            ),
+            warnings: m.warnings.clone(),
+        }
+    }
+
+    pub fn total_resources(&self) -> usize {
+        self.resources.values().flat_map(BTreeMap::values).sum()
+    }
+
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("explanation serialises")
+    }
+
+    pub fn text(&self) -> String {
+        let t = &self.topology;
+        let r = &self.rto;
+        let mut s = String::new();
+        let _ = writeln!(s, "Topology {} (suffix {})", t.name, t.environment_suffix);
+        let _ = writeln!(s, "  primary   {} {}", t.primary_region, t.primary_cidr);
+        let _ = writeln!(s, "  dr        {} {}", t.dr_region, t.dr_cidr);
+        let _ = writeln!(s, "  database  {} on {}", t.engine, t.instance_class);
+        let _ = writeln!(s, "  dns name  {} (health checks: {})", t.dns_name, t.health_check_mode);
+        let _ = writeln!(s, "\nResources per region");
+        for (region, kinds) in &self.resources {
+            let total: usize = kinds.values().sum();
+            let _ = writeln!(s, "  {region}: {total}");
+            for (kind, n) in kinds {
+                let _ = writeln!(s, "    {n:>3}  {kind}");
+            }
+        }
+        let _ = writeln!(s, "\nRTO budget (worst case)");
+        let _ =
+            writeln!(s, "  {:>5} s  health checks fail (interval x failure threshold)", r.detection_seconds);
+        let _ = writeln!(
+            s,
+            "  {:>5} s  calculated health check follows its children",
+            r.calculated_check_seconds
+        );
+        let _ = writeln!(s, "  {:>5} s  DNS TTL", r.dns_ttl_seconds);
+        let _ = writeln!(
+            s,
+            "  {:>5} s  DNS reroute in total (target {} s)",
+            r.dns_reroute_seconds, r.rto_target_seconds
+        );
+        let _ = writeln!(s, "  {:>5} s  monitor schedule period", r.monitor_schedule_seconds);
+        let _ = writeln!(s, "  {:>5} s  monitor probes x interval", r.monitor_probing_seconds);
+        let _ = writeln!(s, "  {:>5} s  until promotion starts", r.promotion_starts_within_seconds);
+        let _ = writeln!(s, "      RDS promotion: {}", r.rds_promotion);
+        let _ = writeln!(s, "      write RTO: {}", r.write_rto);
+        let _ = writeln!(s, "\nRPO\n  {}", self.rpo);
+        if !self.warnings.is_empty() {
+            let _ = writeln!(s, "\nWarnings");
+            for w in &self.warnings {
+                let _ = writeln!(s, "  {w}");
+            }
+        }
+        s
+    }
+}
+
+/// Counts `resource` blocks in the main root by the region their provider points at.
+fn count_resources(files: &FileSet) -> BTreeMap<String, BTreeMap<String, usize>> {
+    let mut counts: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+    for (path, bytes) in &files.files {
+        if path.contains('/') || !path.ends_with(".tf") {
+            continue;
+        }
+        let text = String::from_utf8_lossy(bytes);
+        let body: hcl::Body = hcl::parse(&text).expect("rendered files parse");
+        for block in body.blocks().filter(|b| b.identifier() == "resource") {
+            let kind = block.labels().first().map(|l| l.as_str().to_string()).unwrap_or_default();
+            let region = block
+                .body()
+                .attributes()
+                .find(|a| a.key() == "provider")
+                .map(|a| a.expr().to_string())
+                .map_or("global", |p| if p.ends_with(Side::Dr.label()) { "dr" } else { "primary" })
+                .to_string();
+            *counts.entry(region).or_default().entry(kind).or_default() += 1;
+        }
+    }
+    counts
+}

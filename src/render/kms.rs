@@ -1,0 +1,92 @@
+//! A customer-managed KMS key per region, with rotation, an explicit key policy and an alias.
+
+use hcl::expr::Expression;
+use hcl::{Block, Body};
+
+use super::aws::{account, arn, policy, regional_service, root_principal, Statement};
+use super::Doc;
+use crate::model::{Side, Topology};
+use crate::naming::AwsName;
+use crate::syntax::{provider, r, resource, t};
+
+/// Services that use the key on behalf of a caller in the account (through `kms:ViaService`).
+const VIA_SERVICES: &[&str] = &["rds", "secretsmanager", "sns", "backup", "lambda", "states"];
+
+/// Services that use the key as themselves: CloudWatch and EventBridge publish to encrypted
+/// SNS topics.
+const DIRECT_SERVICES: &[&str] = &["cloudwatch.amazonaws.com", "events.amazonaws.com"];
+
+/// A key and its alias. `via` lists the regional services (by endpoint prefix) that may use it
+/// on behalf of the account; `direct` the service principals that use it themselves.
+pub fn key(
+    m: &Topology,
+    side: Side,
+    label: &str,
+    alias: &AwsName,
+    description: &str,
+    via: &[&str],
+    direct: &[&str],
+) -> [Block; 3] {
+    let via_services: Vec<String> = via.iter().map(|s| regional_service(m, side, s)).collect();
+    let mut statements = vec![
+        Statement::allow("AccountAdministers", &["kms:*"], "*").principal("AWS", [root_principal(side)]),
+        Statement::allow(
+            "ServicesOnBehalfOfAccount",
+            &[
+                "kms:Encrypt",
+                "kms:Decrypt",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+                "kms:CreateGrant",
+                "kms:DescribeKey",
+            ],
+            "*",
+        )
+        .principal("AWS", [Expression::from("*")])
+        .when("StringEquals", "kms:CallerAccount", [t(&account(side))])
+        .when("StringEquals", "kms:ViaService", via_services.into_iter().map(Expression::String)),
+        Statement::allow(
+            "CloudWatchLogs",
+            &["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            "*",
+        )
+        .principal("Service", [Expression::String(regional_service(m, side, "logs"))])
+        .when("ArnLike", "kms:EncryptionContext:aws:logs:arn", [arn(m, side, "logs", "log-group:*")]),
+    ];
+    if !direct.is_empty() {
+        statements.push(
+            Statement::allow("ServicesPublishingToTopics", &["kms:Decrypt", "kms:GenerateDataKey*"], "*")
+                .principal("Service", direct.iter().map(|d| Expression::from(*d))),
+        );
+    }
+    let (doc, key_policy) = policy(&format!("{label}_key"), side, statements);
+    let key = resource(
+        "aws_kms_key",
+        label,
+        Body::builder()
+            .add_attribute(("provider", provider(side)))
+            .add_attribute(("description", description))
+            .add_attribute(("enable_key_rotation", true))
+            .add_attribute(("deletion_window_in_days", if m.destroyable { 7 } else { 30 }))
+            .add_attribute(("policy", key_policy))
+            .build(),
+    );
+    let alias = resource(
+        "aws_kms_alias",
+        label,
+        Body::builder()
+            .add_attribute(("provider", provider(side)))
+            .add_attribute(("name", alias.expr()))
+            .add_attribute(("target_key_id", r(&format!("aws_kms_key.{label}.key_id"))))
+            .build(),
+    );
+    [doc, key, alias]
+}
+
+pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
+    let description = format!("drgen {} key for the {} region ({})", m.name, side, m.region(side).region);
+    doc.add(
+        "kms.tf",
+        key(m, side, side.label(), &m.names.kms_alias(side), &description, VIA_SERVICES, DIRECT_SERVICES),
+    );
+}

@@ -1,0 +1,246 @@
+//! The network of one region: VPC, private subnets across availability zones, a route table
+//! without internet routes, the default security group locked down, flow logs, and the VPC
+//! interface endpoints that other components request. In existing-network mode the VPC and
+//! subnets are read through data sources instead.
+
+use hcl::expr::{Expression, Traversal, TraversalOperator};
+use hcl::Body;
+
+use super::aws::{account, log_group, name_tag, policy, role, role_policy, Statement};
+use super::Doc;
+use crate::model::{Network, Side, Topology};
+use crate::naming::Role;
+use crate::syntax::{arr, call, data, obj, provider, r, resource, rs, strs, t};
+
+/// The id of the side's VPC.
+pub fn vpc_id(m: &Topology, side: Side) -> Expression {
+    if m.region(side).is_managed() {
+        rs("aws_vpc", side, "id")
+    } else {
+        r(&format!("data.aws_vpc.{side}.id"))
+    }
+}
+
+/// The ids of the side's private subnets.
+pub fn subnet_ids(m: &Topology, side: Side) -> Expression {
+    match &m.region(side).network {
+        Network::Managed { .. } => r(&format!("aws_subnet.{side}[*].id")),
+        Network::Existing { subnet_ids, .. } => strs(subnet_ids),
+    }
+}
+
+/// The route tables that carry routes to the peer VPC: a count (when several are given)
+/// and the expression for one of them.
+pub fn route_table(m: &Topology, side: Side) -> (Option<u64>, Expression) {
+    match &m.region(side).network {
+        Network::Managed { .. } => (None, rs("aws_route_table", side, "id")),
+        Network::Existing { route_table_ids, .. } => {
+            (Some(route_table_ids.len() as u64), index(strs(route_table_ids), r("count.index")))
+        }
+    }
+}
+
+fn index(base: Expression, i: Expression) -> Expression {
+    Expression::from(Traversal::new(base, [TraversalOperator::Index(i)]))
+}
+
+pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
+    let region = m.region(side);
+    let p = || provider(side);
+    match &region.network {
+        Network::Managed { subnets } => {
+            let name = m.names.regional(side);
+            doc.add(
+                "network.tf",
+                [
+                    resource(
+                        "aws_vpc",
+                        side.label(),
+                        Body::builder()
+                            .add_attribute(("provider", p()))
+                            .add_attribute(("cidr_block", region.cidr.to_string()))
+                            .add_attribute(("enable_dns_support", true))
+                            .add_attribute(("enable_dns_hostnames", true))
+                            .add_attribute(name_tag(&name))
+                            .build(),
+                    ),
+                    resource(
+                        "aws_subnet",
+                        side.label(),
+                        Body::builder()
+                            .add_attribute(("provider", p()))
+                            .add_attribute(("count", subnets.len() as u64))
+                            .add_attribute(("vpc_id", rs("aws_vpc", side, "id")))
+                            .add_attribute((
+                                "cidr_block",
+                                index(strs(subnets.iter().map(ToString::to_string)), r("count.index")),
+                            ))
+                            .add_attribute((
+                                "availability_zone",
+                                index(
+                                    r(&format!("data.aws_availability_zones.{side}.names")),
+                                    r("count.index"),
+                                ),
+                            ))
+                            .add_attribute(("map_public_ip_on_launch", false))
+                            .add_attribute((
+                                "tags",
+                                obj([("Name", t(&format!("{}-private-${{count.index}}", name.template())))]),
+                            ))
+                            .build(),
+                    ),
+                    resource(
+                        "aws_route_table",
+                        side.label(),
+                        Body::builder()
+                            .add_attribute(("provider", p()))
+                            .add_attribute(("vpc_id", rs("aws_vpc", side, "id")))
+                            .add_attribute(name_tag(&name))
+                            .build(),
+                    ),
+                    resource(
+                        "aws_route_table_association",
+                        side.label(),
+                        Body::builder()
+                            .add_attribute(("provider", p()))
+                            .add_attribute(("count", subnets.len() as u64))
+                            .add_attribute(("subnet_id", r(&format!("aws_subnet.{side}[count.index].id"))))
+                            .add_attribute(("route_table_id", rs("aws_route_table", side, "id")))
+                            .build(),
+                    ),
+                    // No rules: nothing may use the default security group.
+                    resource(
+                        "aws_default_security_group",
+                        side.label(),
+                        Body::builder()
+                            .add_attribute(("provider", p()))
+                            .add_attribute(("vpc_id", rs("aws_vpc", side, "id")))
+                            .build(),
+                    ),
+                ],
+            );
+            flow_logs(m, side, doc);
+        }
+        Network::Existing { vpc_id, .. } => {
+            doc.add(
+                "network.tf",
+                [data(
+                    "aws_vpc",
+                    side.label(),
+                    Body::builder()
+                        .add_attribute(("provider", p()))
+                        .add_attribute(("id", vpc_id.as_str()))
+                        .build(),
+                )],
+            );
+        }
+    }
+    endpoints(m, side, doc);
+}
+
+fn flow_logs(m: &Topology, side: Side, doc: &mut Doc) {
+    let label = format!("{side}_flow_logs");
+    let role_name = m.names.role(Role::FlowLogs, side);
+    doc.add("network.tf", [log_group(m, &label, side, m.names.flow_log_group(side).expr())]);
+    doc.add(
+        "network.tf",
+        role(
+            &label,
+            side,
+            &role_name,
+            "vpc-flow-logs.amazonaws.com",
+            "Delivers VPC flow logs to CloudWatch Logs.",
+        ),
+    );
+    doc.add(
+        "network.tf",
+        role_policy(
+            &label,
+            side,
+            &label,
+            vec![Statement::allow(
+                "WriteFlowLogs",
+                &["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                t(&format!("${{aws_cloudwatch_log_group.{label}.arn}}:*")),
+            )],
+        ),
+    );
+    doc.add(
+        "network.tf",
+        [resource(
+            "aws_flow_log",
+            side.label(),
+            Body::builder()
+                .add_attribute(("provider", provider(side)))
+                .add_attribute(("vpc_id", rs("aws_vpc", side, "id")))
+                .add_attribute(("traffic_type", "ALL"))
+                .add_attribute(("log_destination_type", "cloud-watch-logs"))
+                .add_attribute(("log_destination", r(&format!("aws_cloudwatch_log_group.{label}.arn"))))
+                .add_attribute(("iam_role_arn", r(&format!("aws_iam_role.{label}.arn"))))
+                .add_attribute(("max_aggregation_interval", 60))
+                .build(),
+        )],
+    );
+}
+
+/// The interface endpoints requested for this side, behind one security group that admits
+/// HTTPS from the VPC only.
+fn endpoints(m: &Topology, side: Side, doc: &mut Doc) {
+    let services: Vec<&str> = doc.endpoints(side).collect();
+    if services.is_empty() {
+        return;
+    }
+    let label = format!("{side}_endpoints");
+    let region = m.region(side);
+    let (policy_doc, endpoint_policy) =
+        policy(
+            &label,
+            side,
+            [Statement::allow("ThisAccountOnly", &["*"], "*")
+                .principal("AWS", [Expression::from("*")])
+                .when("StringEquals", "aws:PrincipalAccount", [t(&account(side))])],
+        );
+    let blocks = [
+        policy_doc,
+        resource(
+            "aws_security_group",
+            &label,
+            Body::builder()
+                .add_attribute(("provider", provider(side)))
+                .add_attribute(("name", m.names.regional_purpose("endpoints", side).expr()))
+                .add_attribute(("description", "HTTPS from the VPC to the AWS service endpoints"))
+                .add_attribute(("vpc_id", vpc_id(m, side)))
+                .add_attribute(name_tag(&m.names.regional_purpose("endpoints", side)))
+                .build(),
+        ),
+        resource(
+            "aws_vpc_security_group_ingress_rule",
+            &label,
+            Body::builder()
+                .add_attribute(("provider", provider(side)))
+                .add_attribute(("security_group_id", r(&format!("aws_security_group.{label}.id"))))
+                .add_attribute(("description", "HTTPS from inside the VPC"))
+                .add_attribute(("ip_protocol", "tcp"))
+                .add_attribute(("from_port", 443))
+                .add_attribute(("to_port", 443))
+                .add_attribute(("cidr_ipv4", region.cidr.to_string()))
+                .build(),
+        ),
+        resource(
+            "aws_vpc_endpoint",
+            side.label(),
+            Body::builder()
+                .add_attribute(("provider", provider(side)))
+                .add_attribute(("for_each", call("toset", [strs(&services)])))
+                .add_attribute(("vpc_id", vpc_id(m, side)))
+                .add_attribute(("service_name", t(&format!("com.amazonaws.{}.${{each.key}}", region.region))))
+                .add_attribute(("vpc_endpoint_type", "Interface"))
+                .add_attribute(("private_dns_enabled", true))
+                .add_attribute(("subnet_ids", subnet_ids(m, side)))
+                .add_attribute(("security_group_ids", arr([r(&format!("aws_security_group.{label}.id"))])))
+                .add_attribute(("policy", endpoint_policy))
+                .build(),
+        ),
+    ];
+    doc.add("network.tf", blocks);
+}

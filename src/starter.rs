@@ -1,0 +1,161 @@
+//! Texts derived from the config type: its JSON Schema, the commented starter `drgen.hcl`,
+//! and the config reference in README.md. All three come from the same doc comments and
+//! defaults, so they cannot drift apart.
+
+use serde_json::{Map, Value};
+
+use crate::canonical;
+use crate::config::Config;
+
+/// The JSON Schema of the config file.
+pub fn schema() -> Value {
+    serde_json::to_value(schemars::schema_for!(Config)).expect("schema serialises")
+}
+
+pub fn schema_json() -> String {
+    serde_json::to_string_pretty(&schema()).expect("schema serialises")
+}
+
+/// Examples for settings that have no default value.
+fn example(path: &str) -> Option<&'static str> {
+    match path {
+        "environment_suffix" => Some("environment_suffix = \"prod\""),
+        "state.bucket" => Some("bucket = \"trading-db-tfstate-prod-123456789012\""),
+        "primary.existing_network" | "dr.existing_network" => Some(
+            "existing_network {\n  vpc_id          = \"vpc-0123456789abcdef0\"\n  subnet_ids      = [\"subnet-0123456789abcdef0\", \"subnet-0123456789abcdef1\"]\n  route_table_ids = [\"rtb-0123456789abcdef0\"]\n}",
+        ),
+        _ => None,
+    }
+}
+
+/// One setting of the schema, flattened: dotted path, description, default value, and
+/// whether it is a nested block.
+pub struct Setting {
+    pub path: String,
+    pub description: String,
+    pub default: Value,
+    pub block: bool,
+}
+
+/// Every setting in declaration order.
+pub fn settings() -> Vec<Setting> {
+    let schema = schema();
+    let defaults = serde_json::to_value(Config::default()).expect("defaults serialise");
+    let mut out = Vec::new();
+    walk(&schema, &schema, &defaults, "", &mut out);
+    out
+}
+
+fn resolve<'a>(root: &'a Value, node: &'a Value) -> &'a Value {
+    if let Some(r) = node.get("$ref").and_then(Value::as_str) {
+        let name = r.rsplit('/').next().unwrap_or_default();
+        return &root["$defs"][name];
+    }
+    if let Some(any) = node.get("anyOf").and_then(Value::as_array) {
+        if let Some(inner) = any.iter().find(|v| v.get("type") != Some(&Value::from("null"))) {
+            return resolve(root, inner);
+        }
+    }
+    node
+}
+
+fn walk(root: &Value, node: &Value, defaults: &Value, prefix: &str, out: &mut Vec<Setting>) {
+    let empty = Map::new();
+    let props = resolve(root, node).get("properties").and_then(Value::as_object).unwrap_or(&empty);
+    for (key, prop) in props {
+        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        let target = resolve(root, prop);
+        let description = prop
+            .get("description")
+            .or_else(|| target.get("description"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .replace('\n', " ");
+        let default = defaults.get(key).cloned().unwrap_or(Value::Null);
+        let block = target.get("properties").is_some();
+        out.push(Setting { path: path.clone(), description, default: default.clone(), block });
+        if block {
+            walk(root, prop, &default, &path, out);
+        }
+    }
+}
+
+fn hcl_value(v: &Value) -> String {
+    let value: hcl::Value = serde_json::from_value(v.clone()).expect("JSON maps onto HCL values");
+    hcl::format::to_string(&hcl::Expression::from(value)).expect("values format")
+}
+
+/// The commented starter config: every setting with its default.
+pub fn starter_hcl() -> String {
+    let mut text = String::from(
+        "# drgen configuration. Every setting is listed with its default; delete what you do not change.\n# Reference: drgen schema (JSON Schema) and README.md.\n",
+    );
+    let settings = settings();
+    let mut depth = 0usize;
+    let mut open: Vec<String> = Vec::new();
+    for s in &settings {
+        let parent = s.path.rsplit_once('.').map(|(p, _)| p.to_string());
+        while let Some(last) = open.last() {
+            if parent.as_deref().is_some_and(|p| p == last || p.starts_with(&format!("{last}."))) {
+                break;
+            }
+            open.pop();
+            depth -= 1;
+            text.push_str(&format!("{}}}\n", "  ".repeat(depth)));
+        }
+        let indent = "  ".repeat(depth);
+        let key = s.path.rsplit('.').next().unwrap_or(&s.path);
+        text.push('\n');
+        for line in wrap(&s.description, 96 - indent.len()) {
+            text.push_str(&format!("{indent}# {line}\n"));
+        }
+        if s.default.is_null() {
+            if let Some(ex) = example(&s.path) {
+                for line in ex.lines() {
+                    text.push_str(&format!("{indent}# {line}\n"));
+                }
+            }
+        } else if s.block {
+            text.push_str(&format!("{indent}{key} {{\n"));
+            open.push(s.path.clone());
+            depth += 1;
+        } else {
+            text.push_str(&format!("{indent}{key} = {}\n", hcl_value(&s.default)));
+        }
+    }
+    while open.pop().is_some() {
+        depth -= 1;
+        text.push_str(&format!("{}}}\n", "  ".repeat(depth)));
+    }
+    canonical::format(&text)
+}
+
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split_whitespace() {
+        let line = lines.last_mut().expect("one line");
+        if !line.is_empty() && line.len() + word.len() + 1 > width {
+            lines.push(word.to_string());
+        } else {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines
+}
+
+/// The config reference table of README.md.
+pub fn reference_markdown() -> String {
+    let mut text = String::from("| setting | default | meaning and limits |\n|---|---|---|\n");
+    for s in settings() {
+        let default = match &s.default {
+            Value::Null => "—".to_string(),
+            _ if s.block => "(block)".to_string(),
+            v => format!("`{}`", hcl_value(v).replace('|', "\\|").replace('\n', " ")),
+        };
+        text.push_str(&format!("| `{}` | {default} | {} |\n", s.path, s.description.replace('|', "\\|")));
+    }
+    text
+}
