@@ -7,7 +7,8 @@
 
 /// Formats one file.
 pub fn format(source: &str) -> String {
-    let lines: Vec<&str> = source.trim_end_matches('\n').split('\n').collect();
+    let indented = indent(source);
+    let lines: Vec<&str> = indented.iter().map(String::as_str).collect();
     let cells: Vec<Option<usize>> = lines.iter().map(|l| assignment(l)).collect();
     let mut out = String::with_capacity(source.len() + source.len() / 8);
     let mut i = 0;
@@ -31,6 +32,58 @@ pub fn format(source: &str) -> String {
         }
     }
     out
+}
+
+/// Re-indents every line the way Terraform does: a line with more openers than closers
+/// opens one indentation level (however many brackets it opens); closers pop levels in the
+/// same units; every other line keeps the current level.
+fn indent(source: &str) -> Vec<String> {
+    let mut levels: Vec<i32> = Vec::new();
+    let mut out = Vec::new();
+    for raw in source.trim_end_matches('\n').split('\n') {
+        let line = raw.trim();
+        if line.is_empty() {
+            out.push(String::new());
+            continue;
+        }
+        let net = net_brackets(line);
+        if net > 0 {
+            out.push(format!("{}{line}", "  ".repeat(levels.len())));
+            levels.push(net);
+            continue;
+        }
+        let mut closed = -net;
+        while closed > 0 {
+            let Some(top) = levels.last_mut() else { break };
+            if closed >= *top {
+                closed -= *top;
+                levels.pop();
+            } else {
+                *top -= closed;
+                closed = 0;
+            }
+        }
+        out.push(format!("{}{line}", "  ".repeat(levels.len())));
+    }
+    out
+}
+
+/// Openers minus closers on one line, outside string literals.
+fn net_brackets(line: &str) -> i32 {
+    let bytes = line.as_bytes();
+    let mut scanner = Scanner::default();
+    let (mut net, mut i) = (0, 0);
+    while i < bytes.len() {
+        let (event, next) = scanner.step(bytes, i);
+        match event {
+            Event::Open => net += 1,
+            Event::Close => net -= 1,
+            Event::Comment => break,
+            _ => {}
+        }
+        i = next;
+    }
+    net
 }
 
 fn push_line(out: &mut String, line: &str) {
@@ -174,6 +227,13 @@ mod tests {
     fn equals_inside_strings_and_templates_is_ignored() {
         let src = "a = \"x = {\"\nlong = \"${join(\"=\", [b])}\"\nc = d == e\n";
         let want = "a    = \"x = {\"\nlong = \"${join(\"=\", [b])}\"\nc    = d == e\n";
+        assert_eq!(format(src), want);
+    }
+
+    #[test]
+    fn objects_in_a_list_are_indented_as_terraform_does() {
+        let src = "a = [{\n  b = 1\n}, {\n  c = 2\n}]\n";
+        let want = "a = [{\n  b = 1\n  }, {\n  c = 2\n}]\n";
         assert_eq!(format(src), want);
     }
 

@@ -9,6 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{FieldError, Problems};
+use crate::region::AwsRegion;
 
 /// A two-region RDS PostgreSQL disaster-recovery topology.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -71,8 +72,9 @@ pub struct RegionConfig {
     pub region: Option<String>,
     /// IPv4 CIDR of the VPC. Defaults: 10.0.0.0/16 (primary), 10.1.0.0/16 (DR).
     pub vpc_cidr: Option<String>,
-    /// Number of private subnets, one per availability zone (2 to 6; default 3).
-    pub subnet_count: Option<u8>,
+    /// Availability zones of the private subnets, one subnet each (2 to 6 zone names of the
+    /// region). Default: three zones of the region, such as us-east-1a, us-east-1b, us-east-1c.
+    pub availability_zones: Option<Vec<String>>,
     /// Prefix length of each private subnet (16 to 28; default 20).
     pub subnet_prefix_length: Option<u8>,
     /// Use an existing VPC instead of creating one.
@@ -85,14 +87,13 @@ impl RegionConfig {
         Self {
             region: Some(region.into()),
             vpc_cidr: Some(vpc_cidr.into()),
-            subnet_count: Some(DEFAULT_SUBNET_COUNT),
+            availability_zones: AwsRegion::parse(region).ok().map(AwsRegion::default_zones),
             subnet_prefix_length: Some(DEFAULT_SUBNET_PREFIX),
             existing_network: None,
         }
     }
 }
 
-pub const DEFAULT_SUBNET_COUNT: u8 = 3;
 pub const DEFAULT_SUBNET_PREFIX: u8 = 20;
 
 /// An existing VPC, its private subnets and the route tables that receive the peering routes.
@@ -295,6 +296,11 @@ impl Default for BackupConfig {
 pub struct StateConfig {
     /// State bucket name. Default: `<name>-tfstate-<suffix>`.
     pub bucket: Option<String>,
+    /// Existing bucket in the primary region that receives the state bucket's S3 server
+    /// access logs. Set together with `replica_access_log_bucket`.
+    pub access_log_bucket: Option<String>,
+    /// Existing bucket in the DR region that receives the replica bucket's access logs.
+    pub replica_access_log_bucket: Option<String>,
 }
 
 /// The format of a config file, chosen by its extension.

@@ -11,11 +11,25 @@ use crate::output::FileSet;
 #[derive(Debug, Serialize)]
 pub struct Explanation {
     pub topology: TopologySummary,
+    pub settings: Settings,
     /// Resources per region (`primary`, `dr`), by type.
     pub resources: BTreeMap<String, BTreeMap<String, usize>>,
     pub rto: RtoTable,
     pub rpo: String,
     pub warnings: Vec<String>,
+}
+
+/// Switches that change what is rendered.
+#[derive(Debug, Serialize)]
+pub struct Settings {
+    pub destroyable: bool,
+    pub multi_az: bool,
+    pub aws_backup: bool,
+    pub step_functions: bool,
+    pub dry_run: bool,
+    pub private_zone: bool,
+    pub state_access_logging: bool,
+    pub lambda_runtime: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -61,6 +75,16 @@ impl Explanation {
                 engine: "PostgreSQL 15 (latest 15.x at apply time)".into(),
                 dns_name: m.dns.fqdn(),
                 health_check_mode: format!("{:?}", m.failover.health_check_mode).to_lowercase(),
+            },
+            settings: Settings {
+                destroyable: m.destroyable,
+                multi_az: m.database.multi_az,
+                aws_backup: m.backup.aws_backup,
+                step_functions: m.failover.step_functions,
+                dry_run: m.failover.dry_run,
+                private_zone: m.dns.private_zone,
+                state_access_logging: m.state_access_logs.is_some(),
+                lambda_runtime: m.failover.lambda_runtime.clone(),
             },
             resources: count_resources(files),
             rto: RtoTable {

@@ -6,9 +6,7 @@ use std::fmt;
 
 use ipnet::Ipv4Net;
 
-use crate::config::{
-    Config, ExistingNetwork, HealthCheckMode, RegionConfig, DEFAULT_SUBNET_COUNT, DEFAULT_SUBNET_PREFIX,
-};
+use crate::config::{Config, ExistingNetwork, HealthCheckMode, RegionConfig, DEFAULT_SUBNET_PREFIX};
 use crate::error::{FieldError, Problems};
 use crate::naming::Names;
 use crate::region::AwsRegion;
@@ -88,8 +86,8 @@ fn check_slug(s: &str) -> Result<(), String> {
 /// Where a region's network comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Network {
-    /// drgen creates the VPC and these private subnets, one per availability zone.
-    Managed { subnets: Vec<Ipv4Net> },
+    /// drgen creates the VPC and these private subnets, one in each of the zones.
+    Managed { zones: Vec<String>, subnets: Vec<Ipv4Net> },
     /// An existing VPC, read through data sources.
     Existing { vpc_id: String, subnet_ids: Vec<String>, route_table_ids: Vec<String> },
 }
@@ -240,6 +238,8 @@ pub struct Topology {
     pub monitoring: Monitoring,
     pub backup: Backup,
     pub names: Names,
+    /// Buckets that receive the state buckets' access logs (primary, DR), when given.
+    pub state_access_logs: Option<(String, String)>,
     pub rto: RtoBudget,
     pub warnings: Vec<String>,
 }
@@ -306,6 +306,7 @@ impl Topology {
             }
         }
 
+        let state_access_logs = c.access_logs(&config.state);
         let names = match (&name, &suffix) {
             (Some(n), Some(s)) => {
                 let names = Names::new(n, config.state.bucket.as_deref());
@@ -356,6 +357,7 @@ impl Topology {
             monitoring: monitoring.expect(some),
             backup: backup.expect(some),
             names: names.expect(some),
+            state_access_logs,
             rto: rto.expect(some),
             warnings,
         })
@@ -443,10 +445,10 @@ impl Checker {
         }
         let network = match &rc.existing_network {
             Some(existing) => {
-                if rc.subnet_count.is_some() || rc.subnet_prefix_length.is_some() {
+                if rc.availability_zones.is_some() || rc.subnet_prefix_length.is_some() {
                     self.push(
                         format!("{p}.existing_network"),
-                        "subnet_count and subnet_prefix_length apply only to a VPC drgen creates; remove them",
+                        "availability_zones and subnet_prefix_length apply only to a VPC drgen creates; remove them",
                     );
                 }
                 self.existing(p, existing)
@@ -457,32 +459,46 @@ impl Checker {
     }
 
     fn subnets(&mut self, p: &str, rc: &RegionConfig, cidr: Ipv4Net, aws: AwsRegion) -> Option<Network> {
-        let count = rc.subnet_count.unwrap_or(DEFAULT_SUBNET_COUNT);
+        let zones = rc.availability_zones.clone().unwrap_or_else(|| aws.default_zones());
         let len = rc.subnet_prefix_length.unwrap_or(DEFAULT_SUBNET_PREFIX);
-        let field = format!("{p}.subnet_count");
-        if !self.range(&field, count, 2, 6) {
+        let field = format!("{p}.availability_zones");
+        if !(2..=6).contains(&zones.len()) {
+            self.push(field, format!("lists {} zones; give 2 to 6", zones.len()));
             return None;
         }
-        if count > aws.zones() {
-            self.push(field, format!("is {count}, but {aws} offers {} availability zones", aws.zones()));
-            return None;
+        for (i, z) in zones.iter().enumerate() {
+            let ok = z
+                .strip_prefix(aws.name())
+                .is_some_and(|l| l.len() == 1 && l.chars().all(|c| c.is_ascii_lowercase()));
+            if !ok {
+                self.push(
+                    format!("{field}[{i}]"),
+                    format!("`{}` is not a zone of {aws} (such as {aws}a)", z.escape_debug()),
+                );
+                return None;
+            }
+            if zones[..i].contains(z) {
+                self.push(format!("{field}[{i}]"), format!("{z} is listed twice"));
+                return None;
+            }
         }
         let field = format!("{p}.subnet_prefix_length");
         if !self.range(&field, len, 16, 28) {
             return None;
         }
         let subnets: Vec<Ipv4Net> =
-            cidr.subnets(len).map(|s| s.take(usize::from(count)).collect()).unwrap_or_default();
-        if len < cidr.prefix_len() || subnets.len() < usize::from(count) {
+            cidr.subnets(len).map(|s| s.take(zones.len()).collect()).unwrap_or_default();
+        if len < cidr.prefix_len() || subnets.len() < zones.len() {
             self.push(
                 field,
                 format!(
-                    "{count} subnets of /{len} do not fit in {cidr}; use a longer prefix or a larger VPC"
+                    "{} subnets of /{len} do not fit in {cidr}; use a longer prefix or a larger VPC",
+                    zones.len()
                 ),
             );
             return None;
         }
-        Some(Network::Managed { subnets })
+        Some(Network::Managed { zones, subnets })
     }
 
     fn existing(&mut self, p: &str, e: &ExistingNetwork) -> Option<Network> {
@@ -775,22 +791,45 @@ impl Checker {
         })
     }
 
+    fn bucket_name(&mut self, field: &str, b: &str) -> bool {
+        let ok = (3..=63).contains(&b.len())
+            && b.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+            && b.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && b.ends_with(|c: char| c.is_ascii_alphanumeric())
+            && !b.contains("..");
+        if !ok {
+            self.push(
+                field,
+                format!(
+                    "`{}` is not an S3 bucket name (3 to 63 lowercase letters, digits, dots and hyphens)",
+                    b.escape_debug()
+                ),
+            );
+        }
+        ok
+    }
+
+    fn access_logs(&mut self, s: &crate::config::StateConfig) -> Option<(String, String)> {
+        match (&s.access_log_bucket, &s.replica_access_log_bucket) {
+            (None, None) => None,
+            (Some(p), Some(d)) => {
+                let ok = self.bucket_name("state.access_log_bucket", p);
+                let ok = self.bucket_name("state.replica_access_log_bucket", d) && ok;
+                ok.then(|| (p.clone(), d.clone()))
+            }
+            _ => {
+                self.push(
+                    "state.access_log_bucket",
+                    "set access_log_bucket and replica_access_log_bucket together (one bucket per region)",
+                );
+                None
+            }
+        }
+    }
+
     fn names(&mut self, names: &Names, suffix: &EnvSuffix, bucket: Option<&str>) {
         if let Some(b) = bucket {
-            let ok = (3..=63).contains(&b.len())
-                && b.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-                && b.starts_with(|c: char| c.is_ascii_alphanumeric())
-                && b.ends_with(|c: char| c.is_ascii_alphanumeric())
-                && !b.contains("..");
-            if !ok {
-                self.push(
-                    "state.bucket",
-                    format!(
-                        "`{}` is not an S3 bucket name (3 to 63 lowercase letters, digits, dots and hyphens)",
-                        b.escape_debug()
-                    ),
-                );
-            }
+            self.bucket_name("state.bucket", b);
         }
         let (max, tightest) = names.max_suffix_len();
         if suffix.as_str().len() > max {

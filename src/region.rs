@@ -1,48 +1,49 @@
-//! AWS regions drgen knows, with how many availability zones each offers.
+//! AWS regions drgen knows, with the availability zones used by default in each.
 
 use std::fmt;
 
-/// Commercial AWS regions and the number of availability zones a new account can use.
-const REGIONS: &[(&str, u8)] = &[
-    ("af-south-1", 3),
-    ("ap-east-1", 3),
-    ("ap-northeast-1", 3),
-    ("ap-northeast-2", 4),
-    ("ap-northeast-3", 3),
-    ("ap-south-1", 3),
-    ("ap-south-2", 3),
-    ("ap-southeast-1", 3),
-    ("ap-southeast-2", 3),
-    ("ap-southeast-3", 3),
-    ("ap-southeast-4", 3),
-    ("ap-southeast-5", 3),
-    ("ap-southeast-7", 3),
-    ("ca-central-1", 3),
-    ("ca-west-1", 3),
-    ("eu-central-1", 3),
-    ("eu-central-2", 3),
-    ("eu-north-1", 3),
-    ("eu-south-1", 3),
-    ("eu-south-2", 3),
-    ("eu-west-1", 3),
-    ("eu-west-2", 3),
-    ("eu-west-3", 3),
-    ("il-central-1", 3),
-    ("me-central-1", 3),
-    ("me-south-1", 3),
-    ("mx-central-1", 3),
-    ("sa-east-1", 3),
-    ("us-east-1", 6),
-    ("us-east-2", 3),
-    ("us-west-1", 2),
-    ("us-west-2", 4),
+/// Commercial AWS regions and the letters of the three (or, where a new account sees only
+/// two, two) availability zones used by default.
+const REGIONS: &[(&str, &str)] = &[
+    ("af-south-1", "abc"),
+    ("ap-east-1", "abc"),
+    ("ap-northeast-1", "acd"),
+    ("ap-northeast-2", "abc"),
+    ("ap-northeast-3", "abc"),
+    ("ap-south-1", "abc"),
+    ("ap-south-2", "abc"),
+    ("ap-southeast-1", "abc"),
+    ("ap-southeast-2", "abc"),
+    ("ap-southeast-3", "abc"),
+    ("ap-southeast-4", "abc"),
+    ("ap-southeast-5", "abc"),
+    ("ap-southeast-7", "abc"),
+    ("ca-central-1", "abc"),
+    ("ca-west-1", "abc"),
+    ("eu-central-1", "abc"),
+    ("eu-central-2", "abc"),
+    ("eu-north-1", "abc"),
+    ("eu-south-1", "abc"),
+    ("eu-south-2", "abc"),
+    ("eu-west-1", "abc"),
+    ("eu-west-2", "abc"),
+    ("eu-west-3", "abc"),
+    ("il-central-1", "abc"),
+    ("me-central-1", "abc"),
+    ("me-south-1", "abc"),
+    ("mx-central-1", "abc"),
+    ("sa-east-1", "abc"),
+    ("us-east-1", "abc"),
+    ("us-east-2", "abc"),
+    ("us-west-1", "bc"),
+    ("us-west-2", "abc"),
 ];
 
 /// A known AWS region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct AwsRegion {
     name: &'static str,
-    zones: u8,
+    zone_letters: &'static str,
 }
 
 impl AwsRegion {
@@ -50,7 +51,7 @@ impl AwsRegion {
         REGIONS
             .iter()
             .find(|(n, _)| *n == name)
-            .map(|&(name, zones)| Self { name, zones })
+            .map(|&(name, zone_letters)| Self { name, zone_letters })
             .ok_or_else(|| format!("`{name}` is not a known AWS region (for example us-east-1, eu-west-1)"))
     }
 
@@ -58,9 +59,9 @@ impl AwsRegion {
         self.name
     }
 
-    /// Availability zones a new account can use in this region.
-    pub fn zones(self) -> u8 {
-        self.zones
+    /// The availability zones used when the config names none.
+    pub fn default_zones(self) -> Vec<String> {
+        self.zone_letters.chars().map(|c| format!("{}{c}", self.name)).collect()
     }
 }
 

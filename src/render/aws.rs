@@ -101,6 +101,33 @@ impl Statement {
         &self.actions
     }
 
+    /// The statement in JSON policy form, for documents that are not IAM policies (key policies).
+    pub fn object(self) -> Expression {
+        let list =
+            |v: Vec<Expression>| if v.len() == 1 { v.into_iter().next().expect("one") } else { arr(v) };
+        let mut items =
+            vec![("Sid", Expression::String(self.sid)), ("Effect", Expression::from(self.effect))];
+        if let Some((kind, ids)) = self.principal {
+            items.push(("Principal", obj([(kind, list(ids))])));
+        }
+        items.push(("Action", list(self.actions.into_iter().map(Expression::String).collect())));
+        if let Some(resources) = self.resources {
+            items.push(("Resource", list(resources)));
+        }
+        if !self.conditions.is_empty() {
+            let mut tests: Vec<(String, Vec<(String, Expression)>)> = Vec::new();
+            for (test, variable, values) in self.conditions {
+                let value = list(values);
+                match tests.iter_mut().find(|(t, _)| *t == test) {
+                    Some((_, vars)) => vars.push((variable, value)),
+                    None => tests.push((test, vec![(variable, value)])),
+                }
+            }
+            items.push(("Condition", obj(tests.into_iter().map(|(t, vars)| (t, obj(vars))))));
+        }
+        obj(items)
+    }
+
     fn block(self) -> Block {
         let mut b = Body::builder()
             .add_attribute(("sid", self.sid))

@@ -32,6 +32,31 @@ fn bucket(m: &Topology, side: Side) -> Vec<Block> {
     let p = || provider(side);
     let label = side.label();
     let bucket_arn = format!("${{aws_s3_bucket.{label}.arn}}");
+    let mut extra = vec![resource(
+        "aws_s3_bucket_notification",
+        label,
+        Body::builder()
+            .add_attribute(("provider", p()))
+            .add_attribute(("bucket", bucket_ref(side)))
+            .add_attribute(("eventbridge", true))
+            .build(),
+    )];
+    if let Some(logs) = &m.state_access_logs {
+        let target = match side {
+            Side::Primary => &logs.0,
+            Side::Dr => &logs.1,
+        };
+        extra.push(resource(
+            "aws_s3_bucket_logging",
+            label,
+            Body::builder()
+                .add_attribute(("provider", p()))
+                .add_attribute(("bucket", bucket_ref(side)))
+                .add_attribute(("target_bucket", target.as_str()))
+                .add_attribute(("target_prefix", t(&format!("${{aws_s3_bucket.{label}.id}}/"))))
+                .build(),
+        ));
+    }
     let (tls_doc, tls_policy) = policy(
         &format!("{label}_bucket"),
         side,
@@ -43,7 +68,7 @@ fn bucket(m: &Topology, side: Side) -> Vec<Block> {
         .principal("AWS", [Expression::from("*")])
         .when("Bool", "aws:SecureTransport", [Expression::from("false")])],
     );
-    vec![
+    let mut blocks = vec![
         tls_doc,
         resource(
             "aws_s3_bucket",
@@ -149,7 +174,9 @@ fn bucket(m: &Topology, side: Side) -> Vec<Block> {
                 .add_attribute(("depends_on", arr([r(&format!("aws_s3_bucket_versioning.{label}"))])))
                 .build(),
         ),
-    ]
+    ];
+    blocks.extend(extra);
+    blocks
 }
 
 /// Replication of the state bucket to the DR bucket, re-encrypted with the DR key.

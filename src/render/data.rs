@@ -4,7 +4,7 @@
 use hcl::Body;
 
 use super::Doc;
-use crate::model::{Side, Topology};
+use crate::model::{Network, Side, Topology};
 use crate::syntax::{data, labelled, provider, strs};
 
 /// The identity data sources every root needs for ARNs.
@@ -16,7 +16,8 @@ pub fn identity(side: Side) -> [hcl::Block; 2] {
 pub fn render(m: &Topology, doc: &mut Doc) {
     for side in Side::BOTH {
         let mut blocks = identity(side).to_vec();
-        if m.region(side).is_managed() {
+        if let Network::Managed { zones, .. } = &m.region(side).network {
+            // The zones are pinned by name, so the subnets never move when AWS adds a zone.
             blocks.push(data(
                 "aws_availability_zones",
                 side.label(),
@@ -27,8 +28,8 @@ pub fn render(m: &Topology, doc: &mut Doc) {
                         "filter",
                         &[],
                         Body::builder()
-                            .add_attribute(("name", "opt-in-status"))
-                            .add_attribute(("values", strs(["opt-in-not-required"])))
+                            .add_attribute(("name", "zone-name"))
+                            .add_attribute(("values", strs(zones)))
                             .build(),
                     ))
                     .build(),

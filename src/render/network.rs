@@ -48,7 +48,7 @@ pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
     let region = m.region(side);
     let p = || provider(side);
     match &region.network {
-        Network::Managed { subnets } => {
+        Network::Managed { subnets, .. } => {
             let name = m.names.regional(side);
             doc.add(
                 "network.tf",

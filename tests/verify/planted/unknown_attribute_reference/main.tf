@@ -1,0 +1,19 @@
+terraform {
+  required_providers {
+    aws = {
+      source = "hashicorp/aws"
+    }
+  }
+}
+
+provider "aws" {
+  region = "us-east-1"
+}
+
+resource "aws_vpc" "ok" {
+  cidr_block = "10.0.0.0/16"
+}
+
+resource "aws_sns_topic" "planted" {
+  name = aws_vpc.ok.no_such_attribute
+}

@@ -1,0 +1,240 @@
+#!/usr/bin/env python3
+"""Offline proof of every rendered configuration: terraform fmt, terraform validate against
+the real AWS provider schema (through the schema-only provider), and checkov.
+
+Run from the repository root:  python3 tests/verify/verify.py
+Needs: .tools/terraform (Terraform 1.0.3), .tools/checkov, a built drgen and schema-provider
+(cargo build --workspace), and the provider schema named by DRGEN_PROVIDER_SCHEMA (default:
+../shared/schemas/aws-provider-5.100.0.schema.json.gz). A missing tool fails the run.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+TOOLS = ROOT / ".tools"
+TERRAFORM = Path(os.environ.get("DRGEN_TERRAFORM", TOOLS / "terraform"))
+CHECKOV = Path(os.environ.get("DRGEN_CHECKOV", TOOLS / "checkov" / "bin" / "checkov"))
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "debug"
+DRGEN = TARGET / "drgen"
+PROVIDER = TARGET / "schema-provider"
+SCHEMA = Path(
+    os.environ.get(
+        "DRGEN_PROVIDER_SCHEMA",
+        ROOT.parent / "shared" / "schemas" / "aws-provider-5.100.0.schema.json.gz",
+    )
+).resolve()
+MIRROR_PATH = "registry.terraform.io/hashicorp/aws/5.100.0/linux_amd64/terraform-provider-aws_v5.100.0"
+OVERRIDE = 'terraform {\n  required_version = ">= 0.0.0"\n}\n'
+SUFFIX = "ci"
+
+
+class Failure(Exception):
+    pass
+
+
+def run(cmd, cwd=None, env=None, check=True):
+    proc = subprocess.run(
+        [str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+    if check and proc.returncode != 0:
+        raise Failure(f"{' '.join(map(str, cmd))} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def require_tools():
+    for tool in (TERRAFORM, CHECKOV, DRGEN, PROVIDER, SCHEMA):
+        if not tool.exists():
+            raise Failure(f"missing {tool}: run .ci/install and cargo build --workspace first")
+
+
+class Terraform:
+    """Terraform with the schema-only provider installed from a filesystem mirror."""
+
+    def __init__(self, work: Path):
+        mirror = work / "mirror"
+        binary = mirror / MIRROR_PATH
+        binary.parent.mkdir(parents=True)
+        shutil.copy2(PROVIDER, binary)
+        config = work / "cli.tfrc"
+        config.write_text(
+            "provider_installation {\n  filesystem_mirror {\n"
+            f'    path    = "{mirror}"\n    include = ["registry.terraform.io/hashicorp/aws"]\n'
+            "  }\n}\n"
+        )
+        self.env = dict(
+            os.environ,
+            TF_CLI_CONFIG_FILE=str(config),
+            DRGEN_PROVIDER_SCHEMA=str(SCHEMA),
+            TF_IN_AUTOMATION="1",
+            CHECKPOINT_DISABLE="1",
+            TF_PLUGIN_CACHE_DIR="",
+        )
+        self.work = work
+        self.count = 0
+
+    def fmt_check(self, directory: Path):
+        """Returns the files terraform fmt would change."""
+        proc = run([TERRAFORM, "fmt", "-check", "-recursive", "-list=true", directory], env=self.env, check=False)
+        changed = [line for line in proc.stdout.splitlines() if line.strip()]
+        if proc.returncode != 0 and not changed:
+            raise Failure(f"terraform fmt failed on {directory}:\n{proc.stderr}")
+        return changed
+
+    def validate(self, root: Path):
+        """Validates a copy of one root; returns the diagnostics."""
+        self.count += 1
+        copy = self.work / f"root{self.count}"
+        shutil.copytree(root, copy, ignore=shutil.ignore_patterns("bootstrap", ".terraform*"))
+        (copy / "zz_version_override.tf").write_text(OVERRIDE)
+        run([TERRAFORM, "init", "-backend=false", "-input=false", "-no-color"], cwd=copy, env=self.env)
+        proc = run([TERRAFORM, "validate", "-json", "-no-color"], cwd=copy, env=self.env, check=False)
+        try:
+            result = json.loads(proc.stdout)
+        except json.JSONDecodeError as e:
+            raise Failure(f"terraform validate gave no JSON for {root}: {e}\n{proc.stderr}") from e
+        return result.get("diagnostics", []), result.get("valid", False)
+
+
+def checkov(directory: Path, skips):
+    cmd = [CHECKOV, "-d", directory, "--framework", "terraform", "--skip-download", "-o", "json"]
+    if skips:
+        cmd += ["--skip-check", ",".join(skips)]
+    proc = run(cmd, check=False, env=dict(os.environ, BC_SKIP_MAPPING="TRUE"))
+    try:
+        data = json.loads(proc.stdout)
+    except json.JSONDecodeError as e:
+        raise Failure(f"checkov gave no JSON for {directory}: {e}\n{proc.stderr[-2000:]}") from e
+    reports = data if isinstance(data, list) else [data]
+    passed, failed, skipped = [], [], []
+    for report in reports:
+        results = report.get("results", {})
+        passed += results.get("passed_checks", [])
+        failed += results.get("failed_checks", [])
+        skipped += results.get("skipped_checks", [])
+    return passed, failed, skipped
+
+
+def load_skips():
+    data = tomllib.loads((HERE / "checkov-skips.toml").read_text())
+    skips = data.get("skip", [])
+    for s in skips:
+        if not s.get("reason") or not s.get("when"):
+            raise Failure(f"checkov-skips.toml: {s.get('check')} needs a reason and a when")
+    return skips
+
+
+def applies(skip, settings):
+    """Whether a skip applies to a rendering: `when` names a boolean of `drgen explain`'s
+    settings (`!name` for its negation)."""
+    when = skip["when"]
+    negate = when.startswith("!")
+    name = when.lstrip("!")
+    if name not in settings or not isinstance(settings[name], bool):
+        raise Failure(f"checkov-skips.toml: {skip['check']}: when = {when!r} names no boolean setting")
+    return settings[name] != negate
+
+
+def examples():
+    """(name, config or None): the defaults plus every config in examples/."""
+    found = [("default", None)]
+    for path in sorted((ROOT / "examples").glob("*.hcl")) + sorted((ROOT / "examples").glob("*.json")):
+        found.append((path.stem, path))
+    return found
+
+
+def render(name, config, out: Path):
+    cmd = [DRGEN, "render", "--env-suffix", SUFFIX, "--out", out]
+    if config:
+        cmd += ["--config", config]
+    run(cmd)
+    explain = [DRGEN, "explain", "--env-suffix", SUFFIX, "--format", "json"]
+    if config:
+        explain += ["--config", config]
+    return json.loads(run(explain).stdout)
+
+
+def self_test(tf: Terraform, work: Path):
+    """The checks must be able to fail: planted errors are each reported."""
+    planted = sorted(p for p in (HERE / "planted").iterdir() if p.is_dir())
+    for case in planted:
+        expected = (case / "expect").read_text().strip()
+        diagnostics, valid = tf.validate(case)
+        summaries = [d.get("summary", "") for d in diagnostics if d.get("severity") == "error"]
+        if valid or expected not in summaries:
+            raise Failure(f"planted error {case.name}: expected '{expected}', got {summaries}")
+    bad = work / "misformatted"
+    bad.mkdir()
+    (bad / "main.tf").write_text('locals {\n  a = 1\n  bbb = 2\n}\n')
+    if not tf.fmt_check(bad):
+        raise Failure("terraform fmt -check accepted a misaligned file")
+    insecure = work / "insecure"
+    insecure.mkdir()
+    shutil.copy2(HERE / "planted" / "unknown_argument" / "main.tf", insecure / "main.tf")
+    _, failed, _ = checkov(insecure, [])
+    if not failed:
+        raise Failure("checkov found nothing wrong with an unencrypted VPC without flow logs")
+    return len(planted)
+
+
+def main():
+    require_tools()
+    skips = load_skips()
+    with tempfile.TemporaryDirectory(prefix="drgen-verify-") as tmp:
+        work = Path(tmp)
+        tf = Terraform(work)
+        planted = self_test(tf, work)
+        print(f"self-test: {planted} planted validation errors reported, misformatting and a checkov finding caught")
+
+        fmt_files = validated = 0
+        totals = [0, 0, 0]
+        problems = []
+        for name, config in examples():
+            out = work / "render" / name
+            explained = render(name, config, out)
+            changed = tf.fmt_check(out)
+            fmt_files += sum(1 for _ in out.rglob("*.tf"))
+            problems += [f"{name}: terraform fmt would change {c}" for c in changed]
+            for root in (out, out / "bootstrap"):
+                diagnostics, valid = tf.validate(root)
+                validated += 1
+                for d in diagnostics:
+                    where = d.get("range", {}).get("filename", "")
+                    problems.append(f"{name}/{root.name}: {d.get('severity')}: {d.get('summary')}: {d.get('detail', '')} {where}")
+                if not valid and not diagnostics:
+                    problems.append(f"{name}/{root.name}: invalid without diagnostics")
+            settings = explained["settings"]
+            active = [s["check"] for s in skips if applies(s, settings)]
+            passed, failed, skipped = checkov(out, active)
+            totals[0] += len(passed)
+            totals[1] += len(failed)
+            totals[2] += len(skipped)
+            for f in failed:
+                problems.append(f"{name}: checkov {f['check_id']} {f['check_name']} at {f['resource']} ({f['file_path']})")
+            # A skip that does not apply to this rendering covers a check that must pass here.
+            passing = {p["check_id"] for p in passed}
+            for s in skips:
+                if not applies(s, settings) and s["check"] not in passing:
+                    problems.append(f"{name}: {s['check']} is skipped when {s['when']}, but does not pass without the skip")
+        print(f"fmt: {fmt_files} files in {len(examples())} renderings, {sum(1 for p in problems if 'fmt' in p)} to change")
+        print(f"validate: {validated} roots against hashicorp/aws 5.100.0, {sum(1 for p in problems if 'checkov' not in p and 'fmt' not in p)} diagnostics")
+        print(f"checkov: {totals[0]} passed, {totals[1]} failed, {totals[2]} skipped")
+        if problems:
+            for p in problems:
+                print(f"  {p}")
+            raise Failure(f"{len(problems)} problems")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Failure as e:
+        print(f"verify: FAILED: {e}", file=sys.stderr)
+        sys.exit(1)
