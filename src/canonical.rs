@@ -74,14 +74,14 @@ fn net_brackets(line: &str) -> i32 {
     let mut scanner = Scanner::default();
     let (mut net, mut i) = (0, 0);
     while i < bytes.len() {
-        let (event, next) = scanner.step(bytes, i);
+        let (event, after) = scanner.step(bytes, i);
         match event {
             Event::Open => net += 1,
             Event::Close => net -= 1,
             Event::Comment => break,
             _ => {}
         }
-        i = next;
+        i = after;
     }
     net
 }
@@ -112,7 +112,7 @@ fn assignment(line: &str) -> Option<usize> {
     let mut seen_token = false;
     let mut i = 0;
     while i < bytes.len() {
-        let (event, next) = scanner.step(bytes, i);
+        let (event, after) = scanner.step(bytes, i);
         match event {
             Event::Open => net += 1,
             Event::Close => net -= 1,
@@ -126,7 +126,7 @@ fn assignment(line: &str) -> Option<usize> {
         if !bytes[i].is_ascii_whitespace() {
             seen_token = true;
         }
-        i = next;
+        i = after;
     }
     match eq {
         Some(pos) if net == 0 => Some(pos),

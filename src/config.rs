@@ -3,6 +3,7 @@
 //! This is the raw form. `model::Topology::from_config` turns it into the validated model.
 
 use std::collections::BTreeMap;
+use std::fmt::Write;
 use std::path::Path;
 
 use schemars::JsonSchema;
@@ -379,7 +380,7 @@ fn visit_strings(value: &serde_json::Value, path: &mut String, f: &mut impl FnMu
         serde_json::Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
                 let len = path.len();
-                path.push_str(&format!("[{i}]"));
+                let _ = write!(path, "[{i}]");
                 visit_strings(item, path, f);
                 path.truncate(len);
             }

@@ -170,7 +170,7 @@ impl Explanation {
 fn count_resources(files: &FileSet) -> BTreeMap<String, BTreeMap<String, usize>> {
     let mut counts: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
     for (path, bytes) in &files.files {
-        if path.contains('/') || !path.ends_with(".tf") {
+        if path.contains('/') || !std::path::Path::new(path).extension().is_some_and(|e| e == "tf") {
             continue;
         }
         let text = String::from_utf8_lossy(bytes);

@@ -30,6 +30,7 @@ impl Side {
         }
     }
 
+    #[must_use]
     pub fn other(self) -> Side {
         match self {
             Side::Primary => Side::Dr,
@@ -151,8 +152,7 @@ fn instance_memory_bytes(class: &str) -> Option<u64> {
     let mut parts = class.split('.');
     let (_, family, size) = (parts.next()?, parts.next()?, parts.next()?);
     let vcpus: u64 = match size {
-        "micro" | "small" | "medium" => 2,
-        "large" => 2,
+        "micro" | "small" | "medium" | "large" => 2,
         "xlarge" => 4,
         s => s.strip_suffix("xlarge")?.parse::<u64>().ok()? * 4,
     };
@@ -167,7 +167,7 @@ fn instance_memory_bytes(class: &str) -> Option<u64> {
         },
         _ => 4,
     };
-    Some(vcpus * gib_per_vcpu << 30)
+    Some((vcpus * gib_per_vcpu) << 30)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -260,15 +260,14 @@ impl Topology {
         if config.name.len() > 20 {
             c.push("name", format!("is {} characters; at most 20 are allowed", config.name.len()));
         }
-        let suffix = match suffix.or(config.environment_suffix.as_deref()) {
-            Some(s) => c.field("environment_suffix", EnvSuffix::parse(s)),
-            None => {
-                c.push(
-                    "environment_suffix",
-                    "is required; pass --env-suffix or set environment_suffix in the config",
-                );
-                None
-            }
+        let suffix = if let Some(s) = suffix.or(config.environment_suffix.as_deref()) {
+            c.field("environment_suffix", EnvSuffix::parse(s))
+        } else {
+            c.push(
+                "environment_suffix",
+                "is required; pass --env-suffix or set environment_suffix in the config",
+            );
+            None
         };
         c.range("rto_target_seconds", config.rto_target_seconds, 30, 3600);
         let tags = c.tags(&config.tags);

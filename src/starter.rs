@@ -2,6 +2,8 @@
 //! and the config reference in README.md. All three come from the same doc comments and
 //! defaults, so they cannot drift apart.
 
+use std::fmt::Write;
+
 use serde_json::{Map, Value};
 
 use crate::canonical;
@@ -81,8 +83,10 @@ fn walk(root: &Value, node: &Value, defaults: &Value, prefix: &str, out: &mut Ve
 }
 
 fn hcl_value(v: &Value) -> String {
+    use hcl::format::Format;
     let value: hcl::Value = serde_json::from_value(v.clone()).expect("JSON maps onto HCL values");
-    hcl::format::to_string(&hcl::Expression::from(value)).expect("values format")
+    let mut formatter = hcl::format::Formatter::builder().compact_arrays(true).build(Vec::new());
+    hcl::Expression::from(value).format_string(&mut formatter).expect("values format")
 }
 
 /// The commented starter config: every setting with its default.
@@ -93,7 +97,12 @@ pub fn starter_hcl() -> String {
     let settings = settings();
     let mut depth = 0usize;
     let mut open: Vec<String> = Vec::new();
+    let mut first_in_block = false;
+    let mut unset_blocks: Vec<String> = Vec::new();
     for s in &settings {
+        if unset_blocks.iter().any(|b| s.path.starts_with(&format!("{b}."))) {
+            continue;
+        }
         let parent = s.path.rsplit_once('.').map(|(p, _)| p.to_string());
         while let Some(last) = open.last() {
             if parent.as_deref().is_some_and(|p| p == last || p.starts_with(&format!("{last}."))) {
@@ -101,31 +110,37 @@ pub fn starter_hcl() -> String {
             }
             open.pop();
             depth -= 1;
-            text.push_str(&format!("{}}}\n", "  ".repeat(depth)));
+            let _ = writeln!(text, "{}}}", "  ".repeat(depth));
         }
         let indent = "  ".repeat(depth);
         let key = s.path.rsplit('.').next().unwrap_or(&s.path);
-        text.push('\n');
+        if !std::mem::take(&mut first_in_block) {
+            text.push('\n');
+        }
         for line in wrap(&s.description, 96 - indent.len()) {
-            text.push_str(&format!("{indent}# {line}\n"));
+            let _ = writeln!(text, "{indent}# {line}");
         }
         if s.default.is_null() {
+            if s.block {
+                unset_blocks.push(s.path.clone());
+            }
             if let Some(ex) = example(&s.path) {
                 for line in ex.lines() {
-                    text.push_str(&format!("{indent}# {line}\n"));
+                    let _ = writeln!(text, "{indent}# {line}");
                 }
             }
         } else if s.block {
-            text.push_str(&format!("{indent}{key} {{\n"));
+            let _ = writeln!(text, "{indent}{key} {{");
             open.push(s.path.clone());
             depth += 1;
+            first_in_block = true;
         } else {
-            text.push_str(&format!("{indent}{key} = {}\n", hcl_value(&s.default)));
+            let _ = writeln!(text, "{indent}{key} = {}", hcl_value(&s.default));
         }
     }
     while open.pop().is_some() {
         depth -= 1;
-        text.push_str(&format!("{}}}\n", "  ".repeat(depth)));
+        let _ = writeln!(text, "{}}}", "  ".repeat(depth));
     }
     canonical::format(&text)
 }
@@ -155,7 +170,7 @@ pub fn reference_markdown() -> String {
             _ if s.block => "(block)".to_string(),
             v => format!("`{}`", hcl_value(v).replace('|', "\\|").replace('\n', " ")),
         };
-        text.push_str(&format!("| `{}` | {default} | {} |\n", s.path, s.description.replace('|', "\\|")));
+        let _ = writeln!(text, "| `{}` | {default} | {} |", s.path, s.description.replace('|', "\\|"));
     }
     text
 }

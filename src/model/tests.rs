@@ -1,1 +1,438 @@
+//! Every rejection the model makes, each on its own field.
 
+use super::*;
+use crate::config::{Config, ExistingNetwork, Format};
+
+fn check(config: &Config) -> Result<Topology, Problems> {
+    Topology::from_config(config, Some("prod"))
+}
+
+/// Asserts that the config is rejected with a problem on `field` whose message contains `text`.
+fn rejects(config: &Config, field: &str, text: &str) {
+    let problems = check(config).expect_err("must be rejected").0;
+    assert!(
+        problems.iter().any(|p| p.field == field && p.message.contains(text)),
+        "expected {field}: …{text}…, got {problems:?}"
+    );
+}
+
+fn with(f: impl FnOnce(&mut Config)) -> Config {
+    let mut c = Config::default();
+    f(&mut c);
+    c
+}
+
+#[test]
+fn the_defaults_are_valid_and_match_the_design() {
+    let m = check(&Config::default()).unwrap();
+    assert_eq!(m.primary.region.name(), "us-east-1");
+    assert_eq!(m.dr.region.name(), "us-west-2");
+    assert_eq!(m.database.instance_class, "db.r6g.large");
+    assert_eq!(m.database.backup_retention_days, 7);
+    assert_eq!(m.failover.lag_threshold_seconds, 60);
+    assert!(m.destroyable);
+    match &m.primary.network {
+        Network::Managed { zones, subnets } => {
+            assert_eq!(zones, &["us-east-1a", "us-east-1b", "us-east-1c"]);
+            assert_eq!(subnets.len(), 3);
+        }
+        Network::Existing { .. } => panic!("managed by default"),
+    }
+    let tags = m.default_tags();
+    assert_eq!(tags["Environment"], "DR");
+    assert_eq!(tags["CostCenter"], "Infrastructure");
+    assert_eq!(tags["environmentSuffix"], "prod");
+    assert_eq!(m.names.db_identifier(Side::Primary).with_suffix("prod"), "trading-db-primary-prod");
+    assert!(m.warnings.is_empty());
+}
+
+#[test]
+fn the_default_model_reroutes_within_sixty_seconds() {
+    let m = check(&Config::default()).unwrap();
+    assert_eq!(m.rto.reroute_seconds(), 60);
+    assert_eq!(m.rto.promotion_start_seconds(), 75);
+}
+
+#[test]
+fn the_suffix_is_required() {
+    let problems = Topology::from_config(&Config::default(), None).unwrap_err().0;
+    assert_eq!(problems[0].field, "environment_suffix");
+    assert!(problems[0].message.contains("--env-suffix"));
+}
+
+#[test]
+fn the_command_line_suffix_overrides_the_config() {
+    let c = with(|c| c.environment_suffix = Some("staging".into()));
+    assert_eq!(Topology::from_config(&c, Some("prod")).unwrap().suffix.as_str(), "prod");
+    assert_eq!(Topology::from_config(&c, None).unwrap().suffix.as_str(), "staging");
+}
+
+#[test]
+fn bad_suffixes_are_rejected() {
+    for bad in ["", "Prod", "1prod", "prod-", "pr--od", "pro_d", "prød", "a b"] {
+        let problems = Topology::from_config(&Config::default(), Some(bad)).unwrap_err().0;
+        assert_eq!(problems[0].field, "environment_suffix", "{bad:?}");
+    }
+}
+
+#[test]
+fn the_longest_suffix_follows_from_the_real_names() {
+    let (max, tightest) = Names::new("trading-db", None).max_suffix_len();
+    assert!(max >= 10, "a usable suffix fits ({max})");
+    let ok = "a".repeat(max);
+    assert!(Topology::from_config(&Config::default(), Some(&ok)).is_ok());
+    let long = "a".repeat(max + 1);
+    let problems = Topology::from_config(&Config::default(), Some(&long)).unwrap_err().0;
+    assert_eq!(problems[0].field, "environment_suffix");
+    assert!(problems[0].message.contains(&format!("at most {max} fit")));
+    assert!(problems[0].message.contains(tightest.service));
+    // Every name stays within its own limit at the longest suffix.
+    for name in Names::new("trading-db", None).all() {
+        assert!(name.with_suffix(&ok).len() <= name.limit, "{}", name.with_suffix(&ok));
+    }
+}
+
+#[test]
+fn a_longer_prefix_leaves_less_room_for_the_suffix() {
+    let short = Names::new("db", None).max_suffix_len().0;
+    let long = Names::new("a-much-longer-prefix", None).max_suffix_len().0;
+    assert_eq!(short - long, "a-much-longer-prefix".len() - "db".len());
+}
+
+#[test]
+fn bad_names_are_rejected() {
+    rejects(&with(|c| c.name = "Trading".into()), "name", "lowercase");
+    rejects(&with(|c| c.name = "a".repeat(21)), "name", "at most 20");
+}
+
+#[test]
+fn regions_must_be_known_and_different() {
+    rejects(
+        &with(|c| c.primary.region = Some("us-east-9".into())),
+        "primary.region",
+        "not a known AWS region",
+    );
+    let same = with(|c| {
+        c.dr.region = Some("us-east-1".into());
+        c.dr.availability_zones = None;
+    });
+    rejects(&same, "dr.region", "must differ");
+}
+
+#[test]
+fn cidrs_must_be_clean_disjoint_and_large_enough() {
+    rejects(&with(|c| c.primary.vpc_cidr = Some("10.0.0.1/16".into())), "primary.vpc_cidr", "host bits");
+    rejects(
+        &with(|c| c.primary.vpc_cidr = Some("10.0.0.0/33".into())),
+        "primary.vpc_cidr",
+        "not an IPv4 CIDR",
+    );
+    rejects(&with(|c| c.primary.vpc_cidr = Some("banana".into())), "primary.vpc_cidr", "not an IPv4 CIDR");
+    rejects(&with(|c| c.dr.vpc_cidr = Some("10.0.128.0/17".into())), "dr.vpc_cidr", "overlaps");
+    rejects(&with(|c| c.primary.vpc_cidr = Some("10.0.0.0/8".into())), "primary.vpc_cidr", "/16 to /28");
+    rejects(
+        &with(|c| {
+            c.primary.vpc_cidr = Some("10.0.0.0/24".into());
+            c.primary.subnet_prefix_length = Some(20);
+        }),
+        "primary.subnet_prefix_length",
+        "do not fit",
+    );
+    rejects(&with(|c| c.primary.subnet_prefix_length = Some(29)), "primary.subnet_prefix_length", "16 to 28");
+}
+
+#[test]
+fn zones_must_belong_to_the_region() {
+    rejects(
+        &with(|c| c.primary.availability_zones = Some(vec!["us-west-2a".into(), "us-east-1b".into()])),
+        "primary.availability_zones[0]",
+        "not a zone of us-east-1",
+    );
+    rejects(
+        &with(|c| c.primary.availability_zones = Some(vec!["us-east-1a".into()])),
+        "primary.availability_zones",
+        "2 to 6",
+    );
+    rejects(
+        &with(|c| c.primary.availability_zones = Some(vec!["us-east-1a".into(), "us-east-1a".into()])),
+        "primary.availability_zones[1]",
+        "twice",
+    );
+}
+
+fn existing() -> ExistingNetwork {
+    ExistingNetwork {
+        vpc_id: "vpc-0123456789abcdef0".into(),
+        subnet_ids: vec!["subnet-01234567".into(), "subnet-89abcdef".into()],
+        route_table_ids: vec!["rtb-01234567".into()],
+    }
+}
+
+#[test]
+fn existing_networks_are_checked() {
+    let region = |e: ExistingNetwork| crate::config::RegionConfig {
+        region: Some("us-east-1".into()),
+        vpc_cidr: Some("10.0.0.0/16".into()),
+        existing_network: Some(e),
+        ..Default::default()
+    };
+    assert!(check(&with(|c| c.primary = region(existing()))).is_ok());
+    rejects(
+        &with(|c| c.primary = region(ExistingNetwork { vpc_id: "vpc-xyz".into(), ..existing() })),
+        "primary.existing_network.vpc_id",
+        "not a VPC id",
+    );
+    rejects(
+        &with(|c| {
+            c.primary = region(ExistingNetwork { subnet_ids: vec!["subnet-01234567".into()], ..existing() })
+        }),
+        "primary.existing_network.subnet_ids",
+        "2 to 6",
+    );
+    rejects(
+        &with(|c| {
+            c.primary = region(ExistingNetwork {
+                subnet_ids: vec!["sn-1".into(), "subnet-89abcdef".into()],
+                ..existing()
+            });
+        }),
+        "primary.existing_network.subnet_ids[0]",
+        "not a subnet id",
+    );
+    rejects(
+        &with(|c| c.primary = region(ExistingNetwork { route_table_ids: vec![], ..existing() })),
+        "primary.existing_network.route_table_ids",
+        "at least one",
+    );
+    rejects(
+        &with(|c| {
+            c.primary = region(existing());
+            c.primary.vpc_cidr = None;
+        }),
+        "primary.vpc_cidr",
+        "required with existing_network",
+    );
+    rejects(
+        &with(|c| {
+            c.primary = region(existing());
+            c.primary.subnet_prefix_length = Some(20);
+        }),
+        "primary.existing_network",
+        "apply only to a VPC drgen creates",
+    );
+}
+
+#[test]
+fn database_fields_are_checked() {
+    rejects(&with(|c| c.database.instance_class = "r6g.large".into()), "database.instance_class", "db.");
+    rejects(
+        &with(|c| c.database.instance_class = "db.r6g.huge".into()),
+        "database.instance_class",
+        "unknown size",
+    );
+    rejects(&with(|c| c.database.allocated_storage_gb = 10), "database.allocated_storage_gb", "20 to 65536");
+    rejects(
+        &with(|c| c.database.max_allocated_storage_gb = 100),
+        "database.max_allocated_storage_gb",
+        "exceed",
+    );
+    rejects(&with(|c| c.database.db_name = "1db".into()), "database.db_name", "starting with a letter");
+    rejects(
+        &with(|c| c.database.master_username = "postgres".into()),
+        "database.master_username",
+        "reserved",
+    );
+    rejects(&with(|c| c.database.port = 80), "database.port", "1150 to 65535");
+    rejects(&with(|c| c.database.backup_retention_days = 0), "database.backup_retention_days", "1 to 35");
+    rejects(&with(|c| c.database.backup_retention_days = 36), "database.backup_retention_days", "1 to 35");
+    rejects(
+        &with(|c| c.database.backup_window = "03:00-03:10".into()),
+        "database.backup_window",
+        "30 minutes",
+    );
+    rejects(&with(|c| c.database.backup_window = "3:00-04:00".into()), "database.backup_window", "hh:mm");
+    rejects(
+        &with(|c| c.database.maintenance_window = "xyz:04:30-sun:05:30".into()),
+        "database.maintenance_window",
+        "ddd",
+    );
+    rejects(
+        &with(|c| c.database.log_min_duration_statement_ms = 70_000),
+        "database.log_min_duration_statement_ms",
+        "0 to 60000",
+    );
+    rejects(
+        &with(|c| c.database.monitoring_interval_seconds = 20),
+        "database.monitoring_interval_seconds",
+        "1, 5, 10, 15, 30, 60",
+    );
+    rejects(
+        &with(|c| c.database.performance_insights_retention_days = 30),
+        "database.performance_insights_retention_days",
+        "multiple of 31",
+    );
+    rejects(&with(|c| c.database.password_rotation_days = 0), "database.password_rotation_days", "1 to 365");
+}
+
+#[test]
+fn a_window_may_wrap_midnight_and_the_week() {
+    assert_eq!(parse_window("23:30-00:30", false), Some(60));
+    assert_eq!(parse_window("sun:23:00-mon:01:00", true), Some(120));
+}
+
+#[test]
+fn dns_fields_are_checked() {
+    rejects(&with(|c| c.dns.zone_name = "internal".into()), "dns.zone_name", "at least two labels");
+    rejects(&with(|c| c.dns.zone_name = "Trading.internal".into()), "dns.zone_name", "not a DNS zone name");
+    rejects(&with(|c| c.dns.record_name = "-writer".into()), "dns.record_name", "not a DNS label");
+    rejects(&with(|c| c.dns.ttl_seconds = 1), "dns.ttl_seconds", "5 to 300");
+}
+
+#[test]
+fn failover_fields_are_checked() {
+    rejects(
+        &with(|c| c.failover.request_interval_seconds = 20),
+        "failover.request_interval_seconds",
+        "10, 30",
+    );
+    rejects(&with(|c| c.failover.failure_threshold = 0), "failover.failure_threshold", "1 to 10");
+    rejects(&with(|c| c.failover.lag_threshold_seconds = 0), "failover.lag_threshold_seconds", "1 to 3600");
+    rejects(&with(|c| c.failover.monitor_probes = 11), "failover.monitor_probes", "1 to 10");
+    rejects(
+        &with(|c| c.failover.lambda_runtime = "nodejs20.x".into()),
+        "failover.lambda_runtime",
+        "python3.9",
+    );
+    rejects(
+        &with(|c| c.failover.observer_reserved_concurrency = 0),
+        "failover.observer_reserved_concurrency",
+        "1 to 100",
+    );
+}
+
+#[test]
+fn a_deprecated_runtime_is_allowed_with_a_warning() {
+    let m = check(&with(|c| c.failover.lambda_runtime = "python3.9".into())).unwrap();
+    assert!(m.warnings.iter().any(|w| w.contains("python3.9") && w.contains("2025-12-15")));
+}
+
+#[test]
+fn a_model_slower_than_the_rto_target_is_refused() {
+    rejects(&with(|c| c.dns.ttl_seconds = 300), "rto_target_seconds", "above the target of 120 s");
+    let slow = with(|c| {
+        c.failover.health_check_mode = HealthCheckMode::Cloudwatch;
+        c.rto_target_seconds = 600;
+    });
+    let m = check(&slow).unwrap();
+    assert_eq!(m.rto.reroute_seconds(), 3 * 60 + 60 + 30);
+    assert!(m.warnings.iter().any(|w| w.contains("cloudwatch")));
+}
+
+#[test]
+fn monitoring_fields_are_checked() {
+    rejects(
+        &with(|c| c.monitoring.alarm_emails = vec!["not-an-email".into()]),
+        "monitoring.alarm_emails[0]",
+        "not an email",
+    );
+    rejects(
+        &with(|c| c.monitoring.alarm_emails = vec!["a@b.co".into(), "a@b.co".into()]),
+        "monitoring.alarm_emails",
+        "twice",
+    );
+    rejects(&with(|c| c.monitoring.log_retention_days = 30), "monitoring.log_retention_days", "365");
+    rejects(
+        &with(|c| c.monitoring.cpu_threshold_percent = 0),
+        "monitoring.cpu_threshold_percent",
+        "1 to 100",
+    );
+    rejects(
+        &with(|c| c.monitoring.free_storage_threshold_gb = 100),
+        "monitoring.free_storage_threshold_gb",
+        "1 to 99",
+    );
+}
+
+#[test]
+fn backup_fields_are_checked() {
+    rejects(&with(|c| c.backup.schedule = "daily".into()), "backup.schedule", "cron");
+    rejects(&with(|c| c.backup.retention_days = 0), "backup.retention_days", "1 to 36500");
+}
+
+#[test]
+fn state_fields_are_checked() {
+    rejects(&with(|c| c.state.bucket = Some("Bad_Bucket".into())), "state.bucket", "S3 bucket name");
+    rejects(
+        &with(|c| c.state.access_log_bucket = Some("logs".into())),
+        "state.access_log_bucket",
+        "together",
+    );
+}
+
+#[test]
+fn tags_are_checked() {
+    rejects(&with(|c| c.tags = [("aws:x".into(), "y".into())].into()), "tags.aws:x", "reserved by AWS");
+    rejects(
+        &with(|c| c.tags = [("Environment".into(), "y".into())].into()),
+        "tags.Environment",
+        "set by drgen",
+    );
+    rejects(&with(|c| c.tags = [("Team".into(), "a\"b".into())].into()), "tags.Team", "tag value");
+    rejects(&with(|c| c.tags = [(String::new(), "y".into())].into()), "tags.", "tag key");
+}
+
+#[test]
+fn every_problem_is_reported_not_only_the_first() {
+    let c = with(|c| {
+        c.database.port = 1;
+        c.dns.ttl_seconds = 1;
+        c.primary.region = Some("nowhere".into());
+    });
+    let fields: Vec<String> = check(&c).unwrap_err().0.into_iter().map(|p| p.field).collect();
+    for f in ["database.port", "dns.ttl_seconds", "primary.region"] {
+        assert!(fields.iter().any(|x| x == f), "{f} in {fields:?}");
+    }
+}
+
+#[test]
+fn config_parse_errors_name_the_field() {
+    let e = Config::parse("database { port = \"x\" }", Format::Hcl).unwrap_err();
+    assert_eq!(e.0[0].field, "database.port");
+    let e = Config::parse("{\"dns\": {\"ttl\": 30}}", Format::Json).unwrap_err();
+    assert_eq!(e.0[0].field, "dns.ttl");
+    assert!(e.0[0].message.contains("unknown field `ttl`"));
+    let e = Config::parse("nonsense = 1", Format::Hcl).unwrap_err();
+    assert!(e.0[0].message.contains("unknown field `nonsense`"));
+    let e = Config::parse("name = ", Format::Hcl).unwrap_err();
+    assert_eq!(e.0[0].field, "config");
+}
+
+#[test]
+fn template_sequences_are_rejected_wherever_they_appear() {
+    // hcl-rs reads the bare expression as the template "${var.x}".
+    let e = Config::parse("name = var.x", Format::Hcl).unwrap_err();
+    assert_eq!(e.0[0].field, "name");
+    assert!(e.0[0].message.contains("${"));
+    let e = Config::parse("{\"tags\": {\"Team\": \"%{ if x }\"}}", Format::Json).unwrap_err();
+    assert_eq!(e.0[0].field, "tags.Team");
+    let e = Config::parse("{\"monitoring\": {\"alarm_emails\": [\"${a}@b.c\"]}}", Format::Json).unwrap_err();
+    assert_eq!(e.0[0].field, "monitoring.alarm_emails[0]");
+}
+
+#[test]
+fn the_format_follows_the_extension() {
+    assert_eq!(Format::from_path(std::path::Path::new("a.hcl")).unwrap(), Format::Hcl);
+    assert_eq!(Format::from_path(std::path::Path::new("a.json")).unwrap(), Format::Json);
+    assert!(Format::from_path(std::path::Path::new("a.yaml")).unwrap_err().message.contains(".hcl or .json"));
+}
+
+#[test]
+fn max_connections_follows_the_instance_memory() {
+    let db = |class: &str| Database {
+        instance_class: class.into(),
+        ..check(&Config::default()).unwrap().database
+    };
+    assert_eq!(db("db.r6g.large").max_connections(), (16u64 << 30) / 9_531_392);
+    assert_eq!(db("db.r6g.16xlarge").max_connections(), 5000);
+    assert_eq!(db("db.t4g.micro").max_connections(), (1u64 << 30) / 9_531_392);
+}

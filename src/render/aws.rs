@@ -96,11 +96,6 @@ impl Statement {
         self
     }
 
-    /// The statement's actions and resources, for the wildcard audit.
-    pub fn actions(&self) -> &[String] {
-        &self.actions
-    }
-
     /// The statement in JSON policy form, for documents that are not IAM policies (key policies).
     pub fn object(self) -> Expression {
         let list =

@@ -9,10 +9,12 @@
 mod schema;
 mod service;
 
+#[allow(clippy::all, clippy::pedantic)]
 pub mod tfplugin6 {
     tonic::include_proto!("tfplugin6");
 }
 
+#[allow(clippy::all, clippy::pedantic)]
 pub mod plugin {
     tonic::include_proto!("plugin");
 }

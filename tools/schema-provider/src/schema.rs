@@ -37,11 +37,10 @@ pub fn convert(doc: &Value) -> Result<Response, String> {
         .and_then(|p| p.get(PROVIDER))
         .ok_or_else(|| format!("no provider_schemas[\"{PROVIDER}\"]"))?;
     let schemas = |key: &str| -> Result<HashMap<String, Schema>, String> {
-        provider
-            .get(key)
-            .and_then(Value::as_object)
-            .map(|m| m.iter().map(|(name, s)| Ok((name.clone(), to_schema(s)?))).collect())
-            .unwrap_or_else(|| Ok(HashMap::new()))
+        provider.get(key).and_then(Value::as_object).map_or_else(
+            || Ok(HashMap::new()),
+            |m| m.iter().map(|(name, s)| Ok((name.clone(), to_schema(s)?))).collect(),
+        )
     };
     Ok(Response {
         provider: Some(match provider.get("provider") {
