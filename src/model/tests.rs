@@ -184,7 +184,7 @@ fn existing_networks_are_checked() {
     );
     rejects(
         &with(|c| {
-            c.primary = region(ExistingNetwork { subnet_ids: vec!["subnet-01234567".into()], ..existing() })
+            c.primary = region(ExistingNetwork { subnet_ids: vec!["subnet-01234567".into()], ..existing() });
         }),
         "primary.existing_network.subnet_ids",
         "2 to 6",
