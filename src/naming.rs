@@ -132,6 +132,23 @@ impl Names {
         self.name(word, 63, "RDS instance identifier")
     }
 
+    /// The RDS log group of one exported log (`postgresql` or `upgrade`).
+    pub fn db_log_group(&self, side: Side, log: &str) -> AwsName {
+        let id = self.db_identifier(side);
+        AwsName::new(format!("/aws/rds/instance/{}", id.head), &format!("/{log}"), 512, "log group")
+    }
+
+    /// The snapshot RDS takes when the instance is deleted (only when not destroyable).
+    pub fn final_snapshot(&self, side: Side) -> AwsName {
+        let id = self.db_identifier(side);
+        AwsName::new(id.head, "-final", 255, "DB snapshot identifier")
+    }
+
+    /// The log group of a Lambda function.
+    pub fn function_log_group(&self, function: &AwsName) -> AwsName {
+        AwsName::new(format!("/aws/lambda/{}", function.head), &function.tail, 512, "log group")
+    }
+
     pub fn db_parameter_group(&self, side: Side) -> AwsName {
         self.name(&format!("pg15-{}", side.label()), 255, "DB parameter group")
     }
@@ -230,6 +247,9 @@ impl Names {
                 self.regional(side),
                 self.regional_purpose("rds-events", side),
                 self.regional_purpose("endpoints", side),
+                self.regional_purpose("db", side),
+                self.regional_purpose("rotation", side),
+                self.final_snapshot(side),
                 self.db_identifier(side),
                 self.db_parameter_group(side),
                 self.kms_alias(side),

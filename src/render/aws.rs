@@ -5,7 +5,7 @@ use hcl::{Block, Body};
 
 use crate::model::{Side, Topology};
 use crate::naming::AwsName;
-use crate::syntax::{arr, data, labelled, obj, provider, r, resource, rs, strs, t};
+use crate::syntax::{arr, data, json, labelled, obj, provider, r, resource, rs, strs, t};
 
 /// `${data.aws_partition.<side>.partition}`, for use inside templates.
 pub fn partition(side: Side) -> String {
@@ -48,6 +48,17 @@ pub fn policy(
         data("aws_iam_policy_document", label, body.build()),
         r(&format!("data.aws_iam_policy_document.{label}.json")),
     )
+}
+
+/// A resource policy (a key or endpoint policy, not an IAM policy) in JSON form, kept in a
+/// local so that it reads as a block. Returns the `locals` block and `jsonencode(local.<name>)`.
+pub fn resource_policy(name: &str, statements: impl IntoIterator<Item = Statement>) -> (Block, Expression) {
+    let document = obj([
+        ("Version", Expression::from("2012-10-17")),
+        ("Statement", arr(statements.into_iter().map(Statement::object))),
+    ]);
+    let local = labelled("locals", &[], Body::builder().add_attribute((name, document)).build());
+    (local, json(r(&format!("local.{name}"))))
 }
 
 /// One IAM statement.

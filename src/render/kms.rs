@@ -3,11 +3,11 @@
 use hcl::expr::Expression;
 use hcl::{Block, Body};
 
-use super::aws::{account, arn, regional_service, root_principal, Statement};
+use super::aws::{account, arn, regional_service, resource_policy, root_principal, Statement};
 use super::Doc;
 use crate::model::{Side, Topology};
 use crate::naming::AwsName;
-use crate::syntax::{arr, json, labelled, obj, provider, r, resource, t};
+use crate::syntax::{provider, r, resource, t};
 
 /// Services that use the key on behalf of a caller in the account (through `kms:ViaService`).
 const VIA_SERVICES: &[&str] = &["rds", "secretsmanager", "sns", "backup", "lambda", "states"];
@@ -59,15 +59,7 @@ pub fn key(
                 .principal("Service", direct.iter().map(|d| Expression::from(*d))),
         );
     }
-    // A key policy is a resource policy, not an IAM policy: it is written in JSON form,
-    // kept in a local next to the key so that it reads as a block.
-    let local = format!("{label}_key_policy");
-    let document = obj([
-        ("Version", Expression::from("2012-10-17")),
-        ("Statement", arr(statements.into_iter().map(Statement::object))),
-    ]);
-    let doc = labelled("locals", &[], Body::builder().add_attribute((local.as_str(), document)).build());
-    let key_policy = json(r(&format!("local.{local}")));
+    let (doc, key_policy) = resource_policy(&format!("{label}_key_policy"), statements);
     let key = resource(
         "aws_kms_key",
         label,

@@ -3,14 +3,18 @@
 
 mod aws;
 mod backend;
+mod backup;
 mod bootstrap;
 mod data;
+mod database;
 mod kms;
 mod network;
 mod peering;
 mod root;
+mod secrets;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
 
 use hcl::expr::Expression;
 use hcl::{Block, Body};
@@ -27,6 +31,18 @@ pub struct Doc {
     files: BTreeMap<String, Vec<hcl::Structure>>,
     outputs: Vec<Block>,
     endpoints: BTreeMap<Side, BTreeSet<&'static str>>,
+    db_clients: BTreeMap<Side, Vec<DbClient>>,
+    /// Comments placed above blocks, by file and block header.
+    notes: BTreeMap<String, Vec<(String, String)>>,
+}
+
+/// A security group whose members may connect to the database in the same region.
+#[derive(Clone)]
+pub struct DbClient {
+    /// Used in the rule's label.
+    pub label: String,
+    pub description: String,
+    pub security_group_id: Expression,
 }
 
 impl Doc {
@@ -38,6 +54,18 @@ impl Doc {
     /// Appends attributes and blocks to a file (for `.tfvars`).
     pub fn add_body(&mut self, file: &str, body: Body) {
         self.files.entry(file.to_string()).or_default().extend(body);
+    }
+
+    /// Places a comment above the block `<ident> "<labels>..." {` of a file, for reviewers:
+    /// why a setting is what it is. hcl-rs bodies hold no comments, so they are added to the
+    /// formatted text.
+    pub fn note(&mut self, file: &str, ident: &str, labels: &[&str], text: &str) {
+        let mut header = ident.to_string();
+        for l in labels {
+            let _ = write!(header, " \"{l}\"");
+        }
+        header.push_str(" {");
+        self.notes.entry(file.to_string()).or_default().push((header, text.to_string()));
     }
 
     /// Declares an output; every output is described.
@@ -57,6 +85,15 @@ impl Doc {
         self.endpoints.entry(side).or_default().insert(service);
     }
 
+    /// Lets a security group reach the side's database on its port.
+    pub fn db_client(&mut self, side: Side, client: DbClient) {
+        self.db_clients.entry(side).or_default().push(client);
+    }
+
+    pub fn db_clients(&self, side: Side) -> Vec<DbClient> {
+        self.db_clients.get(&side).cloned().unwrap_or_default()
+    }
+
     pub fn endpoints(&self, side: Side) -> impl Iterator<Item = &'static str> + '_ {
         self.endpoints.get(&side).into_iter().flatten().copied()
     }
@@ -68,9 +105,33 @@ impl Doc {
         }
         for (name, structures) in self.files {
             let body = Body::from(structures);
-            files.add(format!("{dir}{name}"), hcl_text(&body));
+            let mut text = hcl_text(&body);
+            for (header, note) in self.notes.remove(&name).unwrap_or_default() {
+                text = annotate(&text, &header, &note);
+            }
+            files.add(format!("{dir}{name}"), text);
         }
+        assert!(self.notes.is_empty(), "notes for files that were not rendered: {:?}", self.notes.keys());
     }
+}
+
+/// Inserts `# note` lines above the line that is exactly `header`.
+fn annotate(text: &str, header: &str, note: &str) -> String {
+    let mut out = String::with_capacity(text.len() + note.len() + 16);
+    let mut found = false;
+    for line in text.split_inclusive('\n') {
+        if !found && line.trim_end() == header {
+            for n in crate::starter::wrap(note, 96) {
+                out.push_str("# ");
+                out.push_str(&n);
+                out.push('\n');
+            }
+            found = true;
+        }
+        out.push_str(line);
+    }
+    assert!(found, "no block {header} to annotate");
+    out
 }
 
 /// The canonical text of a body: hcl-rs output passed through the `terraform fmt` rules.
@@ -93,10 +154,15 @@ pub fn render(m: &Topology) -> FileSet {
         kms::render(m, side, &mut main);
     }
     peering::render(m, &mut main);
-    // The network goes last: it renders the endpoints the other components requested.
+    secrets::render(m, &mut main);
+    backup::render(m, &mut main);
+    // Last: the database's security groups admit the clients, and the network creates the
+    // endpoints, that the other components requested.
     for side in Side::BOTH {
+        database::render(m, side, &mut main);
         network::render(m, side, &mut main);
     }
+    database::replication(m, &mut main);
     main.finish("", &mut files);
 
     let mut boot = Doc::default();

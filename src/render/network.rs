@@ -6,7 +6,7 @@
 use hcl::expr::{Expression, Traversal, TraversalOperator};
 use hcl::Body;
 
-use super::aws::{account, log_group, name_tag, policy, role, role_policy, Statement};
+use super::aws::{account, log_group, name_tag, resource_policy, role, role_policy, Statement};
 use super::Doc;
 use crate::model::{Network, Side, Topology};
 use crate::naming::Role;
@@ -193,9 +193,8 @@ fn endpoints(m: &Topology, side: Side, doc: &mut Doc) {
     let label = format!("{side}_endpoints");
     let region = m.region(side);
     let (policy_doc, endpoint_policy) =
-        policy(
-            &label,
-            side,
+        resource_policy(
+            &format!("{label}_policy"),
             [Statement::allow("ThisAccountOnly", &["*"], "*")
                 .principal("AWS", [Expression::from("*")])
                 .when("StringEquals", "aws:PrincipalAccount", [t(&account(side))])],

@@ -133,8 +133,10 @@ def load_skips():
 
 def applies(skip, settings):
     """Whether a skip applies to a rendering: `when` names a boolean of `drgen explain`'s
-    settings (`!name` for its negation)."""
+    settings (`!name` for its negation), or is `always`."""
     when = skip["when"]
+    if when == "always":
+        return True
     negate = when.startswith("!")
     name = when.lstrip("!")
     if name not in settings or not isinstance(settings[name], bool):

@@ -1,0 +1,286 @@
+//! The database: the PostgreSQL 15 primary in the primary region and its cross-region read
+//! replica in DR, each with its own subnet group, security group, parameter group,
+//! enhanced-monitoring role and log groups; and the replication of automated backups to DR.
+
+use hcl::expr::Expression;
+use hcl::{Block, Body};
+
+use super::aws::{log_group, name_tag, role};
+use super::network::{subnet_ids, vpc_id};
+use super::Doc;
+use crate::model::{Side, Topology};
+use crate::naming::Role;
+use crate::syntax::{arr, call, labelled, provider, r, resource, rs, strs, t};
+
+/// The logs each instance exports to CloudWatch.
+const LOGS: [&str; 2] = ["postgresql", "upgrade"];
+
+/// The label of the side's database instance: `aws_db_instance.<label>`.
+pub fn instance(side: Side) -> &'static str {
+    side.label()
+}
+
+/// `aws_db_instance.<side>.<attr>`.
+pub fn attr(side: Side, attr: &str) -> Expression {
+    rs("aws_db_instance", side, attr)
+}
+
+/// The side's database security group id.
+pub fn security_group(side: Side) -> Expression {
+    r(&format!("aws_security_group.{side}_db.id"))
+}
+
+fn parameter(name: &str, value: &str, apply: &str) -> Block {
+    labelled(
+        "parameter",
+        &[],
+        Body::builder()
+            .add_attribute(("name", name))
+            .add_attribute(("value", value))
+            .add_attribute(("apply_method", apply))
+            .build(),
+    )
+}
+
+fn network(m: &Topology, side: Side, doc: &mut Doc) {
+    let p = || provider(side);
+    let sg_label = format!("{side}_db");
+    let port = u64::from(m.database.port);
+    let mut blocks = vec![
+        resource(
+            "aws_db_subnet_group",
+            side.label(),
+            Body::builder()
+                .add_attribute(("provider", p()))
+                .add_attribute(("name", m.names.regional(side).expr()))
+                .add_attribute(("description", "Private subnets of the database"))
+                .add_attribute(("subnet_ids", subnet_ids(m, side)))
+                .build(),
+        ),
+        resource(
+            "aws_security_group",
+            &sg_label,
+            Body::builder()
+                .add_attribute(("provider", p()))
+                .add_attribute(("name", m.names.regional_purpose("db", side).expr()))
+                .add_attribute(("description", "PostgreSQL from the peer VPC and drgen's functions only"))
+                .add_attribute(("vpc_id", vpc_id(m, side)))
+                .add_attribute(name_tag(&m.names.regional_purpose("db", side)))
+                .build(),
+        ),
+        resource(
+            "aws_vpc_security_group_ingress_rule",
+            &format!("{sg_label}_from_peer"),
+            Body::builder()
+                .add_attribute(("provider", p()))
+                .add_attribute(("security_group_id", security_group(side)))
+                .add_attribute((
+                    "description",
+                    "PostgreSQL from the peer region's VPC (replication, observers)",
+                ))
+                .add_attribute(("ip_protocol", "tcp"))
+                .add_attribute(("from_port", port))
+                .add_attribute(("to_port", port))
+                .add_attribute(("cidr_ipv4", m.region(side.other()).cidr.to_string()))
+                .build(),
+        ),
+    ];
+    for client in doc.db_clients(side) {
+        blocks.push(resource(
+            "aws_vpc_security_group_ingress_rule",
+            &format!("{sg_label}_from_{}", client.label),
+            Body::builder()
+                .add_attribute(("provider", p()))
+                .add_attribute(("security_group_id", security_group(side)))
+                .add_attribute(("description", client.description.as_str()))
+                .add_attribute(("ip_protocol", "tcp"))
+                .add_attribute(("from_port", port))
+                .add_attribute(("to_port", port))
+                .add_attribute(("referenced_security_group_id", client.security_group_id))
+                .build(),
+        ));
+    }
+    blocks.push(resource(
+        "aws_db_parameter_group",
+        side.label(),
+        Body::builder()
+            .add_attribute(("provider", p()))
+            .add_attribute(("name", m.names.db_parameter_group(side).expr()))
+            .add_attribute(("family", "postgres15"))
+            .add_attribute(("description", "drgen PostgreSQL 15 settings"))
+            .add_block(parameter(
+                "log_min_duration_statement",
+                &m.database.log_min_duration_statement_ms.to_string(),
+                "immediate",
+            ))
+            .add_block(parameter("log_connections", "1", "immediate"))
+            .add_block(parameter("log_disconnections", "1", "immediate"))
+            .add_block(parameter("rds.force_ssl", "1", "immediate"))
+            .add_block(parameter("shared_preload_libraries", "pg_stat_statements", "pending-reboot"))
+            .add_block(labelled(
+                "lifecycle",
+                &[],
+                Body::builder().add_attribute(("create_before_destroy", true)).build(),
+            ))
+            .build(),
+    ));
+    doc.add("database.tf", blocks);
+}
+
+fn monitoring(m: &Topology, side: Side, doc: &mut Doc) {
+    let label = format!("{side}_rds_monitoring");
+    let mut blocks = role(
+        &label,
+        side,
+        &m.names.role(Role::RdsMonitoring, side),
+        "monitoring.rds.amazonaws.com",
+        "Lets RDS publish enhanced-monitoring metrics.",
+    )
+    .to_vec();
+    blocks.push(resource(
+        "aws_iam_role_policy_attachment",
+        &label,
+        Body::builder()
+            .add_attribute(("provider", provider(side)))
+            .add_attribute(("role", r(&format!("aws_iam_role.{label}.name"))))
+            .add_attribute((
+                "policy_arn",
+                t(&format!(
+                    "arn:{}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
+                    super::aws::partition(side)
+                )),
+            ))
+            .build(),
+    ));
+    for log in LOGS {
+        blocks.push(log_group(m, &format!("{side}_rds_{log}"), side, m.names.db_log_group(side, log).expr()));
+    }
+    doc.add("database.tf", blocks);
+}
+
+/// The arguments both instances share.
+fn common(m: &Topology, side: Side, body: hcl::structure::BodyBuilder) -> hcl::structure::BodyBuilder {
+    let d = &m.database;
+    let label = side.label();
+    let mut body = body
+        .add_attribute(("instance_class", d.instance_class.as_str()))
+        .add_attribute(("storage_type", "gp3"))
+        .add_attribute(("max_allocated_storage", u64::from(d.max_allocated_storage_gb)))
+        .add_attribute(("storage_encrypted", true))
+        .add_attribute(("kms_key_id", rs("aws_kms_key", side, "arn")))
+        .add_attribute(("multi_az", d.multi_az))
+        .add_attribute(("db_subnet_group_name", rs("aws_db_subnet_group", side, "name")))
+        .add_attribute(("vpc_security_group_ids", arr([security_group(side)])))
+        .add_attribute(("parameter_group_name", rs("aws_db_parameter_group", side, "name")))
+        .add_attribute(("publicly_accessible", false))
+        .add_attribute(("iam_database_authentication_enabled", true))
+        .add_attribute(("auto_minor_version_upgrade", true))
+        .add_attribute(("backup_retention_period", u64::from(d.backup_retention_days)))
+        .add_attribute(("backup_window", d.backup_window.as_str()))
+        .add_attribute(("maintenance_window", d.maintenance_window.as_str()))
+        .add_attribute(("copy_tags_to_snapshot", true))
+        .add_attribute(("performance_insights_enabled", true))
+        .add_attribute(("performance_insights_kms_key_id", rs("aws_kms_key", side, "arn")))
+        .add_attribute((
+            "performance_insights_retention_period",
+            u64::from(d.performance_insights_retention_days),
+        ))
+        .add_attribute(("monitoring_interval", u64::from(d.monitoring_interval_seconds)))
+        .add_attribute(("monitoring_role_arn", r(&format!("aws_iam_role.{label}_rds_monitoring.arn"))))
+        .add_attribute(("enabled_cloudwatch_logs_exports", strs(LOGS)))
+        .add_attribute(("deletion_protection", !m.destroyable))
+        .add_attribute(("skip_final_snapshot", m.destroyable))
+        .add_attribute(("delete_automated_backups", m.destroyable));
+    if !m.destroyable {
+        body = body.add_attribute(("final_snapshot_identifier", m.names.final_snapshot(side).expr()));
+    }
+    body.add_attribute((
+        "depends_on",
+        arr(LOGS
+            .iter()
+            .map(|log| r(&format!("aws_cloudwatch_log_group.{label}_rds_{log}")))
+            .chain([r(&format!("aws_iam_role_policy_attachment.{label}_rds_monitoring"))])),
+    ))
+}
+
+fn db_instance(m: &Topology, side: Side, doc: &mut Doc) {
+    let d = &m.database;
+    let base = Body::builder()
+        .add_attribute(("provider", provider(side)))
+        .add_attribute(("identifier", m.names.db_identifier(side).expr()));
+    let block = match side {
+        Side::Primary => {
+            let body = base
+                .add_attribute(("engine", "postgres"))
+                .add_attribute(("engine_version", r("data.aws_rds_engine_version.primary.version_actual")))
+                .add_attribute(("allocated_storage", u64::from(d.allocated_storage_gb)))
+                .add_attribute(("db_name", d.db_name.as_str()))
+                .add_attribute(("username", d.master_username.as_str()))
+                .add_attribute((
+                    "password",
+                    Expression::from(hcl::expr::Traversal::new(
+                        call("jsondecode", [r("aws_secretsmanager_secret_version.master.secret_string")]),
+                        [hcl::expr::TraversalOperator::Index(Expression::from("password"))],
+                    )),
+                ))
+                .add_attribute(("port", u64::from(d.port)));
+            let body = common(m, side, body).add_block(labelled(
+                "lifecycle",
+                &[],
+                Body::builder()
+                    .add_attribute(("ignore_changes", arr([r("password"), r("engine_version")])))
+                    .build(),
+            ));
+            resource("aws_db_instance", instance(side), body.build())
+        }
+        Side::Dr => {
+            let body = base.add_attribute(("replicate_source_db", attr(Side::Primary, "arn")));
+            let body = common(m, side, body).add_block(labelled(
+                "lifecycle",
+                &[],
+                Body::builder().add_attribute(("ignore_changes", arr([r("replicate_source_db")]))).build(),
+            ));
+            resource("aws_db_instance", instance(side), body.build())
+        }
+    };
+    doc.add("database.tf", [block]);
+    doc.note("database.tf", "resource", &["aws_db_instance", instance(side)], match side {
+        Side::Primary => "The writable primary. The password comes from the master secret once; rotation owns it afterwards, so it is ignored, as is engine_version: RDS applies minor versions in the maintenance window.",
+        Side::Dr => "The cross-region read replica. replicate_source_db is ignored so that after a promotion the next apply does not destroy the new primary (see RUNBOOK.md, failback).",
+    });
+    let (what, id_desc) = match side {
+        Side::Primary => ("primary", "writable primary"),
+        Side::Dr => ("replica", "cross-region read replica"),
+    };
+    doc.output(
+        &format!("{what}_endpoint"),
+        &format!("Address and port of the {id_desc}."),
+        attr(side, "endpoint"),
+    );
+    doc.output(&format!("{what}_arn"), &format!("ARN of the {id_desc}."), attr(side, "arn"));
+}
+
+/// Everything of the database that exists in one region.
+pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
+    network(m, side, doc);
+    monitoring(m, side, doc);
+    db_instance(m, side, doc);
+}
+
+/// Automated backups of the primary, replicated to DR under the DR key, so that point-in-time
+/// recovery survives the loss of the primary region.
+pub fn replication(m: &Topology, doc: &mut Doc) {
+    doc.add(
+        "database.tf",
+        [resource(
+            "aws_db_instance_automated_backups_replication",
+            "primary_to_dr",
+            Body::builder()
+                .add_attribute(("provider", provider(Side::Dr)))
+                .add_attribute(("source_db_instance_arn", attr(Side::Primary, "arn")))
+                .add_attribute(("kms_key_id", rs("aws_kms_key", Side::Dr, "arn")))
+                .add_attribute(("retention_period", u64::from(m.database.backup_retention_days)))
+                .build(),
+        )],
+    );
+}

@@ -1,0 +1,200 @@
+//! The master credentials: a secret in the primary region replicated to DR, both under
+//! CMKs; an initial password from the provider's random-password data source (no literal
+//! anywhere); and rotation by AWS's published single-user PostgreSQL rotation application,
+//! deployed into the private subnets.
+
+use hcl::expr::Expression;
+use hcl::Body;
+
+use super::aws::{log_group, name_tag};
+use super::network::{subnet_ids, vpc_id};
+use super::{DbClient, Doc};
+use crate::model::{Side, Topology};
+use crate::syntax::{arr, call, data, json, labelled, obj, provider, r, resource, rs};
+
+/// The Serverless Application Repository application AWS publishes for this rotation.
+const ROTATION_APP: &str =
+    "arn:aws:serverlessrepo:us-east-1:297356227824:applications/SecretsManagerRDSPostgreSQLRotationSingleUser";
+
+/// Characters the generated passwords avoid: RDS refuses `/`, `@`, `"` and space, and the
+/// rest would need quoting in connection strings.
+const EXCLUDED: &str = " %+~`#$&*()|[]{}:;<>?!'/@\"\\";
+
+pub fn render(m: &Topology, doc: &mut Doc) {
+    let side = Side::Primary;
+    let p = || provider(side);
+    let d = &m.database;
+    let secret = resource(
+        "aws_secretsmanager_secret",
+        "master",
+        Body::builder()
+            .add_attribute(("provider", p()))
+            .add_attribute(("name", m.names.secret().expr()))
+            .add_attribute(("description", "Master credentials of the drgen PostgreSQL database"))
+            .add_attribute(("kms_key_id", rs("aws_kms_key", side, "arn")))
+            .add_attribute(("recovery_window_in_days", if m.destroyable { 0 } else { 30 }))
+            .add_block(labelled(
+                "replica",
+                &[],
+                Body::builder()
+                    .add_attribute(("region", m.dr.region.name()))
+                    .add_attribute(("kms_key_id", rs("aws_kms_key", Side::Dr, "arn")))
+                    .build(),
+            ))
+            .build(),
+    );
+    let password = data(
+        "aws_secretsmanager_random_password",
+        "master",
+        Body::builder()
+            .add_attribute(("provider", p()))
+            .add_attribute(("password_length", 32))
+            .add_attribute(("exclude_characters", EXCLUDED))
+            .build(),
+    );
+    // The host is the failover name, so that clients and the rotation follow a failover.
+    let value = obj([
+        ("engine", Expression::from("postgres")),
+        ("host", Expression::String(m.dns.fqdn())),
+        ("port", Expression::from(u64::from(d.port))),
+        ("username", Expression::String(d.master_username.clone())),
+        ("password", r("data.aws_secretsmanager_random_password.master.random_password")),
+        ("dbname", Expression::String(d.db_name.clone())),
+    ]);
+    let version = resource(
+        "aws_secretsmanager_secret_version",
+        "master",
+        Body::builder()
+            .add_attribute(("provider", p()))
+            .add_attribute(("secret_id", r("aws_secretsmanager_secret.master.id")))
+            .add_attribute(("secret_string", json(value)))
+            .add_block(labelled(
+                "lifecycle",
+                &[],
+                Body::builder().add_attribute(("ignore_changes", arr([r("secret_string")]))).build(),
+            ))
+            .build(),
+    );
+    doc.add("secrets.tf", [secret, password, version]);
+    doc.note(
+        "secrets.tf",
+        "resource",
+        &["aws_secretsmanager_secret_version", "master"],
+        "The random-password data source yields a new value on every plan; only the first is stored, and rotation owns the value afterwards. The password also sits in the (encrypted) Terraform state.",
+    );
+    rotation(m, doc);
+    doc.output(
+        "master_secret_arn",
+        "ARN of the secret with the master credentials (replicated to the DR region). The value itself is never output.",
+        r("aws_secretsmanager_secret.master.arn"),
+    );
+}
+
+fn rotation(m: &Topology, doc: &mut Doc) {
+    let side = Side::Primary;
+    let p = || provider(side);
+    let region = m.region(side);
+    let sg = "primary_rotation";
+    let function = m.names.rotation_function();
+    doc.endpoint(side, "secretsmanager");
+    doc.db_client(
+        side,
+        DbClient {
+            label: "rotation".into(),
+            description: "PostgreSQL from the secret rotation function".into(),
+            security_group_id: r(&format!("aws_security_group.{sg}.id")),
+        },
+    );
+    let egress = |label: &str, description: &str, port: u64| {
+        resource(
+            "aws_vpc_security_group_egress_rule",
+            &format!("{sg}_{label}"),
+            Body::builder()
+                .add_attribute(("provider", p()))
+                .add_attribute(("security_group_id", r(&format!("aws_security_group.{sg}.id"))))
+                .add_attribute(("description", description))
+                .add_attribute(("ip_protocol", "tcp"))
+                .add_attribute(("from_port", port))
+                .add_attribute(("to_port", port))
+                .add_attribute(("cidr_ipv4", region.cidr.to_string()))
+                .build(),
+        )
+    };
+    let blocks = [
+        resource(
+            "aws_security_group",
+            sg,
+            Body::builder()
+                .add_attribute(("provider", p()))
+                .add_attribute(("name", m.names.regional_purpose("rotation", side).expr()))
+                .add_attribute(("description", "Secret rotation function: the database and the Secrets Manager endpoint"))
+                .add_attribute(("vpc_id", vpc_id(m, side)))
+                .add_attribute(name_tag(&m.names.regional_purpose("rotation", side)))
+                .build(),
+        ),
+        egress("to_db", "PostgreSQL to the database", u64::from(m.database.port)),
+        egress("to_endpoints", "HTTPS to the Secrets Manager endpoint", 443),
+        log_group(m, "rotation", side, m.names.function_log_group(&function).expr()),
+        data(
+            "aws_serverlessapplicationrepository_application",
+            "rotation",
+            Body::builder().add_attribute(("provider", p())).add_attribute(("application_id", ROTATION_APP)).build(),
+        ),
+        resource(
+            "aws_serverlessapplicationrepository_cloudformation_stack",
+            "rotation",
+            Body::builder()
+                .add_attribute(("provider", p()))
+                .add_attribute(("name", m.names.rotation_stack().expr()))
+                .add_attribute(("application_id", r("data.aws_serverlessapplicationrepository_application.rotation.application_id")))
+                .add_attribute((
+                    "semantic_version",
+                    r("data.aws_serverlessapplicationrepository_application.rotation.semantic_version"),
+                ))
+                .add_attribute((
+                    "capabilities",
+                    r("data.aws_serverlessapplicationrepository_application.rotation.required_capabilities"),
+                ))
+                .add_attribute((
+                    "parameters",
+                    obj([
+                        ("endpoint", Expression::String(format!("https://secretsmanager.{}.amazonaws.com", region.region))),
+                        ("functionName", function.expr()),
+                        ("vpcSubnetIds", call("join", [Expression::from(","), subnet_ids(m, side)])),
+                        ("vpcSecurityGroupIds", r(&format!("aws_security_group.{sg}.id"))),
+                        ("kmsKeyArn", rs("aws_kms_key", side, "arn")),
+                        ("excludeCharacters", Expression::from(EXCLUDED)),
+                    ]),
+                ))
+                .add_attribute(("depends_on", arr([r("aws_cloudwatch_log_group.rotation")])))
+                .add_block(labelled(
+                    "lifecycle",
+                    &[],
+                    // A newer published version is adopted deliberately, not on every plan.
+                    Body::builder().add_attribute(("ignore_changes", arr([r("semantic_version")]))).build(),
+                ))
+                .build(),
+        ),
+        resource(
+            "aws_secretsmanager_secret_rotation",
+            "master",
+            Body::builder()
+                .add_attribute(("provider", p()))
+                .add_attribute(("secret_id", r("aws_secretsmanager_secret.master.id")))
+                .add_attribute((
+                    "rotation_lambda_arn",
+                    r("aws_serverlessapplicationrepository_cloudformation_stack.rotation.outputs.RotationLambdaARN"),
+                ))
+                .add_block(labelled(
+                    "rotation_rules",
+                    &[],
+                    Body::builder()
+                        .add_attribute(("automatically_after_days", u64::from(m.database.password_rotation_days)))
+                        .build(),
+                ))
+                .add_attribute(("depends_on", arr([r("aws_db_instance.primary"), r("aws_secretsmanager_secret_version.master")])))
+                .build(),
+        ),
+    ];
+    doc.add("secrets.tf", blocks);
+}
