@@ -8,6 +8,15 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 INSTA_UPDATE=no cargo test --workspace --locked
 
+echo "== lambda: lint, Python 3.9 compatibility, tests against moto and PostgreSQL 15, 100 % branch coverage"
+(
+  cd lambda
+  ruff check .
+  ruff format --check .
+  vermin --target=3.9- --no-tips --violations drgen_lambda
+  python3 -m pytest -q -p no:cacheprovider --cov --cov-branch --cov-report=term-missing --cov-fail-under=100
+)
+
 echo "== terraform fmt, terraform validate, checkov on every example"
 cargo build --workspace --locked --quiet
 python3 tests/verify/verify.py

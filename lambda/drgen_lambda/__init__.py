@@ -1,0 +1,1 @@
+"""drgen's failover functions: connectivity observers and the DR-region monitor/promoter."""

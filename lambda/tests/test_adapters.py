@@ -1,0 +1,43 @@
+"""The boto3 adapters turn every failure into AwsError."""
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from drgen_lambda import adapters
+
+
+@mock_aws
+def test_an_api_error_becomes_aws_error(aws_env):
+    with pytest.raises(adapters.AwsError, match="rds.describe_db_instances"):
+        adapters.Aws().replica_state("no-such-instance")
+
+
+@mock_aws
+def test_a_client_side_error_becomes_aws_error(aws_env):
+    with pytest.raises(adapters.AwsError, match="sns.publish"):
+        adapters.Aws().notify(None, "subject", "message")
+
+
+@mock_aws
+def test_missing_lag_is_none(aws_env):
+    assert adapters.Aws().replica_lag("replica") is None
+
+
+@mock_aws
+def test_an_event_the_bus_rejects_is_an_error(aws_env, monkeypatch):
+    aws = adapters.Aws()
+    client = aws._client("events")
+    monkeypatch.setattr(client, "put_events", lambda **kw: {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "x"}]})
+    with pytest.raises(adapters.AwsError, match="events.put_events"):
+        aws.put_event("default", "type", {"reason": "r"})
+
+
+@mock_aws
+def test_an_event_is_put_on_the_bus(aws_env):
+    adapters.Aws().put_event("default", "drgen failover started", {"reason": "test"})
+
+
+def test_a_session_may_be_given(aws_env):
+    session = boto3.session.Session(region_name="eu-west-1")
+    assert adapters.Aws(session)._session is session

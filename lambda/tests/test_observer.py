@@ -1,0 +1,72 @@
+"""The observer behind a function URL and on a schedule."""
+
+import boto3
+from moto import mock_aws
+from test_config import OBSERVER
+
+from drgen_lambda import observer, probe
+from drgen_lambda.config import observer_config
+
+CFG = observer_config(OBSERVER)
+
+
+def request(path, method="GET"):
+    return {"rawPath": path, "requestContext": {"http": {"method": method}}}
+
+
+def checker(state):
+    calls = []
+
+    def check(host, port, timeout):
+        calls.append((host, port, timeout))
+        return state
+
+    check.calls = calls
+    return check
+
+
+def test_reachable_primary_answers_200():
+    reply = observer.handle(request("/" + CFG.token), CFG, check=checker(probe.ACCEPTING))
+    assert reply["statusCode"] == 200
+    assert reply["body"] == "ok"
+
+
+def test_unreachable_or_refusing_primary_answers_503_without_detail():
+    for state in (probe.DOWN, probe.NOT_ACCEPTING):
+        reply = observer.handle(request("/" + CFG.token), CFG, check=checker(state))
+        assert reply["statusCode"] == 503
+        assert reply["body"] == "unavailable"
+
+
+def test_a_wrong_token_or_method_gets_404_and_no_probe():
+    check = checker(probe.ACCEPTING)
+    for event in (request("/wrong"), request("/"), request("/" + CFG.token, "POST"), {"requestContext": {"http": {}}}):
+        assert observer.handle(event, CFG, check=check)["statusCode"] == 404
+    assert check.calls == []
+
+
+def test_the_probe_uses_the_configured_target():
+    check = checker(probe.ACCEPTING)
+    observer.handle(request("/" + CFG.token), CFG, check=check)
+    assert check.calls == [("db.example.internal", 5432, 2.0)]
+
+
+@mock_aws
+def test_a_scheduled_run_publishes_the_metric(aws_env):
+    cfg = CFG._replace(publish_metric=True)
+    assert observer.handle({}, cfg, check=checker(probe.DOWN)) == {"reachable": False}
+    metrics = boto3.client("cloudwatch").list_metrics(Namespace=cfg.namespace)["Metrics"]
+    assert [m["MetricName"] for m in metrics] == ["PrimaryReachable"]
+    assert metrics[0]["Dimensions"] == [{"Name": "Observer", "Value": "dr"}]
+
+
+def test_a_scheduled_run_without_metrics_only_probes():
+    assert observer.handle({}, CFG, check=checker(probe.ACCEPTING)) == {"reachable": True}
+
+
+def test_the_handler_reads_its_config(monkeypatch):
+    for key, value in OBSERVER.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(observer.probe, "probe", lambda *a: probe.DOWN)
+    monkeypatch.setattr(observer.handle, "__defaults__", (lambda *a: probe.DOWN, None))
+    assert observer.handler(request("/" + CFG.token), None)["statusCode"] == 503
