@@ -29,6 +29,7 @@ pub struct Settings {
     pub dry_run: bool,
     pub private_zone: bool,
     pub state_access_logging: bool,
+    pub endpoint_health_checks: bool,
     pub lambda_runtime: String,
 }
 
@@ -84,6 +85,7 @@ impl Explanation {
                 dry_run: m.failover.dry_run,
                 private_zone: m.dns.private_zone,
                 state_access_logging: m.state_access_logs.is_some(),
+                endpoint_health_checks: m.failover.health_check_mode == crate::config::HealthCheckMode::Endpoint,
                 lambda_runtime: m.failover.lambda_runtime.clone(),
             },
             resources: count_resources(files),

@@ -11,6 +11,7 @@ pub mod explain;
 pub mod model;
 pub mod naming;
 pub mod output;
+pub mod package;
 pub mod region;
 pub mod render;
 pub mod rto;

@@ -186,6 +186,31 @@ impl Names {
         self.name(&format!("alerts-{}", side.label()), 256, "SNS topic name")
     }
 
+    /// The SQS queue that keeps a function's failed asynchronous invocations.
+    pub fn dead_letter_queue(&self, function: Function, side: Side) -> AwsName {
+        self.name(&format!("{}-dlq-{}", function.word(), side.label()), 80, "SQS queue name")
+    }
+
+    /// The SSM parameter holding the observers' path token.
+    pub fn probe_token(&self) -> AwsName {
+        AwsName::new(format!("/drgen/{}-", self.prefix), "/probe-token", 2048, "SSM parameter name")
+    }
+
+    /// The CloudWatch namespace of drgen's own metrics.
+    pub fn metric_namespace(&self) -> AwsName {
+        AwsName::new(format!("drgen/{}-", self.prefix), "", 255, "CloudWatch namespace")
+    }
+
+    /// The log group of the state machine.
+    pub fn state_machine_log_group(&self) -> AwsName {
+        AwsName::new(format!("/aws/vendedlogs/states/{}-promote-", self.prefix), "", 512, "log group")
+    }
+
+    /// An EventBridge rule.
+    pub fn rule(&self, what: &str, side: Side) -> AwsName {
+        self.name(&format!("{what}-{}", side.label()), 64, "EventBridge rule name")
+    }
+
     pub fn state_machine(&self) -> AwsName {
         self.name("promote", 80, "Step Functions state machine name")
     }
@@ -241,6 +266,9 @@ impl Names {
             self.state_bucket(),
             self.state_replica_bucket(),
             self.lock_table(),
+            self.probe_token(),
+            self.metric_namespace(),
+            self.state_machine_log_group(),
         ];
         for side in Side::BOTH {
             all.extend([
@@ -260,6 +288,11 @@ impl Names {
                 self.topic(side),
                 self.backup_vault(side),
                 self.alarm("replica-lag", side),
+                self.dead_letter_queue(Function::Observer, side),
+                self.dead_letter_queue(Function::Monitor, side),
+                self.rule("monitor-schedule", side),
+                self.rule("observer-schedule", side),
+                self.rule("failover-events", side),
             ]);
             all.extend(Role::ALL.iter().map(|&r| self.role(r, side)));
         }

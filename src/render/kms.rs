@@ -10,11 +10,12 @@ use crate::naming::AwsName;
 use crate::syntax::{provider, r, resource, t};
 
 /// Services that use the key on behalf of a caller in the account (through `kms:ViaService`).
-const VIA_SERVICES: &[&str] = &["rds", "secretsmanager", "sns", "backup", "lambda", "states"];
+const VIA_SERVICES: &[&str] = &["rds", "secretsmanager", "sns", "sqs", "ssm", "backup", "lambda", "states"];
 
 /// Services that use the key as themselves: CloudWatch and EventBridge publish to encrypted
 /// SNS topics.
-const DIRECT_SERVICES: &[&str] = &["cloudwatch.amazonaws.com", "events.amazonaws.com"];
+const DIRECT_SERVICES: &[&str] =
+    &["cloudwatch.amazonaws.com", "events.amazonaws.com", "states.amazonaws.com"];
 
 /// A key and its alias. `via` lists the regional services (by endpoint prefix) that may use it
 /// on behalf of the account; `direct` the service principals that use it themselves.

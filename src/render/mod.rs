@@ -1,17 +1,24 @@
 //! Rendering: one module per AWS component. Each module's functions take the model and, for
 //! pieces that exist in both regions, a `Side`; they are called once per side.
 
+mod alarms;
+mod alerts;
 mod aws;
 mod backend;
 mod backup;
 mod bootstrap;
 mod data;
 mod database;
+mod dns;
+mod functions;
 mod kms;
+mod monitor;
 mod network;
+mod observers;
 mod peering;
 mod root;
 mod secrets;
+mod stepfunctions;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
@@ -21,7 +28,9 @@ use hcl::{Block, Body};
 
 use crate::canonical;
 use crate::model::{Side, Topology};
+use crate::naming::Function;
 use crate::output::FileSet;
+use crate::package::Package;
 use crate::syntax::labelled;
 
 /// The Terraform configuration being assembled: blocks per file, outputs, and the VPC
@@ -156,6 +165,16 @@ pub fn render(m: &Topology) -> FileSet {
     peering::render(m, &mut main);
     secrets::render(m, &mut main);
     backup::render(m, &mut main);
+    observers::token(m, &mut main);
+    for side in Side::BOTH {
+        alerts::render(m, side, &mut main);
+        observers::render(m, side, &mut main);
+    }
+    monitor::render(m, &mut main);
+    stepfunctions::render(m, &mut main);
+    dns::render(m, &mut main);
+    alarms::render(m, Side::Primary, &[Function::Observer], &mut main);
+    alarms::render(m, Side::Dr, &[Function::Observer, Function::Monitor], &mut main);
     // Last: the database's security groups admit the clients, and the network creates the
     // endpoints, that the other components requested.
     for side in Side::BOTH {
@@ -164,6 +183,9 @@ pub fn render(m: &Topology) -> FileSet {
     }
     database::replication(m, &mut main);
     main.finish("", &mut files);
+    for package in Package::ALL {
+        files.add(package.path(), package.zip());
+    }
 
     let mut boot = Doc::default();
     bootstrap::render(m, &mut boot);

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import tomllib
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -163,6 +164,21 @@ def render(name, config, out: Path):
     return json.loads(run(explain).stdout)
 
 
+def check_packages(out: Path):
+    """Each rendered Lambda zip is intact and its handler imports from the zip alone."""
+    zips = sorted((out / "lambda").glob("*.zip"))
+    if len(zips) != 2:
+        raise Failure(f"{out}: expected the observer and monitor packages, found {zips}")
+    for path in zips:
+        with zipfile.ZipFile(path) as z:
+            if z.testzip() is not None:
+                raise Failure(f"{path}: corrupt entry")
+        module = f"drgen_lambda.{path.stem}"
+        code = f"import sys; sys.path.insert(0, {str(path)!r}); import {module}; assert callable({module}.handler)"
+        run([sys.executable, "-c", code], cwd=out)
+    return len(zips)
+
+
 def self_test(tf: Terraform, work: Path):
     """The checks must be able to fail: planted errors are each reported."""
     planted = sorted(p for p in (HERE / "planted").iterdir() if p.is_dir())
@@ -195,18 +211,23 @@ def main():
         planted = self_test(tf, work)
         print(f"self-test: {planted} planted validation errors reported, misformatting and a checkov finding caught")
 
-        fmt_files = validated = 0
+        fmt_files = validated = packages = 0
+        counts = {"fmt": 0, "validate": 0, "skips": 0}
+        applied = {}
         totals = [0, 0, 0]
         problems = []
         for name, config in examples():
             out = work / "render" / name
             explained = render(name, config, out)
+            packages += check_packages(out)
             changed = tf.fmt_check(out)
             fmt_files += sum(1 for _ in out.rglob("*.tf"))
             problems += [f"{name}: terraform fmt would change {c}" for c in changed]
+            counts["fmt"] += len(changed)
             for root in (out, out / "bootstrap"):
                 diagnostics, valid = tf.validate(root)
                 validated += 1
+                counts["validate"] += len(diagnostics)
                 for d in diagnostics:
                     where = d.get("range", {}).get("filename", "")
                     problems.append(f"{name}/{root.name}: {d.get('severity')}: {d.get('summary')}: {d.get('detail', '')} {where}")
@@ -214,20 +235,26 @@ def main():
                     problems.append(f"{name}/{root.name}: invalid without diagnostics")
             settings = explained["settings"]
             active = [s["check"] for s in skips if applies(s, settings)]
+            for check in active:
+                applied[check] = applied.get(check, 0) + 1
             passed, failed, skipped = checkov(out, active)
             totals[0] += len(passed)
             totals[1] += len(failed)
             totals[2] += len(skipped)
             for f in failed:
                 problems.append(f"{name}: checkov {f['check_id']} {f['check_name']} at {f['resource']} ({f['file_path']})")
-            # A skip that does not apply to this rendering covers a check that must pass here.
+            # A skip that does not apply to this rendering covers a check that must pass here,
+            # unless the setting removes what the check looks at (`absent_when_off`).
             passing = {p["check_id"] for p in passed}
             for s in skips:
-                if not applies(s, settings) and s["check"] not in passing:
+                if not applies(s, settings) and not s.get("absent_when_off") and s["check"] not in passing:
+                    counts["skips"] += 1
                     problems.append(f"{name}: {s['check']} is skipped when {s['when']}, but does not pass without the skip")
-        print(f"fmt: {fmt_files} files in {len(examples())} renderings, {sum(1 for p in problems if 'fmt' in p)} to change")
-        print(f"validate: {validated} roots against hashicorp/aws 5.100.0, {sum(1 for p in problems if 'checkov' not in p and 'fmt' not in p)} diagnostics")
-        print(f"checkov: {totals[0]} passed, {totals[1]} failed, {totals[2]} skipped")
+        print(f"packages: {packages} Lambda zips intact, each handler imports from its zip")
+        print(f"fmt: {fmt_files} files in {len(examples())} renderings, {counts['fmt']} to change")
+        print(f"validate: {validated} roots against hashicorp/aws 5.100.0, {counts['validate']} diagnostics")
+        skipped = ", ".join(f"{c} in {n}" for c, n in sorted(applied.items())) or "none"
+        print(f"checkov: {totals[0]} passed, {totals[1]} failed; skips from checkov-skips.toml: {skipped}")
         if problems:
             for p in problems:
                 print(f"  {p}")

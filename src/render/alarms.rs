@@ -1,0 +1,175 @@
+//! CloudWatch alarms, each sending alarm and OK notifications to the SNS topic of its own
+//! region: the database's CPU, connections and free storage in both regions, the replica's
+//! lag, the monitor's probes of the primary, and errors of every drgen function.
+
+use hcl::expr::Expression;
+use hcl::Body;
+
+use super::alerts::topic;
+use super::Doc;
+use crate::model::{Side, Topology};
+use crate::naming::Function;
+use crate::syntax::{arr, obj, provider, r, resource, rs};
+
+/// One alarm on one metric.
+pub struct Alarm<'a> {
+    pub label: String,
+    pub name: crate::naming::AwsName,
+    pub description: String,
+    pub namespace: Expression,
+    pub metric: &'a str,
+    pub dimensions: Vec<(&'a str, Expression)>,
+    pub statistic: &'a str,
+    pub comparison: &'a str,
+    pub threshold: f64,
+    pub periods: u32,
+    pub period: u32,
+    pub missing: &'a str,
+}
+
+pub fn alarm(side: Side, a: Alarm<'_>) -> hcl::Block {
+    resource(
+        "aws_cloudwatch_metric_alarm",
+        &a.label,
+        Body::builder()
+            .add_attribute(("provider", provider(side)))
+            .add_attribute(("alarm_name", a.name.expr()))
+            .add_attribute(("alarm_description", a.description))
+            .add_attribute(("namespace", a.namespace))
+            .add_attribute(("metric_name", a.metric))
+            .add_attribute(("dimensions", obj(a.dimensions)))
+            .add_attribute(("statistic", a.statistic))
+            .add_attribute(("comparison_operator", a.comparison))
+            .add_attribute(("threshold", a.threshold))
+            .add_attribute(("evaluation_periods", u64::from(a.periods)))
+            .add_attribute(("period", u64::from(a.period)))
+            .add_attribute(("treat_missing_data", a.missing))
+            .add_attribute(("alarm_actions", arr([topic(side)])))
+            .add_attribute(("ok_actions", arr([topic(side)])))
+            .build(),
+    )
+}
+
+/// The alarms of one region.
+pub fn render(m: &Topology, side: Side, functions: &[Function], doc: &mut Doc) {
+    let db = || vec![("DBInstanceIdentifier", rs("aws_db_instance", side, "identifier"))];
+    let rds = || Expression::from("AWS/RDS");
+    // At most 5000, so exact as f64.
+    let connections = f64::from(u32::try_from(m.database.max_connections() * 8 / 10).expect("at most 5000"));
+    let gib = f64::from(m.monitoring.free_storage_threshold_gb) * 1_073_741_824.0;
+    let mut blocks = vec![
+        alarm(
+            side,
+            Alarm {
+                label: format!("{side}_cpu"),
+                name: m.names.alarm("cpu", side),
+                description: format!("CPU above {} % for 15 minutes", m.monitoring.cpu_threshold_percent),
+                namespace: rds(),
+                metric: "CPUUtilization",
+                dimensions: db(),
+                statistic: "Average",
+                comparison: "GreaterThanThreshold",
+                threshold: f64::from(m.monitoring.cpu_threshold_percent),
+                periods: 3,
+                period: 300,
+                missing: "missing",
+            },
+        ),
+        alarm(
+            side,
+            Alarm {
+                label: format!("{side}_connections"),
+                name: m.names.alarm("connections", side),
+                description: format!(
+                    "Connections above 80 % of max_connections ({}) of {}",
+                    m.database.max_connections(),
+                    m.database.instance_class
+                ),
+                namespace: rds(),
+                metric: "DatabaseConnections",
+                dimensions: db(),
+                statistic: "Maximum",
+                comparison: "GreaterThanThreshold",
+                threshold: connections,
+                periods: 3,
+                period: 60,
+                missing: "missing",
+            },
+        ),
+        alarm(
+            side,
+            Alarm {
+                label: format!("{side}_free_storage"),
+                name: m.names.alarm("free-storage", side),
+                description: format!("Free storage below {} GiB", m.monitoring.free_storage_threshold_gb),
+                namespace: rds(),
+                metric: "FreeStorageSpace",
+                dimensions: db(),
+                statistic: "Minimum",
+                comparison: "LessThanThreshold",
+                threshold: gib,
+                periods: 1,
+                period: 300,
+                missing: "missing",
+            },
+        ),
+    ];
+    if side == Side::Dr {
+        blocks.push(alarm(
+            side,
+            Alarm {
+                label: "dr_replica_lag".into(),
+                name: m.names.alarm("replica-lag", side),
+                description: format!("Replica lag above {} s", m.failover.lag_threshold_seconds),
+                namespace: rds(),
+                metric: "ReplicaLag",
+                dimensions: db(),
+                statistic: "Maximum",
+                comparison: "GreaterThanThreshold",
+                threshold: f64::from(m.failover.lag_threshold_seconds),
+                periods: 1,
+                period: 60,
+                missing: "notBreaching",
+            },
+        ));
+        blocks.push(alarm(
+            side,
+            Alarm {
+                label: "dr_probe_failures".into(),
+                name: m.names.alarm("probe-failures", side),
+                description: "The DR monitor's probes of the primary failed in three consecutive minutes"
+                    .into(),
+                namespace: m.names.metric_namespace().expr(),
+                metric: "PrimaryReachable",
+                dimensions: vec![("ReplicaId", rs("aws_db_instance", side, "identifier"))],
+                statistic: "Maximum",
+                comparison: "LessThanThreshold",
+                threshold: 1.0,
+                periods: 3,
+                period: 60,
+                missing: "breaching",
+            },
+        ));
+    }
+    for &function in functions {
+        let label = super::functions::label(function, side);
+        blocks.push(alarm(
+            side,
+            Alarm {
+                label: format!("{label}_errors"),
+                name: m.names.alarm(&format!("{}-errors", function.word()), side),
+                description: format!("The {} function failed", function.word()),
+                namespace: Expression::from("AWS/Lambda"),
+                metric: "Errors",
+                dimensions: vec![("FunctionName", r(&format!("aws_lambda_function.{label}.function_name")))],
+                statistic: "Sum",
+                comparison: "GreaterThanThreshold",
+                threshold: 0.0,
+                periods: 1,
+                period: 60,
+                missing: "notBreaching",
+            },
+        ));
+    }
+    doc.add("alarms.tf", blocks);
+}

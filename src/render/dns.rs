@@ -1,0 +1,182 @@
+//! Failover DNS: the hosted zone (private and associated with both VPCs by default), the
+//! health checks, and one CNAME name with a PRIMARY record guarded by the calculated health
+//! check and a SECONDARY record for the replica. Everything is created up front: a failover
+//! changes no Route 53 configuration, because Route 53's control plane lives in us-east-1.
+
+use hcl::expr::Expression;
+use hcl::Body;
+
+use super::alarms::{alarm, Alarm};
+use super::observers::{metric_mode, TOKEN};
+use super::Doc;
+use crate::model::{Side, Topology};
+use crate::naming::Function;
+use crate::syntax::{arr, labelled, obj, provider, r, resource, rs, t};
+
+fn zone(m: &Topology, doc: &mut Doc) {
+    let mut body = Body::builder()
+        .add_attribute(("provider", provider(Side::Primary)))
+        .add_attribute(("name", m.dns.zone_name.as_str()))
+        .add_attribute(("comment", "drgen failover zone"))
+        .add_attribute(("force_destroy", m.destroyable));
+    if m.dns.private_zone {
+        for side in Side::BOTH {
+            body = body.add_block(labelled(
+                "vpc",
+                &[],
+                Body::builder()
+                    .add_attribute(("vpc_id", super::network::vpc_id(m, side)))
+                    .add_attribute(("vpc_region", m.region(side).region.name()))
+                    .build(),
+            ));
+        }
+    }
+    doc.add("dns.tf", [resource("aws_route53_zone", "main", body.build())]);
+}
+
+fn health_check(label: &str, name: &str, body: hcl::structure::BodyBuilder) -> hcl::Block {
+    resource(
+        "aws_route53_health_check",
+        label,
+        body.add_attribute(("tags", obj([("Name", Expression::from(name.to_string()))]))).build(),
+    )
+}
+
+/// The health check that follows one region's observer.
+fn observer_check(m: &Topology, side: Side, doc: &mut Doc) {
+    let f = &m.failover;
+    let label = super::functions::label(Function::Observer, side);
+    let base = Body::builder().add_attribute(("provider", provider(Side::Primary)));
+    let mut blocks = Vec::new();
+    let check = if metric_mode(m) {
+        let alarm_label = format!("{label}_unreachable");
+        blocks.push(alarm(
+            side,
+            Alarm {
+                label: alarm_label.clone(),
+                name: m.names.alarm("observer-unreachable", side),
+                description: format!("The {side} observer cannot reach the primary database"),
+                namespace: m.names.metric_namespace().expr(),
+                metric: "PrimaryReachable",
+                dimensions: vec![("Observer", Expression::from(side.label()))],
+                statistic: "Maximum",
+                comparison: "LessThanThreshold",
+                threshold: 1.0,
+                periods: f.failure_threshold,
+                period: 60,
+                missing: "breaching",
+            },
+        ));
+        base.add_attribute(("type", "CLOUDWATCH_METRIC"))
+            .add_attribute((
+                "cloudwatch_alarm_name",
+                r(&format!("aws_cloudwatch_metric_alarm.{alarm_label}.alarm_name")),
+            ))
+            .add_attribute(("cloudwatch_alarm_region", m.region(side).region.name()))
+            .add_attribute(("insufficient_data_health_status", "Unhealthy"))
+    } else {
+        base.add_attribute(("type", "HTTPS"))
+            .add_attribute((
+                "fqdn",
+                t(&format!(
+                    "${{aws_lambda_function_url.{label}.url_id}}.lambda-url.{}.on.aws",
+                    m.region(side).region
+                )),
+            ))
+            .add_attribute(("port", 443))
+            .add_attribute(("resource_path", t(&format!("/${{{TOKEN}}}"))))
+            .add_attribute(("enable_sni", true))
+            .add_attribute(("request_interval", u64::from(f.request_interval_seconds)))
+            .add_attribute(("failure_threshold", u64::from(f.failure_threshold)))
+    };
+    blocks.push(health_check(&label, &format!("{}-{side}-observer", m.name), check));
+    doc.add("dns.tf", blocks);
+}
+
+/// The PRIMARY or SECONDARY record of one region.
+fn record(m: &Topology, side: Side, doc: &mut Doc) {
+    let (role, check) = match side {
+        Side::Primary => ("PRIMARY", Some(r("aws_route53_health_check.primary_alive.id"))),
+        Side::Dr => ("SECONDARY", None),
+    };
+    let mut body = Body::builder()
+        .add_attribute(("provider", provider(Side::Primary)))
+        .add_attribute(("zone_id", r("aws_route53_zone.main.zone_id")))
+        .add_attribute(("name", m.dns.fqdn()))
+        .add_attribute(("type", "CNAME"))
+        .add_attribute(("ttl", u64::from(m.dns.ttl_seconds)))
+        .add_attribute(("records", arr([rs("aws_db_instance", side, "address")])))
+        .add_attribute(("set_identifier", side.label()));
+    if let Some(check) = check {
+        body = body.add_attribute(("health_check_id", check));
+    }
+    body = body.add_block(labelled(
+        "failover_routing_policy",
+        &[],
+        Body::builder().add_attribute(("type", role)).build(),
+    ));
+    doc.add("dns.tf", [resource("aws_route53_record", &format!("writer_{side}"), body.build())]);
+}
+
+pub fn render(m: &Topology, doc: &mut Doc) {
+    zone(m, doc);
+    for side in Side::BOTH {
+        observer_check(m, side, doc);
+    }
+    let children = Side::BOTH.map(|side| {
+        r(&format!("aws_route53_health_check.{}.id", super::functions::label(Function::Observer, side)))
+    });
+    doc.add(
+        "dns.tf",
+        [
+            health_check(
+                "primary_alive",
+                &format!("{}-primary-alive", m.name),
+                Body::builder()
+                    .add_attribute(("provider", provider(Side::Primary)))
+                    .add_attribute(("type", "CALCULATED"))
+                    .add_attribute(("child_health_threshold", 1))
+                    .add_attribute(("child_healthchecks", arr(children))),
+            ),
+            health_check(
+                "replica_lag",
+                &format!("{}-replica-lag", m.name),
+                Body::builder()
+                    .add_attribute(("provider", provider(Side::Primary)))
+                    .add_attribute(("type", "CLOUDWATCH_METRIC"))
+                    .add_attribute((
+                        "cloudwatch_alarm_name",
+                        r("aws_cloudwatch_metric_alarm.dr_replica_lag.alarm_name"),
+                    ))
+                    .add_attribute(("cloudwatch_alarm_region", m.dr.region.name()))
+                    .add_attribute(("insufficient_data_health_status", "Healthy")),
+            ),
+        ],
+    );
+    doc.note(
+        "dns.tf",
+        "resource",
+        &["aws_route53_health_check", "primary_alive"],
+        "The primary counts as alive while at least one observer reaches it, so losing one observer region never moves traffic.",
+    );
+    doc.note(
+        "dns.tf",
+        "resource",
+        &["aws_route53_health_check", "replica_lag"],
+        "Follows the replica-lag alarm for the Route 53 dashboard; it guards no record. insufficient_data_health_status is Healthy on purpose: a promoted replica stops reporting ReplicaLag, and that must not show the new primary as failing.",
+    );
+    for side in Side::BOTH {
+        record(m, side, doc);
+    }
+    doc.output(
+        "writer_dns_name",
+        "Name that always resolves to the writable database.",
+        Expression::from(m.dns.fqdn()),
+    );
+    doc.output("hosted_zone_id", "Hosted zone of the failover records.", r("aws_route53_zone.main.zone_id"));
+    doc.output(
+        "primary_health_check_id",
+        "Calculated health check that guards the PRIMARY record.",
+        r("aws_route53_health_check.primary_alive.id"),
+    );
+}
