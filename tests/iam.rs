@@ -158,7 +158,8 @@ fn the_primary_record_is_guarded_by_the_calculated_check() {
     let record = |name: &str| {
         dns.blocks()
             .find(|b| {
-                b.labels().iter().map(hcl::BlockLabel::as_str).collect::<Vec<_>>() == ["aws_route53_record", name]
+                b.labels().iter().map(hcl::BlockLabel::as_str).collect::<Vec<_>>()
+                    == ["aws_route53_record", name]
             })
             .unwrap()
             .clone()
