@@ -54,8 +54,9 @@ impl std::error::Error for Problems {}
 /// Failures while writing or comparing the output directory.
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
-    #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    /// The I/O error is part of the message (not a separate cause), so it prints once.
+    #[error("{path}: {error}")]
+    Io { path: String, error: std::io::Error },
     #[error("{path}: exists and is not a directory")]
     NotADirectory { path: String },
     #[error(

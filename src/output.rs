@@ -62,7 +62,7 @@ impl Differences {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> OutputError + '_ {
-    move |source| OutputError::Io { path: path.display().to_string(), source }
+    move |error| OutputError::Io { path: path.display().to_string(), error }
 }
 
 /// The files the manifest in `dir` lists (empty when there is none).
