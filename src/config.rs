@@ -388,10 +388,7 @@ fn visit_strings(value: &serde_json::Value, path: &mut String, f: &mut impl FnMu
         serde_json::Value::Object(map) => {
             for (key, item) in map {
                 let len = path.len();
-                if !path.is_empty() {
-                    path.push('.');
-                }
-                path.push_str(key);
+                push_key(path, key);
                 visit_strings(item, path, f);
                 path.truncate(len);
             }
@@ -401,9 +398,35 @@ fn visit_strings(value: &serde_json::Value, path: &mut String, f: &mut impl FnMu
 }
 
 fn path_error(path: &serde_path_to_error::Path, message: &str) -> FieldError {
-    let field = path.to_string();
-    let field = if field == "." || field.is_empty() { "config".to_string() } else { field };
+    use serde_path_to_error::Segment;
+    let mut field = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => {
+                let _ = write!(field, "[{index}]");
+            }
+            Segment::Map { key } | Segment::Enum { variant: key } => push_key(&mut field, key),
+            Segment::Unknown => push_key(&mut field, "?"),
+        }
+    }
+    if field.is_empty() {
+        field = "config".into();
+    }
     FieldError::new(field, one_line(message))
+}
+
+/// Appends `.key` to a field path, quoting a key that is not a plain name (so that a path
+/// never spans lines or hides characters).
+pub fn push_key(path: &mut String, key: &str) {
+    let plain = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || "_-:".contains(c));
+    if !path.is_empty() && plain {
+        path.push('.');
+    }
+    if plain {
+        path.push_str(key);
+    } else {
+        let _ = write!(path, "[{key:?}]");
+    }
 }
 
 /// Collapses a multi-line parser message into one line.

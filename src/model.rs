@@ -408,7 +408,8 @@ impl Checker {
         const RESERVED: &[&str] = &["Environment", "CostCenter", "environmentSuffix", "ManagedBy", "Name"];
         let allowed = |c: char| c.is_alphanumeric() || " _.:/=+-@".contains(c);
         for (key, value) in tags {
-            let field = format!("tags.{key}");
+            let mut field = String::from("tags");
+            crate::config::push_key(&mut field, key);
             if key.is_empty() || key.chars().count() > 128 || !key.chars().all(allowed) {
                 self.push(&field, "a tag key has 1 to 128 letters, digits, spaces or _ . : / = + - @");
             } else if key.to_ascii_lowercase().starts_with("aws:") {

@@ -69,7 +69,10 @@ fn files_drgen_did_not_write_are_left_untouched() {
     for path in ["notes.md", ".terraform/providers/big.bin", "bootstrap/terraform.tfstate", "link"] {
         assert_eq!(before[Path::new(path)], after[Path::new(path)], "{path}");
     }
-    assert_eq!(fs::read_to_string(out.join("terraform.tfvars")).unwrap(), "environment_suffix = \"staging\"\n");
+    assert_eq!(
+        fs::read_to_string(out.join("terraform.tfvars")).unwrap(),
+        "environment_suffix = \"staging\"\n"
+    );
     assert!(leftovers(tmp.path()).is_empty());
 }
 
@@ -176,7 +179,10 @@ fn an_output_path_that_is_a_file_is_an_error() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("terraform");
     fs::write(&file, "x").unwrap();
-    one_line_error(&drgen(&["render", "--env-suffix", "prod", "--out", file.to_str().unwrap()]), "not a directory");
+    one_line_error(
+        &drgen(&["render", "--env-suffix", "prod", "--out", file.to_str().unwrap()]),
+        "not a directory",
+    );
     assert_eq!(fs::read_to_string(&file).unwrap(), "x");
 }
 
@@ -185,7 +191,10 @@ fn an_output_path_under_a_file_is_an_error() {
     let tmp = tempfile::tempdir().unwrap();
     fs::write(tmp.path().join("file"), "x").unwrap();
     let out = tmp.path().join("file/terraform");
-    one_line_error(&drgen(&["render", "--env-suffix", "prod", "--out", out.to_str().unwrap()]), "Not a directory");
+    one_line_error(
+        &drgen(&["render", "--env-suffix", "prod", "--out", out.to_str().unwrap()]),
+        "Not a directory",
+    );
 }
 
 /// Runs drgen with its output on a fresh tmpfs mounted with `options`, in a private mount

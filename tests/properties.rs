@@ -11,9 +11,38 @@ use serde_json::{json, Value};
 
 /// Strings that have broken parsers, templates and quoting before.
 const NASTY: &[&str] = &[
-    "", " ", "\"", "\\", "\n", "\r\n", "\t", "${var.x}", "%{ if true }", "$${x}", "%%{x}", "}", "{", "'", "`",
-    "Ω≈ç√", "😀", "\u{0}", "a\u{202e}b", "us-east-1", "10.0.0.0/16", "10.0.0.1/16", "db.r6g.large", "prod",
-    "-", "a--b", "x-", "python3.9", "cron(0 5 * * ? *)", "endpoint", "cloudwatch", "a@b.co",
+    "",
+    " ",
+    "\"",
+    "\\",
+    "\n",
+    "\r\n",
+    "\t",
+    "${var.x}",
+    "%{ if true }",
+    "$${x}",
+    "%%{x}",
+    "}",
+    "{",
+    "'",
+    "`",
+    "Ω≈ç√",
+    "😀",
+    "\u{0}",
+    "a\u{202e}b",
+    "us-east-1",
+    "10.0.0.0/16",
+    "10.0.0.1/16",
+    "db.r6g.large",
+    "prod",
+    "-",
+    "a--b",
+    "x-",
+    "python3.9",
+    "cron(0 5 * * ? *)",
+    "endpoint",
+    "cloudwatch",
+    "a@b.co",
 ];
 
 fn nasty() -> impl Strategy<Value = String> {
@@ -32,13 +61,15 @@ fn junk() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
         (-1.0e12f64..1.0e12).prop_map(Value::from),
-        prop::sample::select(vec![0i64, 1, 2, 5, 7, 10, 30, 35, 36, 60, 65, 120, 365, 5432, 65_536, -1]).prop_map(Value::from),
+        prop::sample::select(vec![0i64, 1, 2, 5, 7, 10, 30, 35, 36, 60, 65, 120, 365, 5432, 65_536, -1])
+            .prop_map(Value::from),
         nasty().prop_map(Value::from),
     ];
     leaf.prop_recursive(4, 48, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
-            prop::collection::btree_map(nasty(), inner, 0..6).prop_map(|m| Value::Object(m.into_iter().collect())),
+            prop::collection::btree_map(nasty(), inner, 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }

@@ -378,7 +378,8 @@ fn tags_are_checked() {
         "set by drgen",
     );
     rejects(&with(|c| c.tags = [("Team".into(), "a\"b".into())].into()), "tags.Team", "tag value");
-    rejects(&with(|c| c.tags = [(String::new(), "y".into())].into()), "tags.", "tag key");
+    rejects(&with(|c| c.tags = [(String::new(), "y".into())].into()), "tags[\"\"]", "tag key");
+    rejects(&with(|c| c.tags = [("a\nb".into(), "y".into())].into()), "tags[\"a\\nb\"]", "tag key");
 }
 
 #[test]
