@@ -400,7 +400,7 @@ fn visit_strings(value: &serde_json::Value, path: &mut String, f: &mut impl FnMu
 fn path_error(path: &serde_path_to_error::Path, message: &str) -> FieldError {
     use serde_path_to_error::Segment;
     let mut field = String::new();
-    for segment in path.iter() {
+    for segment in path {
         match segment {
             Segment::Seq { index } => {
                 let _ = write!(field, "[{index}]");
