@@ -35,7 +35,7 @@ fn find_value(body: &hcl::Body, key: &str) -> Option<hcl::Expression> {
             _ => None,
         }
     }
-    for structure in body.iter() {
+    for structure in body {
         match structure {
             hcl::Structure::Attribute(a) => {
                 if let Some(v) = in_expr(a.expr(), key) {
