@@ -106,8 +106,9 @@ impl Explanation {
                 ),
             },
             rpo: format!(
-                "Replication is asynchronous: a failover loses the writes the replica had not applied when the primary failed, bounded by the replica lag at that moment. The monitor promotes only after {} consecutive failed probes of the primary and a lag above {} s or missing; it never promotes while any AWS call it depends on fails.",
-                m.failover.monitor_probes, m.failover.lag_threshold_seconds
+                "Replication is asynchronous: a failover loses the writes the replica had not applied when the primary failed, so data loss is bounded by the replica lag at that moment (alarmed above {lag} s). The monitor promotes only after {probes} consecutive failed probes of the primary AND a lag above {lag} s or no lag datapoint at all; when it cannot read the lag because a CloudWatch or RDS call fails, the lag is unknown and it refuses to promote and alerts instead. Check the lag of the last minutes before a manual failover (RUNBOOK.md).",
+                probes = m.failover.monitor_probes,
+                lag = m.failover.lag_threshold_seconds
             ),
             warnings: m.warnings.clone(),
         }
@@ -168,7 +169,23 @@ impl Explanation {
     }
 }
 
-/// Counts `resource` blocks in the main root by the region their provider points at.
+/// How many instances a resource block makes: its `count`, the size of a literal `for_each`
+/// set, or one.
+fn instances(block: &hcl::Block) -> usize {
+    let attr = |key: &str| block.body().attributes().find(|a| a.key() == key).map(|a| a.expr().clone());
+    if let Some(hcl::Expression::Number(n)) = attr("count") {
+        return n.as_u64().and_then(|n| usize::try_from(n).ok()).unwrap_or(1);
+    }
+    if let Some(hcl::Expression::FuncCall(call)) = attr("for_each") {
+        if let Some(hcl::Expression::Array(items)) = call.args.first() {
+            return items.len();
+        }
+    }
+    1
+}
+
+/// Counts the resources of the main root by the region their provider points at; Route 53
+/// is global.
 fn count_resources(files: &FileSet) -> BTreeMap<String, BTreeMap<String, usize>> {
     let mut counts: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
     for (path, bytes) in &files.files {
@@ -179,14 +196,14 @@ fn count_resources(files: &FileSet) -> BTreeMap<String, BTreeMap<String, usize>>
         let body: hcl::Body = hcl::parse(&text).expect("rendered files parse");
         for block in body.blocks().filter(|b| b.identifier() == "resource") {
             let kind = block.labels().first().map(|l| l.as_str().to_string()).unwrap_or_default();
-            let region = block
-                .body()
-                .attributes()
-                .find(|a| a.key() == "provider")
-                .map(|a| a.expr().to_string())
-                .map_or("global", |p| if p.ends_with(Side::Dr.label()) { "dr" } else { "primary" })
-                .to_string();
-            *counts.entry(region).or_default().entry(kind).or_default() += 1;
+            let provider =
+                block.body().attributes().find(|a| a.key() == "provider").map(|a| a.expr().to_string());
+            let region = match provider {
+                _ if kind.starts_with("aws_route53_") => "global",
+                Some(p) if p.ends_with(Side::Dr.label()) => "dr",
+                _ => "primary",
+            };
+            *counts.entry(region.to_string()).or_default().entry(kind).or_default() += instances(&block);
         }
     }
     counts

@@ -16,6 +16,7 @@ mod monitor;
 mod network;
 mod observers;
 mod peering;
+mod readme;
 mod root;
 mod secrets;
 mod stepfunctions;
@@ -183,6 +184,7 @@ pub fn render(m: &Topology) -> FileSet {
     }
     database::replication(m, &mut main);
     main.finish("", &mut files);
+    files.add("README.md", readme::render(m));
     for package in Package::ALL {
         files.add(package.path(), package.zip());
     }
