@@ -203,7 +203,7 @@ fn count_resources(files: &FileSet) -> BTreeMap<String, BTreeMap<String, usize>>
                 Some(p) if p.ends_with(Side::Dr.label()) => "dr",
                 _ => "primary",
             };
-            *counts.entry(region.to_string()).or_default().entry(kind).or_default() += instances(&block);
+            *counts.entry(region.to_string()).or_default().entry(kind).or_default() += instances(block);
         }
     }
     counts
