@@ -1,0 +1,201 @@
+# drgen configuration. Every setting is listed with its default; delete what you do not change.
+# Reference: drgen schema (JSON Schema) and README.md.
+
+# Prefix of every AWS name: lowercase letters, digits and hyphens, starting with a letter.
+name = "trading-db"
+
+# Environment suffix appended to every AWS name. `--env-suffix` overrides it.
+# environment_suffix = "prod"
+
+# When true (the default) everything can be destroyed: no deletion protection, no final snapshot,
+# secrets deleted without a recovery window.
+destroyable = true
+
+# Largest accepted worst-case DNS reroute time, in seconds.
+rto_target_seconds = 120
+
+# Extra tags on every resource, besides Environment, CostCenter and environmentSuffix.
+tags = {}
+
+# The region that runs the writable primary.
+primary {
+  # AWS region. Defaults: us-east-1 (primary), us-west-2 (DR).
+  region = "us-east-1"
+
+  # IPv4 CIDR of the VPC. Defaults: 10.0.0.0/16 (primary), 10.1.0.0/16 (DR).
+  vpc_cidr = "10.0.0.0/16"
+
+  # Availability zones of the private subnets, one subnet each (2 to 6 zone names of the region).
+  # Default: three zones of the region, such as us-east-1a, us-east-1b, us-east-1c.
+  availability_zones = ["us-east-1a", "us-east-1b", "us-east-1c"]
+
+  # Prefix length of each private subnet (16 to 28; default 20).
+  subnet_prefix_length = 20
+
+  # Use an existing VPC instead of creating one.
+  # existing_network {
+  #   vpc_id          = "vpc-0123456789abcdef0"
+  #   subnet_ids      = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+  #   route_table_ids = ["rtb-0123456789abcdef0"]
+  # }
+}
+
+# The disaster-recovery region that runs the cross-region replica.
+dr {
+  # AWS region. Defaults: us-east-1 (primary), us-west-2 (DR).
+  region = "us-west-2"
+
+  # IPv4 CIDR of the VPC. Defaults: 10.0.0.0/16 (primary), 10.1.0.0/16 (DR).
+  vpc_cidr = "10.1.0.0/16"
+
+  # Availability zones of the private subnets, one subnet each (2 to 6 zone names of the region).
+  # Default: three zones of the region, such as us-east-1a, us-east-1b, us-east-1c.
+  availability_zones = ["us-west-2a", "us-west-2b", "us-west-2c"]
+
+  # Prefix length of each private subnet (16 to 28; default 20).
+  subnet_prefix_length = 20
+
+  # Use an existing VPC instead of creating one.
+  # existing_network {
+  #   vpc_id          = "vpc-0123456789abcdef0"
+  #   subnet_ids      = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+  #   route_table_ids = ["rtb-0123456789abcdef0"]
+  # }
+}
+
+# The PostgreSQL database.
+database {
+  # RDS instance class of both instances (a `db.*` class).
+  instance_class = "db.r6g.large"
+
+  # Initial gp3 storage in GiB (20 to 65536).
+  allocated_storage_gb = 100
+
+  # Storage autoscaling ceiling in GiB; larger than `allocated_storage_gb`, at most 65536.
+  max_allocated_storage_gb = 1000
+
+  # Multi-AZ deployment of the primary and the replica.
+  multi_az = true
+
+  # Name of the initial database.
+  db_name = "trading"
+
+  # Master user name.
+  master_username = "dbadmin"
+
+  # TCP port.
+  port = 5432
+
+  # Automated backup retention in days (1 to 35), for PITR.
+  backup_retention_days = 7
+
+  # Daily backup window, `hh:mm-hh:mm` UTC.
+  backup_window = "03:00-04:00"
+
+  # Weekly maintenance window, `ddd:hh:mm-ddd:hh:mm` UTC.
+  maintenance_window = "sun:04:30-sun:05:30"
+
+  # Statements slower than this are logged, in milliseconds (0 to 60000).
+  log_min_duration_statement_ms = 250
+
+  # Enhanced monitoring interval in seconds: 1, 5, 10, 15, 30 or 60.
+  monitoring_interval_seconds = 60
+
+  # Performance Insights retention in days: 7, or a multiple of 31 up to 731.
+  performance_insights_retention_days = 7
+
+  # Days between automatic rotations of the master password (1 to 365).
+  password_rotation_days = 30
+}
+
+# The failover DNS name.
+dns {
+  # Hosted zone name.
+  zone_name = "trading-db.internal"
+
+  # Record name inside the zone.
+  record_name = "writer"
+
+  # Private zone associated with both VPCs (true) or a public zone (false).
+  private_zone = true
+
+  # TTL of the failover records in seconds (5 to 300).
+  ttl_seconds = 30
+}
+
+# Failure detection and promotion.
+failover {
+  # `endpoint` (default) or `cloudwatch`.
+  health_check_mode = "endpoint"
+
+  # Route 53 request interval in seconds: 10 or 30.
+  request_interval_seconds = 10
+
+  # Consecutive failed Route 53 checks before unhealthy (1 to 10).
+  failure_threshold = 3
+
+  # Promotion needs replica lag above this many seconds, or missing (1 to 3600).
+  lag_threshold_seconds = 60
+
+  # Minutes between monitor runs (1 to 60).
+  monitor_schedule_minutes = 1
+
+  # Probes of the primary per monitor run; all must fail before promotion (1 to 10).
+  monitor_probes = 3
+
+  # Seconds between those probes (1 to 30).
+  monitor_probe_interval_seconds = 5
+
+  # Timeout of one probe in seconds (1 to 10).
+  probe_timeout_seconds = 2
+
+  # Run the promotion through a Step Functions state machine (true) or directly (false).
+  step_functions = true
+
+  # Decide and announce, but never promote.
+  dry_run = false
+
+  # Lambda runtime of the drgen functions (python3.9 to python3.13).
+  lambda_runtime = "python3.12"
+
+  # Reserved concurrency of each observer function (1 to 100).
+  observer_reserved_concurrency = 5
+}
+
+# Alarms, notifications and logs.
+monitoring {
+  # Email addresses subscribed to the alert topics of both regions (may be empty).
+  alarm_emails = []
+
+  # Retention of every log group in days (one of CloudWatch's values, at least 365).
+  log_retention_days = 365
+
+  # CPUUtilization alarm threshold in percent (1 to 100).
+  cpu_threshold_percent = 80
+
+  # FreeStorageSpace alarm threshold in GiB (1 or more, below the allocated storage).
+  free_storage_threshold_gb = 10
+}
+
+# AWS Backup plan with a copy to the DR region.
+backup {
+  # Create AWS Backup vaults in both regions and a daily plan that copies to the DR vault.
+  aws_backup = true
+
+  # Schedule of the daily backup, an AWS cron expression.
+  schedule = "cron(0 5 * * ? *)"
+
+  # Days a backup is kept in each vault (1 to 36500).
+  retention_days = 35
+}
+
+# The Terraform state backend.
+state {
+  # State bucket name. Default: `<name>-tfstate-<suffix>`.
+  # bucket = "trading-db-tfstate-prod-123456789012"
+
+  # Existing bucket in the primary region that receives the state bucket's S3 server access logs.
+  # Set together with `replica_access_log_bucket`.
+
+  # Existing bucket in the DR region that receives the replica bucket's access logs.
+}
