@@ -1,5 +1,6 @@
-//! Replays the fuzz target's seed corpus and every input that ever crashed it: each is
-//! refused with problems that name a field, or renders files that parse.
+//! Replays the fuzz target's seeds (the example configs) and every input that ever crashed it
+//! (`fuzz/regressions/`): each is refused with problems that name a field, or renders files
+//! that parse.
 
 use std::path::Path;
 
@@ -28,10 +29,10 @@ fn replay(bytes: &[u8]) -> usize {
 
 #[test]
 fn fuzz_inputs_are_refused_or_rendered() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut inputs = 0;
     let mut rendered = 0;
-    for dir in ["corpus/config", "regressions"] {
+    for dir in ["examples", "fuzz/regressions"] {
         let Ok(entries) = std::fs::read_dir(root.join(dir)) else { continue };
         for entry in entries {
             let path = entry.unwrap().path();
@@ -41,6 +42,6 @@ fn fuzz_inputs_are_refused_or_rendered() {
             }
         }
     }
-    assert!(inputs >= 5, "the seed corpus is missing ({inputs} inputs)");
+    assert!(inputs >= 5, "the seeds are missing ({inputs} inputs)");
     assert!(rendered >= 4, "the seeds are valid configs; only {rendered} rendered");
 }

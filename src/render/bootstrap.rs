@@ -26,6 +26,11 @@ fn bucket_ref(side: Side) -> Expression {
     rs("aws_s3_bucket", side, "id")
 }
 
+/// The start of every per-bucket setting resource: its provider and bucket.
+fn for_bucket(side: Side) -> hcl::structure::BodyBuilder {
+    Body::builder().add_attribute(("provider", provider(side))).add_attribute(("bucket", bucket_ref(side)))
+}
+
 /// One state bucket: versioned, encrypted with the side's key, private, TLS only, with
 /// old versions expiring.
 fn bucket(m: &Topology, side: Side) -> Vec<Block> {
@@ -35,11 +40,7 @@ fn bucket(m: &Topology, side: Side) -> Vec<Block> {
     let mut extra = vec![resource(
         "aws_s3_bucket_notification",
         label,
-        Body::builder()
-            .add_attribute(("provider", p()))
-            .add_attribute(("bucket", bucket_ref(side)))
-            .add_attribute(("eventbridge", true))
-            .build(),
+        for_bucket(side).add_attribute(("eventbridge", true)).build(),
     )];
     if let Some(logs) = &m.state_access_logs {
         let target = match side {
@@ -49,9 +50,7 @@ fn bucket(m: &Topology, side: Side) -> Vec<Block> {
         extra.push(resource(
             "aws_s3_bucket_logging",
             label,
-            Body::builder()
-                .add_attribute(("provider", p()))
-                .add_attribute(("bucket", bucket_ref(side)))
+            for_bucket(side)
                 .add_attribute(("target_bucket", target.as_str()))
                 .add_attribute(("target_prefix", t(&format!("${{aws_s3_bucket.{label}.id}}/"))))
                 .build(),
@@ -82,9 +81,7 @@ fn bucket(m: &Topology, side: Side) -> Vec<Block> {
         resource(
             "aws_s3_bucket_ownership_controls",
             label,
-            Body::builder()
-                .add_attribute(("provider", p()))
-                .add_attribute(("bucket", bucket_ref(side)))
+            for_bucket(side)
                 .add_block(block(
                     "rule",
                     Body::builder().add_attribute(("object_ownership", "BucketOwnerEnforced")).build(),
@@ -94,9 +91,7 @@ fn bucket(m: &Topology, side: Side) -> Vec<Block> {
         resource(
             "aws_s3_bucket_versioning",
             label,
-            Body::builder()
-                .add_attribute(("provider", p()))
-                .add_attribute(("bucket", bucket_ref(side)))
+            for_bucket(side)
                 .add_block(block(
                     "versioning_configuration",
                     Body::builder().add_attribute(("status", "Enabled")).build(),
@@ -106,9 +101,7 @@ fn bucket(m: &Topology, side: Side) -> Vec<Block> {
         resource(
             "aws_s3_bucket_server_side_encryption_configuration",
             label,
-            Body::builder()
-                .add_attribute(("provider", p()))
-                .add_attribute(("bucket", bucket_ref(side)))
+            for_bucket(side)
                 .add_block(block(
                     "rule",
                     Body::builder()
@@ -127,9 +120,7 @@ fn bucket(m: &Topology, side: Side) -> Vec<Block> {
         resource(
             "aws_s3_bucket_public_access_block",
             label,
-            Body::builder()
-                .add_attribute(("provider", p()))
-                .add_attribute(("bucket", bucket_ref(side)))
+            for_bucket(side)
                 .add_attribute(("block_public_acls", true))
                 .add_attribute(("block_public_policy", true))
                 .add_attribute(("ignore_public_acls", true))
@@ -139,9 +130,7 @@ fn bucket(m: &Topology, side: Side) -> Vec<Block> {
         resource(
             "aws_s3_bucket_policy",
             label,
-            Body::builder()
-                .add_attribute(("provider", p()))
-                .add_attribute(("bucket", bucket_ref(side)))
+            for_bucket(side)
                 .add_attribute(("policy", tls_policy))
                 .add_attribute((
                     "depends_on",
@@ -152,9 +141,7 @@ fn bucket(m: &Topology, side: Side) -> Vec<Block> {
         resource(
             "aws_s3_bucket_lifecycle_configuration",
             label,
-            Body::builder()
-                .add_attribute(("provider", p()))
-                .add_attribute(("bucket", bucket_ref(side)))
+            for_bucket(side)
                 .add_block(block(
                     "rule",
                     Body::builder()
