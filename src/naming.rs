@@ -206,6 +206,11 @@ impl Names {
         AwsName::new(format!("/aws/vendedlogs/states/{}-promote-", self.prefix), "", 512, "log group")
     }
 
+    /// The Name tag of a Route 53 health check.
+    pub fn health_check(&self, what: &str) -> AwsName {
+        self.name(what, 255, "health check name")
+    }
+
     /// An EventBridge rule.
     pub fn rule(&self, what: &str, side: Side) -> AwsName {
         self.name(&format!("{what}-{}", side.label()), 64, "EventBridge rule name")

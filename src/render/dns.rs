@@ -34,11 +34,11 @@ fn zone(m: &Topology, doc: &mut Doc) {
     doc.add("dns.tf", [resource("aws_route53_zone", "main", body.build())]);
 }
 
-fn health_check(label: &str, name: &str, body: hcl::structure::BodyBuilder) -> hcl::Block {
+fn health_check(m: &Topology, label: &str, what: &str, body: hcl::structure::BodyBuilder) -> hcl::Block {
     resource(
         "aws_route53_health_check",
         label,
-        body.add_attribute(("tags", obj([("Name", Expression::from(name.to_string()))]))).build(),
+        body.add_attribute(("tags", obj([("Name", m.names.health_check(what).expr())]))).build(),
     )
 }
 
@@ -89,7 +89,7 @@ fn observer_check(m: &Topology, side: Side, doc: &mut Doc) {
             .add_attribute(("request_interval", u64::from(f.request_interval_seconds)))
             .add_attribute(("failure_threshold", u64::from(f.failure_threshold)))
     };
-    blocks.push(health_check(&label, &format!("{}-{side}-observer", m.name), check));
+    blocks.push(health_check(m, &label, &format!("{side}-observer"), check));
     doc.add("dns.tf", blocks);
 }
 
@@ -130,8 +130,9 @@ pub fn render(m: &Topology, doc: &mut Doc) {
         "dns.tf",
         [
             health_check(
+                m,
                 "primary_alive",
-                &format!("{}-primary-alive", m.name),
+                "primary-alive",
                 Body::builder()
                     .add_attribute(("provider", provider(Side::Primary)))
                     .add_attribute(("type", "CALCULATED"))
@@ -139,8 +140,9 @@ pub fn render(m: &Topology, doc: &mut Doc) {
                     .add_attribute(("child_healthchecks", arr(children))),
             ),
             health_check(
+                m,
                 "replica_lag",
-                &format!("{}-replica-lag", m.name),
+                "replica-lag",
                 Body::builder()
                     .add_attribute(("provider", provider(Side::Primary)))
                     .add_attribute(("type", "CLOUDWATCH_METRIC"))
