@@ -12,9 +12,13 @@ trap 'rm -rf "$work"' EXIT
 
 "$drgen" render --env-suffix bench --out "$work/default" >/dev/null
 echo "### render vs terraform fmt (default topology)"
-hyperfine --warmup 5 --runs 50 --style none --export-markdown "$work/a.md" \
-  -n "drgen render" "$drgen render --env-suffix bench --out $work/default" \
+mkdir -p /dev/shm/drgen-bench-$$ && "$drgen" render --env-suffix bench --out /dev/shm/drgen-bench-$$/out >/dev/null
+hyperfine -N --warmup 5 --runs 60 --style none --export-markdown "$work/a.md" \
+  -n "drgen render (ext4 disk)" "$drgen render --env-suffix bench --out $work/default" \
+  -n "drgen render (tmpfs)" "$drgen render --env-suffix bench --out /dev/shm/drgen-bench-$$/out" \
+  -n "drgen render --check (no write)" "$drgen render --env-suffix bench --out $work/default --check" \
   -n "terraform fmt -recursive" "$terraform fmt -recursive $work/default" >/dev/null
+rm -rf /dev/shm/drgen-bench-$$
 cat "$work/a.md"
 
 echo
@@ -27,7 +31,7 @@ print(json.dumps({"monitoring": {"alarm_emails": [f"oncall{i}@example.com" for i
 PY
   "$drgen" render --env-suffix bench --config "$work/scale-$n.json" --out "$work/scale-$n" >/dev/null
 done
-hyperfine --warmup 3 --runs 30 --style none --export-markdown "$work/b.md" \
+hyperfine -N --warmup 3 --runs 30 --style none --export-markdown "$work/b.md" \
   -n "10 subscribers (x1)" "$drgen render --env-suffix bench --config $work/scale-10.json --out $work/scale-10" \
   -n "100 subscribers (x10)" "$drgen render --env-suffix bench --config $work/scale-100.json --out $work/scale-100" \
   -n "1000 subscribers (x100)" "$drgen render --env-suffix bench --config $work/scale-1000.json --out $work/scale-1000" \
@@ -37,4 +41,5 @@ for n in 10 100 1000; do
   echo "- x$((n / 10)): $(grep -c '^resource "aws_sns_topic_subscription"' "$work/scale-$n/alerts.tf") subscriptions, $(wc -c < "$work/scale-$n/alerts.tf") bytes of alerts.tf"
 done
 echo
+echo "filesystem of $work: $(df -T "$work" | awk 'NR==2 {print $2}')"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem/ {print $2}') GiB"

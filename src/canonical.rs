@@ -5,50 +5,73 @@
 //! `key = value` (brackets balanced after the `=`); a line that opens a multi-line value, a
 //! block header, a closing bracket or a blank line ends the run.
 
+/// One source line: its text without surrounding space, its indentation depth, and the byte
+/// offset (in `text`) of its assignment `=` when it holds a whole attribute.
+struct Line<'a> {
+    text: &'a str,
+    depth: usize,
+    cell: Option<usize>,
+}
+
+impl Line<'_> {
+    /// Columns up to the `=`: indentation plus the key.
+    fn key_width(&self, cell: usize) -> usize {
+        2 * self.depth + self.text[..cell].trim_end().chars().count()
+    }
+}
+
 /// Formats one file.
 pub fn format(source: &str) -> String {
-    let indented = indent(source);
-    let lines: Vec<&str> = indented.iter().map(String::as_str).collect();
-    let cells: Vec<Option<usize>> = lines.iter().map(|l| assignment(l)).collect();
-    let mut out = String::with_capacity(source.len() + source.len() / 8);
+    let lines = layout(source);
+    let mut out = String::with_capacity(source.len() + source.len() / 4);
     let mut i = 0;
     while i < lines.len() {
-        if cells[i].is_none() {
-            push_line(&mut out, lines[i]);
+        let Some(_) = lines[i].cell else {
+            push_line(&mut out, &lines[i]);
             i += 1;
             continue;
-        }
+        };
         let start = i;
-        while i < lines.len() && cells[i].is_some() {
+        while i < lines.len() && lines[i].cell.is_some() {
             i += 1;
         }
-        let width = (start..i).map(|j| lead(lines[j], cells[j]).chars().count()).max().unwrap_or(0);
-        for j in start..i {
-            let key = lead(lines[j], cells[j]);
-            let rest = lines[j][cells[j].expect("in a run")..].trim_start();
-            let pad = width - key.chars().count() + 1;
-            let line = format!("{key}{}{rest}", " ".repeat(pad));
-            push_line(&mut out, &line);
+        let run = &lines[start..i];
+        let width = run.iter().map(|l| l.key_width(l.cell.unwrap_or(0))).max().unwrap_or(0);
+        for line in run {
+            let cell = line.cell.expect("in a run");
+            push_indent(&mut out, line.depth);
+            out.push_str(line.text[..cell].trim_end());
+            for _ in line.key_width(cell)..=width {
+                out.push(' ');
+            }
+            out.push_str(line.text[cell..].trim_end());
+            out.push('\n');
         }
     }
     out
 }
 
-/// Re-indents every line the way Terraform does: a line with more openers than closers
-/// opens one indentation level (however many brackets it opens); closers pop levels in the
-/// same units; every other line keeps the current level.
-fn indent(source: &str) -> Vec<String> {
+fn push_indent(out: &mut String, depth: usize) {
+    for _ in 0..depth {
+        out.push_str("  ");
+    }
+}
+
+/// Indents every line the way Terraform does: a line with more openers than closers opens one
+/// indentation level (however many brackets it opens); closers pop levels in the same units;
+/// every other line keeps the current level.
+fn layout(source: &str) -> Vec<Line<'_>> {
     let mut levels: Vec<i32> = Vec::new();
     let mut out = Vec::new();
     for raw in source.trim_end_matches('\n').split('\n') {
-        let line = raw.trim();
-        if line.is_empty() {
-            out.push(String::new());
+        let text = raw.trim();
+        if text.is_empty() {
+            out.push(Line { text, depth: 0, cell: None });
             continue;
         }
-        let net = net_brackets(line);
+        let (net, cell) = scan(text);
         if net > 0 {
-            out.push(format!("{}{line}", "  ".repeat(levels.len())));
+            out.push(Line { text, depth: levels.len(), cell });
             levels.push(net);
             continue;
         }
@@ -63,59 +86,52 @@ fn indent(source: &str) -> Vec<String> {
                 closed = 0;
             }
         }
-        out.push(format!("{}{line}", "  ".repeat(levels.len())));
+        out.push(Line { text, depth: levels.len(), cell });
     }
     out
 }
 
-/// Openers minus closers on one line, outside string literals.
-fn net_brackets(line: &str) -> i32 {
-    let bytes = line.as_bytes();
-    let mut scanner = Scanner::default();
-    let (mut net, mut i) = (0, 0);
-    while i < bytes.len() {
-        let (event, after) = scanner.step(bytes, i);
-        match event {
-            Event::Open => net += 1,
-            Event::Close => net -= 1,
-            Event::Comment => break,
-            _ => {}
-        }
-        i = after;
+/// Writes a line that is not part of an aligned run; an empty block is written `name {}`.
+fn push_line(out: &mut String, line: &Line<'_>) {
+    if line.text.is_empty() {
+        out.push('\n');
+        return;
     }
-    net
-}
-
-fn push_line(out: &mut String, line: &str) {
-    let line = line.trim_end();
-    // An empty block is written `name {}`.
-    match line.strip_suffix('}').map(str::trim_end) {
-        Some(open) if open.ends_with('{') && assignment(line).is_none() && !open.trim_start().is_empty() => {
+    push_indent(out, line.depth);
+    match line.text.strip_suffix('}').map(str::trim_end) {
+        Some(open) if open.len() > 1 && open.ends_with('{') => {
             out.push_str(open);
             out.push('}');
         }
-        _ => out.push_str(line),
+        _ => out.push_str(line.text),
     }
     out.push('\n');
 }
 
-fn lead(line: &str, eq: Option<usize>) -> &str {
-    line[..eq.expect("in a run")].trim_end()
-}
-
-/// Byte offset of the assignment `=` of a line that holds a whole attribute, if it does.
-fn assignment(line: &str) -> Option<usize> {
+/// Scans one trimmed line: openers minus closers outside string literals, and the byte offset
+/// of the assignment `=` when the line holds a whole attribute (brackets balanced after it).
+fn scan(line: &str) -> (i32, Option<usize>) {
     let bytes = line.as_bytes();
+    if !bytes.iter().any(|b| b"\"{}[]()=#/".contains(b)) {
+        return (0, None);
+    }
     let mut scanner = Scanner::default();
     let mut eq = None;
     let mut net = 0i32;
+    let mut total = 0i32;
     let mut seen_token = false;
     let mut i = 0;
     while i < bytes.len() {
         let (event, after) = scanner.step(bytes, i);
         match event {
-            Event::Open => net += 1,
-            Event::Close => net -= 1,
+            Event::Open => {
+                net += 1;
+                total += 1;
+            }
+            Event::Close => {
+                net -= 1;
+                total -= 1;
+            }
             Event::Equals if eq.is_none() && seen_token && net == 0 => {
                 eq = Some(i);
                 net = 0;
@@ -128,10 +144,11 @@ fn assignment(line: &str) -> Option<usize> {
         }
         i = after;
     }
-    match eq {
+    let cell = match eq {
         Some(pos) if net == 0 => Some(pos),
         _ => None,
-    }
+    };
+    (total, cell)
 }
 
 #[derive(Debug, PartialEq, Eq)]

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::error::OutputError;
@@ -139,8 +139,9 @@ pub fn write_with(
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).map_err(io_err(dir))?;
         }
-        let mut f = fs::File::create(&path).map_err(io_err(&path))?;
-        f.write_all(bytes).and_then(|()| f.sync_all()).map_err(io_err(&path))?;
+        // No fsync: the swap is atomic against a crash or kill of drgen, which is what the
+        // output needs; it can always be rendered again.
+        fs::write(&path, bytes).map_err(io_err(&path))?;
     }
     after(Step::Staged).map_err(io_err(stage))?;
 

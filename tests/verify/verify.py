@@ -255,10 +255,13 @@ def main():
         print(f"validate: {validated} roots against hashicorp/aws 5.100.0, {counts['validate']} diagnostics")
         skipped = ", ".join(f"{c} in {n}" for c, n in sorted(applied.items())) or "none"
         print(f"checkov: {totals[0]} passed, {totals[1]} failed; skips from checkov-skips.toml: {skipped}")
+        checks = planted + 3 + packages + len(examples()) + validated + len(examples())
         if problems:
             for p in problems:
                 print(f"  {p}")
+            print(f"verify: {checks} passed, {len(problems)} failed")
             raise Failure(f"{len(problems)} problems")
+        print(f"verify: {checks} passed, 0 failed")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,103 @@
+//! The deterministic zip writer for the Lambda packages, and which sources go into each.
+//! `build.rs` includes this file too: the packages are built once, at build time, from the
+//! Python sources in `lambda/`, and embedded in the binary.
+
+use flate2::{Compress, Compression, FlushCompress, Status};
+
+/// The sources of the observer package, relative to `lambda/`.
+pub const OBSERVER: &[&str] = &[
+    "drgen_lambda/__init__.py",
+    "drgen_lambda/adapters.py",
+    "drgen_lambda/config.py",
+    "drgen_lambda/logs.py",
+    "drgen_lambda/observer.py",
+    "drgen_lambda/probe.py",
+];
+
+/// The sources of the monitor package, relative to `lambda/`.
+pub const MONITOR: &[&str] = &[
+    "drgen_lambda/__init__.py",
+    "drgen_lambda/adapters.py",
+    "drgen_lambda/config.py",
+    "drgen_lambda/decision.py",
+    "drgen_lambda/logs.py",
+    "drgen_lambda/monitor.py",
+    "drgen_lambda/probe.py",
+];
+
+/// 1980-01-01 00:00:00 in MS-DOS date and time format: the earliest a zip can say.
+const DOS_DATE: u16 = (1 << 5) | 1;
+const DOS_TIME: u16 = 0;
+/// Regular file, rw-r--r--.
+const UNIX_MODE: u32 = 0o100_644;
+
+fn u16le(out: &mut Vec<u8>, v: u16) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn u32le(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn small(n: usize) -> u32 {
+    u32::try_from(n).expect("embedded sources are far below 4 GiB")
+}
+
+/// A deflate-compressed zip of the given files, sorted by name, with a fixed timestamp and
+/// fixed permissions.
+pub fn zip(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut files = files.to_vec();
+    files.sort_by_key(|(name, _)| *name);
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    // One compressor for every file: setting one up zeroes its large tables.
+    let mut deflate = Compress::new(Compression::best(), false);
+    for (name, data) in &files {
+        deflate.reset();
+        let mut compressed = Vec::with_capacity(data.len() + 64);
+        let status =
+            deflate.compress_vec(data, &mut compressed, FlushCompress::Finish).expect("deflating in memory");
+        assert_eq!(status, Status::StreamEnd, "the buffer holds the whole stream");
+        let crc = crc32fast::hash(data);
+        let offset = small(out.len());
+        let name_len = u16::try_from(name.len()).expect("short names");
+        // Local file header.
+        u32le(&mut out, 0x0403_4b50);
+        for v in [20, 0, 8, DOS_TIME, DOS_DATE] {
+            u16le(&mut out, v);
+        }
+        for v in [crc, small(compressed.len()), small(data.len())] {
+            u32le(&mut out, v);
+        }
+        u16le(&mut out, name_len);
+        u16le(&mut out, 0);
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(&compressed);
+        // Central directory entry.
+        u32le(&mut central, 0x0201_4b50);
+        // Made by Unix (3), zip version 2.0.
+        for v in [0x0314, 20, 0, 8, DOS_TIME, DOS_DATE] {
+            u16le(&mut central, v);
+        }
+        for v in [crc, small(compressed.len()), small(data.len())] {
+            u32le(&mut central, v);
+        }
+        for v in [name_len, 0, 0, 0, 0] {
+            u16le(&mut central, v);
+        }
+        u32le(&mut central, UNIX_MODE << 16);
+        u32le(&mut central, offset);
+        central.extend_from_slice(name.as_bytes());
+    }
+    let central_offset = small(out.len());
+    let count = u16::try_from(files.len()).expect("few files");
+    out.extend_from_slice(&central);
+    u32le(&mut out, 0x0605_4b50);
+    for v in [0, 0, count, count] {
+        u16le(&mut out, v);
+    }
+    u32le(&mut out, small(central.len()));
+    u32le(&mut out, central_offset);
+    u16le(&mut out, 0);
+    out
+}
