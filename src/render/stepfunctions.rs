@@ -30,6 +30,26 @@ fn describe(result: &str, next: &str) -> Expression {
     ])
 }
 
+/// A Choice state: go to `next` when the instance kept under `result` is available and
+/// (`replica`) still has, or (`!replica`) no longer has, a replication source.
+fn available(result: &str, replica: bool, next: &str, otherwise: &str) -> Expression {
+    let condition = arr([
+        obj([
+            ("Variable", s(&format!("{result}.instance.DbInstanceStatus"))),
+            ("StringEquals", s("available")),
+        ]),
+        obj([
+            ("Variable", s(&format!("{result}.instance.ReadReplicaSourceDbInstanceIdentifier"))),
+            ("IsPresent", Expression::from(replica)),
+        ]),
+    ]);
+    obj([
+        ("Type", s("Choice")),
+        ("Choices", arr([obj([("And", condition), ("Next", s(next))])])),
+        ("Default", s(otherwise)),
+    ])
+}
+
 fn retry() -> Expression {
     arr([obj([
         ("ErrorEquals", strs(["States.TaskFailed"])),
@@ -57,35 +77,7 @@ fn definition(m: &Topology) -> Expression {
             "States",
             obj([
                 ("CheckReplica", describe("$.before", "StillAReplica")),
-                (
-                    "StillAReplica",
-                    obj([
-                        ("Type", s("Choice")),
-                        (
-                            "Choices",
-                            arr([obj([
-                                (
-                                    "And",
-                                    arr([
-                                        obj([
-                                            ("Variable", s("$.before.instance.DbInstanceStatus")),
-                                            ("StringEquals", s("available")),
-                                        ]),
-                                        obj([
-                                            (
-                                                "Variable",
-                                                s("$.before.instance.ReadReplicaSourceDbInstanceIdentifier"),
-                                            ),
-                                            ("IsPresent", Expression::from(true)),
-                                        ]),
-                                    ]),
-                                ),
-                                ("Next", s("Promote")),
-                            ])]),
-                        ),
-                        ("Default", s("NothingToDo")),
-                    ]),
-                ),
+                ("StillAReplica", available("$.before", true, "Promote", "NothingToDo")),
                 ("NothingToDo", obj([("Type", s("Succeed")), ("Comment", s("Already promoted or busy"))])),
                 (
                     "Promote",
@@ -116,35 +108,7 @@ fn definition(m: &Topology) -> Expression {
                     ]),
                 ),
                 ("CheckPromotion", describe("$.after", "Promoted")),
-                (
-                    "Promoted",
-                    obj([
-                        ("Type", s("Choice")),
-                        (
-                            "Choices",
-                            arr([obj([
-                                (
-                                    "And",
-                                    arr([
-                                        obj([
-                                            ("Variable", s("$.after.instance.DbInstanceStatus")),
-                                            ("StringEquals", s("available")),
-                                        ]),
-                                        obj([
-                                            (
-                                                "Variable",
-                                                s("$.after.instance.ReadReplicaSourceDbInstanceIdentifier"),
-                                            ),
-                                            ("IsPresent", Expression::from(false)),
-                                        ]),
-                                    ]),
-                                ),
-                                ("Next", s("Announce")),
-                            ])]),
-                        ),
-                        ("Default", s("WaitForPromotion")),
-                    ]),
-                ),
+                ("Promoted", available("$.after", false, "Announce", "WaitForPromotion")),
                 (
                     "Announce",
                     obj([
