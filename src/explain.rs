@@ -140,13 +140,16 @@ impl Explanation {
             }
         }
         let _ = writeln!(s, "\nRTO budget (worst case)");
-        let _ =
-            writeln!(s, "  {:>5} s  health checks fail (interval x failure threshold)", r.detection_seconds);
-        let _ = writeln!(
-            s,
-            "  {:>5} s  calculated health check follows its children",
-            r.calculated_check_seconds
-        );
+        let (detection, allowance) = if t.health_check_mode == "endpoint" {
+            (
+                "health checks fail (interval x failure threshold)",
+                "calculated health check follows its children",
+            )
+        } else {
+            ("observer alarms fire (60 s periods x failure threshold)", "Route 53 reads the alarm state")
+        };
+        let _ = writeln!(s, "  {:>5} s  {detection}", r.detection_seconds);
+        let _ = writeln!(s, "  {:>5} s  {allowance}", r.calculated_check_seconds);
         let _ = writeln!(s, "  {:>5} s  DNS TTL", r.dns_ttl_seconds);
         let _ = writeln!(
             s,
