@@ -84,7 +84,11 @@ pub fn render(m: &Topology, spec: Spec, doc: &mut Doc) {
                 .build(),
         ),
     ];
-    for (rule, description, port, cidr) in &spec.egress {
+    // Every function sends its X-Ray traces through the VPC's endpoint.
+    doc.endpoint(side, "xray");
+    let own = m.region(side).cidr.to_string();
+    let endpoints = ("to_endpoints", "HTTPS to the VPC endpoints".to_string(), 443, own);
+    for (rule, description, port, cidr) in spec.egress.iter().chain([&endpoints]) {
         blocks.push(resource(
             "aws_vpc_security_group_egress_rule",
             &format!("{label}_{rule}"),

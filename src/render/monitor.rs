@@ -68,15 +68,12 @@ pub fn render(m: &Topology, doc: &mut Doc) {
             timeout_seconds: f.monitor_timeout_seconds(),
             reserved_concurrency: 1,
             environment,
-            egress: vec![
-                (
-                    "to_primary_db",
-                    "PostgreSQL to the primary database".into(),
-                    m.database.port,
-                    m.primary.cidr.to_string(),
-                ),
-                ("to_endpoints", "HTTPS to the VPC endpoints".into(), 443, m.dr.cidr.to_string()),
-            ],
+            egress: vec![(
+                "to_primary_db",
+                "PostgreSQL to the primary database".into(),
+                m.database.port,
+                m.primary.cidr.to_string(),
+            )],
             permissions,
         },
         doc,

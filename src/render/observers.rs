@@ -72,10 +72,9 @@ pub fn token(m: &Topology, doc: &mut Doc) {
 pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
     let f = &m.failover;
     let primary = m.region(Side::Primary);
-    let own = m.region(side);
     let label = functions::label(Function::Observer, side);
     let mut permissions = Vec::new();
-    let mut egress = vec![(
+    let egress = vec![(
         "to_primary_db",
         "PostgreSQL to the primary database".to_string(),
         m.database.port,
@@ -87,7 +86,6 @@ pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
             "cloudwatch:namespace",
             [m.names.metric_namespace().expr()],
         ));
-        egress.push(("to_endpoints", "HTTPS to the VPC endpoints".to_string(), 443, own.cidr.to_string()));
         doc.endpoint(side, "monitoring");
     }
     functions::render(
