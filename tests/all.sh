@@ -11,9 +11,9 @@ INSTA_UPDATE=no cargo test --workspace --locked
 echo "== lambda: lint, Python 3.9 compatibility, tests against moto and PostgreSQL 15, 100 % branch coverage"
 (
   cd lambda
-  ruff check .
-  ruff format --check .
-  vermin --target=3.9- --no-tips --violations drgen_lambda
+  python3 -m ruff check .
+  python3 -m ruff format --check .
+  python3 -m vermin --target=3.9- --no-tips --violations drgen_lambda
   python3 -m pytest -q -p no:cacheprovider --cov --cov-branch --cov-report=term-missing --cov-fail-under=100
 )
 
