@@ -13,7 +13,9 @@ echo "== lambda: lint, Python 3.9 compatibility, tests against moto and PostgreS
   cd lambda
   python3 -m ruff check .
   python3 -m ruff format --check .
-  python3 -m vermin --target=3.9- --no-tips --violations drgen_lambda
+  # vermin has no `python -m` entry; pip puts its script beside the interpreter.
+  "$(python3 -c 'import os, sys; print(os.path.dirname(sys.executable))')/vermin" \
+    --target=3.9- --no-tips --violations drgen_lambda
   python3 -m pytest -q -p no:cacheprovider --cov --cov-branch --cov-report=term-missing --cov-fail-under=100
 )
 
