@@ -25,18 +25,20 @@ pub fn vpc_id(m: &Topology, side: Side) -> Expression {
 pub fn subnet_ids(m: &Topology, side: Side) -> Expression {
     match &m.region(side).network {
         Network::Managed { .. } => r(&format!("aws_subnet.{side}[*].id")),
-        Network::Existing { subnet_ids, .. } => strs(subnet_ids),
+        // Read through the data sources, so a subnet outside the VPC fails the plan.
+        Network::Existing { .. } => Expression::from(Traversal::new(
+            call("values", [r(&format!("data.aws_subnet.{side}"))]),
+            [TraversalOperator::FullSplat, TraversalOperator::GetAttr("id".into())],
+        )),
     }
 }
 
-/// The route tables that carry routes to the peer VPC: a count (when several are given)
-/// and the expression for one of them.
-pub fn route_table(m: &Topology, side: Side) -> (Option<u64>, Expression) {
+/// The route tables that carry routes to the peer VPC: a `for_each` over the existing ones
+/// (when the network exists already), and the expression for one of them.
+pub fn route_table(m: &Topology, side: Side) -> (Option<Expression>, Expression) {
     match &m.region(side).network {
         Network::Managed { .. } => (None, rs("aws_route_table", side, "id")),
-        Network::Existing { route_table_ids, .. } => {
-            (Some(route_table_ids.len() as u64), index(strs(route_table_ids), r("count.index")))
-        }
+        Network::Existing { .. } => (Some(r(&format!("data.aws_route_table.{side}"))), r("each.value.id")),
     }
 }
 
@@ -121,17 +123,33 @@ pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
             );
             flow_logs(m, side, doc);
         }
-        Network::Existing { vpc_id, .. } => {
-            doc.add(
-                "network.tf",
-                [data(
-                    "aws_vpc",
+        Network::Existing { vpc_id, subnet_ids, route_table_ids } => {
+            let within_vpc = |kind: &str, id_attr: &str, ids: &[String]| {
+                data(
+                    kind,
                     side.label(),
                     Body::builder()
                         .add_attribute(("provider", p()))
-                        .add_attribute(("id", vpc_id.as_str()))
+                        .add_attribute(("for_each", call("toset", [strs(ids)])))
+                        .add_attribute((id_attr, r("each.key")))
+                        .add_attribute(("vpc_id", r(&format!("data.aws_vpc.{side}.id"))))
                         .build(),
-                )],
+                )
+            };
+            doc.add(
+                "network.tf",
+                [
+                    data(
+                        "aws_vpc",
+                        side.label(),
+                        Body::builder()
+                            .add_attribute(("provider", p()))
+                            .add_attribute(("id", vpc_id.as_str()))
+                            .build(),
+                    ),
+                    within_vpc("aws_subnet", "id", subnet_ids),
+                    within_vpc("aws_route_table", "route_table_id", route_table_ids),
+                ],
             );
         }
     }

@@ -66,10 +66,10 @@ fn side_of_peering(m: &Topology, side: Side) -> [Block; 2] {
             ))
             .build(),
     );
-    let (count, table) = route_table(m, side);
+    let (for_each, table) = route_table(m, side);
     let mut route = Body::builder().add_attribute(("provider", provider(side)));
-    if let Some(n) = count {
-        route = route.add_attribute(("count", n));
+    if let Some(tables) = for_each {
+        route = route.add_attribute(("for_each", tables));
     }
     let route = resource(
         "aws_route",
