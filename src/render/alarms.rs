@@ -8,7 +8,6 @@ use hcl::Body;
 use super::alerts::topic;
 use super::Doc;
 use crate::model::{Side, Topology};
-use crate::naming::Function;
 use crate::syntax::{arr, obj, provider, r, resource, rs};
 
 /// One alarm on one metric.
@@ -51,7 +50,7 @@ pub fn alarm(side: Side, a: Alarm<'_>) -> hcl::Block {
 }
 
 /// The alarms of one region.
-pub fn render(m: &Topology, side: Side, functions: &[Function], doc: &mut Doc) {
+pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
     let db = || vec![("DBInstanceIdentifier", rs("aws_db_instance", side, "identifier"))];
     let rds = || Expression::from("AWS/RDS");
     // At most 5000, so exact as f64.
@@ -151,7 +150,7 @@ pub fn render(m: &Topology, side: Side, functions: &[Function], doc: &mut Doc) {
             },
         ));
     }
-    for &function in functions {
+    for function in doc.functions(side) {
         let label = super::functions::label(function, side);
         blocks.push(alarm(
             side,

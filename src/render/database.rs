@@ -15,11 +15,6 @@ use crate::syntax::{arr, call, labelled, provider, r, resource, rs, strs, t};
 /// The logs each instance exports to CloudWatch.
 const LOGS: [&str; 2] = ["postgresql", "upgrade"];
 
-/// The label of the side's database instance: `aws_db_instance.<label>`.
-pub fn instance(side: Side) -> &'static str {
-    side.label()
-}
-
 /// `aws_db_instance.<side>.<attr>`.
 pub fn attr(side: Side, attr: &str) -> Expression {
     rs("aws_db_instance", side, attr)
@@ -231,7 +226,7 @@ fn db_instance(m: &Topology, side: Side, doc: &mut Doc) {
                     .add_attribute(("ignore_changes", arr([r("password"), r("engine_version")])))
                     .build(),
             ));
-            resource("aws_db_instance", instance(side), body.build())
+            resource("aws_db_instance", side.label(), body.build())
         }
         Side::Dr => {
             let body = base.add_attribute(("replicate_source_db", attr(Side::Primary, "arn")));
@@ -240,11 +235,11 @@ fn db_instance(m: &Topology, side: Side, doc: &mut Doc) {
                 &[],
                 Body::builder().add_attribute(("ignore_changes", arr([r("replicate_source_db")]))).build(),
             ));
-            resource("aws_db_instance", instance(side), body.build())
+            resource("aws_db_instance", side.label(), body.build())
         }
     };
     doc.add("database.tf", [block]);
-    doc.note("database.tf", "resource", &["aws_db_instance", instance(side)], match side {
+    doc.note("database.tf", "resource", &["aws_db_instance", side.label()], match side {
         Side::Primary => "The writable primary. The password comes from the master secret once; rotation owns it afterwards, so it is ignored, as is engine_version: RDS applies minor versions in the maintenance window.",
         Side::Dr => "The cross-region read replica. replicate_source_db is ignored so that after a promotion the next apply does not destroy the new primary (see RUNBOOK.md, failback).",
     });

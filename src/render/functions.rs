@@ -84,6 +84,7 @@ pub fn render(m: &Topology, spec: Spec, doc: &mut Doc) {
                 .build(),
         ),
     ];
+    doc.function(side, spec.function);
     // Every function sends its X-Ray traces through the VPC's endpoint.
     doc.endpoint(side, "xray");
     let own = m.region(side).cidr.to_string();
@@ -212,4 +213,43 @@ pub fn render(m: &Topology, spec: Spec, doc: &mut Doc) {
             .build(),
     ));
     doc.add(file, blocks);
+}
+
+/// An EventBridge schedule that invokes the function `label`.
+pub fn schedule(m: &Topology, side: Side, label: &str, rule_name: &str, expression: &str) -> Vec<hcl::Block> {
+    let p = || provider(side);
+    let rule = format!("{label}_schedule");
+    vec![
+        resource(
+            "aws_cloudwatch_event_rule",
+            &rule,
+            Body::builder()
+                .add_attribute(("provider", p()))
+                .add_attribute(("name", m.names.rule(rule_name, side).expr()))
+                .add_attribute(("description", "Runs the drgen function on a schedule"))
+                .add_attribute(("schedule_expression", expression))
+                .build(),
+        ),
+        resource(
+            "aws_cloudwatch_event_target",
+            &rule,
+            Body::builder()
+                .add_attribute(("provider", p()))
+                .add_attribute(("rule", r(&format!("aws_cloudwatch_event_rule.{rule}.name"))))
+                .add_attribute(("arn", r(&format!("aws_lambda_function.{label}.arn"))))
+                .build(),
+        ),
+        resource(
+            "aws_lambda_permission",
+            &rule,
+            Body::builder()
+                .add_attribute(("provider", p()))
+                .add_attribute(("statement_id", "EventBridgeSchedule"))
+                .add_attribute(("action", "lambda:InvokeFunction"))
+                .add_attribute(("function_name", r(&format!("aws_lambda_function.{label}.function_name"))))
+                .add_attribute(("principal", "events.amazonaws.com"))
+                .add_attribute(("source_arn", r(&format!("aws_cloudwatch_event_rule.{rule}.arn"))))
+                .build(),
+        ),
+    ]
 }

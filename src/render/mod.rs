@@ -42,6 +42,8 @@ pub struct Doc {
     outputs: Vec<Block>,
     endpoints: BTreeMap<Side, BTreeSet<&'static str>>,
     db_clients: BTreeMap<Side, Vec<DbClient>>,
+    /// The drgen functions rendered in each region, for their error alarms.
+    functions: BTreeMap<Side, Vec<Function>>,
     /// Comments placed above blocks, by file and block header.
     notes: BTreeMap<String, Vec<(String, String)>>,
 }
@@ -102,6 +104,15 @@ impl Doc {
 
     pub fn db_clients(&self, side: Side) -> Vec<DbClient> {
         self.db_clients.get(&side).cloned().unwrap_or_default()
+    }
+
+    /// Records a function rendered in a region.
+    pub fn function(&mut self, side: Side, function: Function) {
+        self.functions.entry(side).or_default().push(function);
+    }
+
+    pub fn functions(&self, side: Side) -> Vec<Function> {
+        self.functions.get(&side).cloned().unwrap_or_default()
     }
 
     pub fn endpoints(&self, side: Side) -> impl Iterator<Item = &'static str> + '_ {
@@ -174,8 +185,9 @@ pub fn render(m: &Topology) -> FileSet {
     monitor::render(m, &mut main);
     stepfunctions::render(m, &mut main);
     dns::render(m, &mut main);
-    alarms::render(m, Side::Primary, &[Function::Observer], &mut main);
-    alarms::render(m, Side::Dr, &[Function::Observer, Function::Monitor], &mut main);
+    for side in Side::BOTH {
+        alarms::render(m, side, &mut main);
+    }
     // Last: the database's security groups admit the clients, and the network creates the
     // endpoints, that the other components requested.
     for side in Side::BOTH {

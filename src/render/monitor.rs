@@ -6,7 +6,6 @@ use hcl::expr::Expression;
 
 use super::aws::{arn, Statement};
 use super::functions::{self, Spec};
-use super::observers::schedule;
 use super::Doc;
 use crate::model::{Side, Topology};
 use crate::naming::{Function, Role};
@@ -84,5 +83,5 @@ pub fn render(m: &Topology, doc: &mut Doc) {
     } else {
         format!("rate({} minutes)", f.monitor_schedule_minutes)
     };
-    doc.add("monitor.tf", schedule(m, side, &label, "monitor-schedule", &rate));
+    doc.add("monitor.tf", functions::schedule(m, side, &label, "monitor-schedule", &rate));
 }

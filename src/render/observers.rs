@@ -125,7 +125,7 @@ pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
     let p = || provider(side);
     let function_name = r(&format!("aws_lambda_function.{label}.function_name"));
     let blocks = if metric_mode(m) {
-        schedule(m, side, &label, "observer-schedule", "rate(1 minute)")
+        functions::schedule(m, side, &label, "observer-schedule", "rate(1 minute)")
     } else {
         vec![
             resource(
@@ -152,43 +152,4 @@ pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
         ]
     };
     doc.add("observers.tf", blocks);
-}
-
-/// An EventBridge schedule that invokes the function `label`.
-pub fn schedule(m: &Topology, side: Side, label: &str, rule_name: &str, expression: &str) -> Vec<hcl::Block> {
-    let p = || provider(side);
-    let rule = format!("{label}_schedule");
-    vec![
-        resource(
-            "aws_cloudwatch_event_rule",
-            &rule,
-            Body::builder()
-                .add_attribute(("provider", p()))
-                .add_attribute(("name", m.names.rule(rule_name, side).expr()))
-                .add_attribute(("description", "Runs the drgen function on a schedule"))
-                .add_attribute(("schedule_expression", expression))
-                .build(),
-        ),
-        resource(
-            "aws_cloudwatch_event_target",
-            &rule,
-            Body::builder()
-                .add_attribute(("provider", p()))
-                .add_attribute(("rule", r(&format!("aws_cloudwatch_event_rule.{rule}.name"))))
-                .add_attribute(("arn", r(&format!("aws_lambda_function.{label}.arn"))))
-                .build(),
-        ),
-        resource(
-            "aws_lambda_permission",
-            &rule,
-            Body::builder()
-                .add_attribute(("provider", p()))
-                .add_attribute(("statement_id", "EventBridgeSchedule"))
-                .add_attribute(("action", "lambda:InvokeFunction"))
-                .add_attribute(("function_name", r(&format!("aws_lambda_function.{label}.function_name"))))
-                .add_attribute(("principal", "events.amazonaws.com"))
-                .add_attribute(("source_arn", r(&format!("aws_cloudwatch_event_rule.{rule}.arn"))))
-                .build(),
-        ),
-    ]
 }
