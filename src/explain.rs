@@ -172,42 +172,51 @@ impl Explanation {
     }
 }
 
-/// How many instances a resource block makes: its `count`, the size of a literal `for_each`
-/// set, or one.
-fn instances(block: &hcl::Block) -> usize {
+/// How many instances a block makes: its `count`, the size of a literal `for_each` set, the
+/// instance count of the data source a `for_each` iterates over, or one.
+fn instances(block: &hcl::Block, data: &BTreeMap<String, usize>) -> usize {
     let attr = |key: &str| block.body().attributes().find(|a| a.key() == key).map(|a| a.expr().clone());
     if let Some(hcl::Expression::Number(n)) = attr("count") {
         return n.as_u64().and_then(|n| usize::try_from(n).ok()).unwrap_or(1);
     }
-    if let Some(hcl::Expression::FuncCall(call)) = attr("for_each") {
-        if let Some(hcl::Expression::Array(items)) = call.args.first() {
-            return items.len();
-        }
+    match attr("for_each") {
+        Some(hcl::Expression::FuncCall(call)) => match call.args.first() {
+            Some(hcl::Expression::Array(items)) => items.len(),
+            _ => 1,
+        },
+        Some(reference) => data.get(&reference.to_string()).copied().unwrap_or(1),
+        None => 1,
     }
-    1
 }
 
 /// Counts the resources of the main root by the region their provider points at; Route 53
 /// is global.
 fn count_resources(files: &FileSet) -> BTreeMap<String, BTreeMap<String, usize>> {
+    let bodies: Vec<hcl::Body> = files
+        .files
+        .iter()
+        .filter(|(path, _)| {
+            !path.contains('/') && std::path::Path::new(path).extension().is_some_and(|e| e == "tf")
+        })
+        .map(|(_, bytes)| hcl::parse(&String::from_utf8_lossy(bytes)).expect("rendered files parse"))
+        .collect();
+    let labels =
+        |b: &hcl::Block| b.labels().iter().map(hcl::BlockLabel::as_str).collect::<Vec<_>>().join(".");
+    let mut data = BTreeMap::new();
+    for block in bodies.iter().flat_map(hcl::Body::blocks).filter(|b| b.identifier() == "data") {
+        data.insert(format!("data.{}", labels(block)), instances(block, &BTreeMap::new()));
+    }
     let mut counts: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
-    for (path, bytes) in &files.files {
-        if path.contains('/') || !std::path::Path::new(path).extension().is_some_and(|e| e == "tf") {
-            continue;
-        }
-        let text = String::from_utf8_lossy(bytes);
-        let body: hcl::Body = hcl::parse(&text).expect("rendered files parse");
-        for block in body.blocks().filter(|b| b.identifier() == "resource") {
-            let kind = block.labels().first().map(|l| l.as_str().to_string()).unwrap_or_default();
-            let provider =
-                block.body().attributes().find(|a| a.key() == "provider").map(|a| a.expr().to_string());
-            let region = match provider {
-                _ if kind.starts_with("aws_route53_") => "global",
-                Some(p) if p.ends_with(Side::Dr.label()) => "dr",
-                _ => "primary",
-            };
-            *counts.entry(region.to_string()).or_default().entry(kind).or_default() += instances(block);
-        }
+    for block in bodies.iter().flat_map(hcl::Body::blocks).filter(|b| b.identifier() == "resource") {
+        let kind = block.labels().first().map(|l| l.as_str().to_string()).unwrap_or_default();
+        let provider =
+            block.body().attributes().find(|a| a.key() == "provider").map(|a| a.expr().to_string());
+        let region = match provider {
+            _ if kind.starts_with("aws_route53_") => "global",
+            Some(p) if p.ends_with(Side::Dr.label()) => "dr",
+            _ => "primary",
+        };
+        *counts.entry(region.to_string()).or_default().entry(kind).or_default() += instances(block, &data);
     }
     counts
 }
