@@ -1,9 +1,10 @@
 //! The canonical-format pass: turns hcl-rs output into the bytes `terraform fmt` produces.
 //!
-//! hcl-rs already indents and spaces like Terraform; what it does not do is align the `=` of
-//! consecutive attribute lines. Terraform aligns a run of lines that each hold a whole
-//! `key = value` (brackets balanced after the `=`); a line that opens a multi-line value, a
-//! block header, a closing bracket or a blank line ends the run.
+//! hcl-rs spaces tokens like Terraform, but neither indents a line that closes one bracket and
+//! opens another (`}, {`) the way Terraform does nor aligns `=`. This pass re-indents every
+//! line by Terraform's bracket-counting rule and aligns the `=` of a run of lines that each hold
+//! a whole `key = value` (brackets balanced after the `=`); a line that opens a multi-line
+//! value, a block header, a closing bracket or a blank line ends the run.
 
 /// One source line: its text without surrounding space, its indentation depth, and the byte
 /// offset (in `text`) of its assignment `=` when it holds a whole attribute.

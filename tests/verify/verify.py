@@ -89,11 +89,13 @@ class Terraform:
             raise Failure(f"terraform fmt failed on {directory}:\n{proc.stderr}")
         return changed
 
-    def validate(self, root: Path):
-        """Validates a copy of one root; returns the diagnostics."""
+    def validate(self, root: Path, extra=()):
+        """Validates a copy of one root (plus `extra` files); returns the diagnostics."""
         self.count += 1
         copy = self.work / f"root{self.count}"
         shutil.copytree(root, copy, ignore=shutil.ignore_patterns("bootstrap", ".terraform*"))
+        for path in extra:
+            shutil.copy2(path, copy / path.name)
         (copy / "zz_version_override.tf").write_text(OVERRIDE)
         run([TERRAFORM, "init", "-backend=false", "-input=false", "-no-color"], cwd=copy, env=self.env)
         proc = run([TERRAFORM, "validate", "-json", "-no-color"], cwd=copy, env=self.env, check=False)
@@ -184,7 +186,7 @@ def self_test(tf: Terraform, work: Path):
     planted = sorted(p for p in (HERE / "planted").iterdir() if p.is_dir())
     for case in planted:
         expected = (case / "expect").read_text().strip()
-        diagnostics, valid = tf.validate(case)
+        diagnostics, valid = tf.validate(case, extra=[HERE / "planted" / "provider.tf"])
         summaries = [d.get("summary", "") for d in diagnostics if d.get("severity") == "error"]
         if valid or expected not in summaries:
             raise Failure(f"planted error {case.name}: expected '{expected}', got {summaries}")
@@ -195,6 +197,7 @@ def self_test(tf: Terraform, work: Path):
         raise Failure("terraform fmt -check accepted a misaligned file")
     insecure = work / "insecure"
     insecure.mkdir()
+    shutil.copy2(HERE / "planted" / "provider.tf", insecure / "provider.tf")
     shutil.copy2(HERE / "planted" / "unknown_argument" / "main.tf", insecure / "main.tf")
     _, failed, _ = checkov(insecure, [])
     if not failed:
