@@ -2,11 +2,13 @@
 
 import datetime
 import json
-from typing import NamedTuple, Optional
+from typing import Optional
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+from .fsm import RECOVERY_EVENTS, Lag, Replica
 
 _CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"})
 
@@ -19,9 +21,7 @@ class AwsError(Exception):
         self.operation = operation
 
 
-class ReplicaState(NamedTuple):
-    status: str
-    is_replica: bool
+ReplicaState = Replica
 
 
 class Aws:
@@ -31,19 +31,20 @@ class Aws:
         self._session = session or boto3.session.Session()
         self._clients = {}
 
-    def _client(self, name):
-        if name not in self._clients:
-            self._clients[name] = self._session.client(name, config=_CLIENT_CONFIG)
-        return self._clients[name]
+    def _client(self, name, region=None):
+        key = (name, region)
+        if key not in self._clients:
+            self._clients[key] = self._session.client(name, region_name=region, config=_CLIENT_CONFIG)
+        return self._clients[key]
 
-    def _call(self, service, operation, **kwargs):
+    def _call(self, service, operation, region=None, **kwargs):
         try:
-            return getattr(self._client(service), operation)(**kwargs)
+            return getattr(self._client(service, region), operation)(**kwargs)
         except (ClientError, BotoCoreError) as e:
             raise AwsError(f"{service}.{operation}", e) from e
 
-    def replica_lag(self, replica_id, now=None) -> Optional[float]:
-        """The latest ReplicaLag datapoint of the last five minutes, or None when there is none."""
+    def replica_lag(self, replica_id, now=None) -> Optional[Lag]:
+        """The newest ReplicaLag datapoint of the last five minutes with its age, or None."""
         end = now or datetime.datetime.now(datetime.timezone.utc)
         answer = self._call(
             "cloudwatch",
@@ -56,6 +57,38 @@ class Aws:
                             "Namespace": "AWS/RDS",
                             "MetricName": "ReplicaLag",
                             "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": replica_id}],
+                        },
+                        "Period": 60,
+                        "Stat": "Maximum",
+                    },
+                }
+            ],
+            StartTime=end - datetime.timedelta(minutes=5),
+            EndTime=end,
+            ScanBy="TimestampDescending",
+        )
+        for result in answer.get("MetricDataResults", []):
+            if result.get("Values"):
+                # A one-minute datapoint is stamped with the start of its period.
+                age = (end - result["Timestamps"][0]).total_seconds() - 60
+                return Lag(float(result["Values"][0]), max(0.0, age))
+        return None
+
+    def connections(self, region, instance_id, now=None) -> Optional[float]:
+        """The newest DatabaseConnections datapoint of the last five minutes, or None."""
+        end = now or datetime.datetime.now(datetime.timezone.utc)
+        answer = self._call(
+            "cloudwatch",
+            "get_metric_data",
+            region=region,
+            MetricDataQueries=[
+                {
+                    "Id": "connections",
+                    "MetricStat": {
+                        "Metric": {
+                            "Namespace": "AWS/RDS",
+                            "MetricName": "DatabaseConnections",
+                            "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": instance_id}],
                         },
                         "Period": 60,
                         "Stat": "Maximum",
@@ -83,12 +116,50 @@ class Aws:
             ],
         )
 
-    def replica_state(self, replica_id) -> ReplicaState:
-        answer = self._call("rds", "describe_db_instances", DBInstanceIdentifier=replica_id)
-        instance = answer["DBInstances"][0]
-        return ReplicaState(
+    def instance(self, instance_id, region=None):
+        answer = self._call("rds", "describe_db_instances", region=region, DBInstanceIdentifier=instance_id)
+        return answer["DBInstances"][0]
+
+    def replica_state(self, replica_id) -> Replica:
+        instance = self.instance(replica_id)
+        return Replica(
             status=instance.get("DBInstanceStatus", ""),
             is_replica=bool(instance.get("ReadReplicaSourceDBInstanceIdentifier")),
+        )
+
+    def fence(self, region, instance_id, security_group_id):
+        """Replaces the instance's security groups; applies at once without ApplyImmediately."""
+        self._call(
+            "rds",
+            "modify_db_instance",
+            region=region,
+            DBInstanceIdentifier=instance_id,
+            VpcSecurityGroupIds=[security_group_id],
+        )
+
+    def reboot(self, region, instance_id):
+        self._call("rds", "reboot_db_instance", region=region, DBInstanceIdentifier=instance_id)
+
+    def secret(self, secret_id):
+        answer = self._call("secretsmanager", "describe_secret", SecretId=secret_id)
+        value = self._call("secretsmanager", "get_secret_value", SecretId=secret_id)
+        return answer, json.loads(value["SecretString"])
+
+    def detach_secret(self, secret_id):
+        """Makes the DR copy of a replicated secret standalone."""
+        self._call("secretsmanager", "stop_replication_to_replica", SecretId=secret_id)
+
+    def put_secret(self, secret_id, value):
+        self._call("secretsmanager", "put_secret_value", SecretId=secret_id, SecretString=json.dumps(value))
+
+    def schedule_rotation(self, secret_id, function_arn, days):
+        self._call(
+            "secretsmanager",
+            "rotate_secret",
+            SecretId=secret_id,
+            RotationLambdaARN=function_arn,
+            RotationRules={"AutomaticallyAfterDays": days},
+            RotateImmediately=False,
         )
 
     def promote(self, replica_id, backup_retention):
@@ -123,3 +194,91 @@ class Aws:
 
     def notify(self, topic_arn, subject, message):
         self._call("sns", "publish", TopicArn=topic_arn, Subject=subject[:100], Message=message)
+
+
+class Store:
+    """The failover state table (a DynamoDB global table homed in the DR region): the monitor's
+    state and run lock, the primary-region heartbeat, open recovery events and the fence."""
+
+    def __init__(self, aws, table):
+        self._aws = aws
+        self._table = table
+
+    def _get(self, key):
+        answer = self._aws._call(
+            "dynamodb", "get_item", TableName=self._table, Key={"pk": {"S": key}}, ConsistentRead=True
+        )
+        return answer.get("Item")
+
+    def _put(self, key, **attributes):
+        item = {"pk": {"S": key}}
+        for name, value in attributes.items():
+            item[name] = {"N": repr(float(value))} if isinstance(value, (int, float)) else {"S": value}
+        self._aws._call("dynamodb", "put_item", TableName=self._table, Item=item)
+
+    def acquire(self, owner, now, seconds) -> bool:
+        """Takes the run lock unless another run holds it; the lock lapses by itself."""
+        try:
+            self._aws._client("dynamodb").put_item(
+                TableName=self._table,
+                Item={"pk": {"S": "lock"}, "owner": {"S": owner}, "until": {"N": repr(float(now + seconds))}},
+                ConditionExpression="attribute_not_exists(pk) OR #until < :now",
+                ExpressionAttributeNames={"#until": "until"},
+                ExpressionAttributeValues={":now": {"N": repr(float(now))}},
+            )
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise AwsError("dynamodb.put_item", e) from e
+        except BotoCoreError as e:
+            raise AwsError("dynamodb.put_item", e) from e
+        return True
+
+    def release(self, owner):
+        try:
+            self._aws._client("dynamodb").delete_item(
+                TableName=self._table,
+                Key={"pk": {"S": "lock"}},
+                ConditionExpression="#owner = :owner",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":owner": {"S": owner}},
+            )
+        except (ClientError, BotoCoreError) as e:
+            raise AwsError("dynamodb.delete_item", e) from e
+
+    def load(self):
+        item = self._get("state")
+        return json.loads(item["state"]["S"]) if item else None
+
+    def save(self, state):
+        self._put("state", state=json.dumps(state, sort_keys=True))
+
+    def heartbeat(self) -> Optional[float]:
+        item = self._get("heartbeat")
+        return float(item["at"]["N"]) if item else None
+
+    def beat(self, now):
+        self._put("heartbeat", at=now)
+
+    def open_events(self):
+        """(kind, opened_at) of every recovery event recorded as open."""
+        keys = [{"pk": {"S": "event#" + kind}} for kind, _ in RECOVERY_EVENTS.values()]
+        answer = self._aws._call(
+            "dynamodb", "batch_get_item", RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}}
+        )
+        items = answer.get("Responses", {}).get(self._table, [])
+        return sorted((i["pk"]["S"].split("#", 1)[1], float(i["at"]["N"])) for i in items)
+
+    def open_event(self, kind, at):
+        self._put("event#" + kind, at=at)
+
+    def close_event(self, kind):
+        self._aws._call("dynamodb", "delete_item", TableName=self._table, Key={"pk": {"S": "event#" + kind}})
+
+    def fence(self):
+        item = self._get("fence")
+        return {k: float(v["N"]) for k, v in item.items() if "N" in v} if item else {}
+
+    def mark_fence(self, **times):
+        merged = dict(self.fence(), **times)
+        self._put("fence", **merged)

@@ -1,7 +1,9 @@
 """Configuration from environment variables, checked once at start."""
 
 from collections.abc import Mapping
-from typing import NamedTuple, Optional
+from typing import NamedTuple
+
+from .fsm import Rules
 
 
 class ConfigError(ValueError):
@@ -57,6 +59,7 @@ class ObserverConfig(NamedTuple):
     namespace: str
     observer: str
     publish_metric: bool
+    heartbeat_table: str
 
 
 def observer_config(env: Mapping[str, str]) -> ObserverConfig:
@@ -70,35 +73,103 @@ def observer_config(env: Mapping[str, str]) -> ObserverConfig:
         namespace=_text(env, "METRIC_NAMESPACE"),
         observer=_text(env, "OBSERVER"),
         publish_metric=_flag(env, "PUBLISH_METRIC"),
+        heartbeat_table=env.get("HEARTBEAT_TABLE", "").strip(),
     )
 
 
 class MonitorConfig(NamedTuple):
     target: ProbeTarget
-    probes: int
     interval: float
-    lag_threshold: float
+    run_seconds: float
     replica_id: str
+    replica_host: str
+    database: str
+    secret_id: str
+    table: str
     namespace: str
     topic_arn: str
     event_bus: str
-    state_machine_arn: Optional[str]
-    dry_run: bool
+    state_machine_arn: str
+    region: str
     backup_retention: int
+    rules: Rules
+
+
+def _mode(env):
+    mode = env.get("MODE", "automatic").strip()
+    if mode not in ("automatic", "manual"):
+        raise ConfigError(f"MODE must be automatic or manual, not {mode!r}")
+    return mode == "automatic"
 
 
 def monitor_config(env: Mapping[str, str]) -> MonitorConfig:
     """Reads the monitor's settings."""
+    region = _text(env, "AWS_REGION")
+    replica_id = _text(env, "REPLICA_ID")
+    command = (
+        f"aws rds promote-read-replica --region {region} --db-instance-identifier {replica_id}"
+        " (the monitor then publishes the writer authority and starts the fence)"
+    )
     return MonitorConfig(
         target=_target(env),
-        probes=_number(env, "PROBES", 1, 10),
         interval=float(_number(env, "PROBE_INTERVAL_SECONDS", 1, 30)),
-        lag_threshold=float(_number(env, "LAG_THRESHOLD_SECONDS", 1, 3600)),
-        replica_id=_text(env, "REPLICA_ID"),
+        run_seconds=float(_number(env, "RUN_SECONDS", 0, 3600)),
+        replica_id=replica_id,
+        replica_host=_text(env, "REPLICA_HOST"),
+        database=_text(env, "DB_NAME"),
+        secret_id=_text(env, "SECRET_ID"),
+        table=_text(env, "STATE_TABLE"),
         namespace=_text(env, "METRIC_NAMESPACE"),
         topic_arn=_text(env, "TOPIC_ARN"),
         event_bus=env.get("EVENT_BUS", "").strip() or "default",
-        state_machine_arn=env.get("STATE_MACHINE_ARN", "").strip() or None,
-        dry_run=_flag(env, "DRY_RUN"),
+        state_machine_arn=_text(env, "STATE_MACHINE_ARN"),
+        region=region,
+        backup_retention=_number(env, "BACKUP_RETENTION_DAYS", 1, 35, default=7),
+        rules=Rules(
+            confirm_seconds=float(_number(env, "CONFIRM_SECONDS", 1, 3600)),
+            lag_threshold=float(_number(env, "LAG_THRESHOLD_SECONDS", 1, 3600)),
+            lag_max_age=float(_number(env, "LAG_MAX_AGE_SECONDS", 1, 3600, default=120)),
+            max_data_loss=float(_number(env, "MAX_DATA_LOSS_SECONDS", 0, 86400)),
+            event_expiry=float(_number(env, "EVENT_EXPIRY_SECONDS", 60, 86400, default=1800)),
+            automatic=_mode(env),
+            dry_run=_flag(env, "DRY_RUN"),
+            repage_seconds=float(_number(env, "REPAGE_SECONDS", 60, 86400, default=900)),
+            manual_command=command,
+        ),
+    )
+
+
+class FailoverConfig(NamedTuple):
+    """The failover workflow's settings (the function outside the VPCs)."""
+
+    region: str
+    primary_region: str
+    primary_id: str
+    replica_id: str
+    fence_group: str
+    table: str
+    namespace: str
+    topic_arn: str
+    event_bus: str
+    secret_id: str
+    rotation_function: str
+    rotation_days: int
+    backup_retention: int
+
+
+def failover_config(env: Mapping[str, str]) -> FailoverConfig:
+    return FailoverConfig(
+        region=_text(env, "AWS_REGION"),
+        primary_region=_text(env, "PRIMARY_REGION"),
+        primary_id=_text(env, "PRIMARY_ID"),
+        replica_id=_text(env, "REPLICA_ID"),
+        fence_group=_text(env, "FENCE_SECURITY_GROUP"),
+        table=_text(env, "STATE_TABLE"),
+        namespace=_text(env, "METRIC_NAMESPACE"),
+        topic_arn=_text(env, "TOPIC_ARN"),
+        event_bus=env.get("EVENT_BUS", "").strip() or "default",
+        secret_id=_text(env, "SECRET_ID"),
+        rotation_function=_text(env, "ROTATION_FUNCTION_ARN"),
+        rotation_days=_number(env, "ROTATION_DAYS", 1, 365),
         backup_retention=_number(env, "BACKUP_RETENTION_DAYS", 1, 35, default=7),
     )

@@ -1,101 +1,218 @@
-"""The DR-region monitor: decides on failover and starts it.
+"""The DR-region monitor: observes the primary, keeps the failover state, and acts on `fsm.step`.
 
-Each scheduled run probes the primary several times, reads the replica's lag, publishes what
-it saw, and applies `decision.decide`. It promotes only when that holds and the replica is
-still an available replica, so a second run does nothing. When any AWS call it depends on
-fails, it does not promote: it alerts instead.
+One scheduled run takes the run lock in the DR state table, then observes for most of its
+schedule period: every tick it probes the primary, samples WAL positions while it can, reads the
+replica, its lag, the primary-region heartbeat and the open recovery events when the decision
+needs them, feeds that observation to `fsm.step`, carries out the actions, publishes what it saw
+(the writer authority among it) and saves the state. Every AWS and PostgreSQL call is in an
+adapter; nothing here decides.
 """
 
 import os
 import time
+import uuid
 
-from . import adapters, config, probe
-from .decision import decide
+from . import adapters, config, fsm, pg, probe
 from .logs import log
 
 
-def _probe_all(cfg, check, sleep):
-    results = []
-    for i in range(cfg.probes):
-        if i:
-            sleep(cfg.interval)
-        state = check(cfg.target.host, cfg.target.port, cfg.target.timeout)
-        results.append(state == probe.ACCEPTING)
-        log("info", "probe", attempt=i + 1, state=state)
-    return results
+class Positions:
+    """WAL positions over TLS with the master credentials of the DR secret replica."""
+
+    def __init__(self, aws, cfg, connect=pg.Connection):
+        self._aws = aws
+        self._cfg = cfg
+        self._connect = connect
+        self._credentials = None
+
+    def _query(self, host, sql):
+        try:
+            if self._credentials is None:
+                _, self._credentials = self._aws.secret(self._cfg.secret_id)
+            c = self._credentials
+            with self._connect(
+                host,
+                self._cfg.target.port,
+                c["username"],
+                c["password"],
+                database=self._cfg.database,
+                timeout=self._cfg.target.timeout,
+            ) as conn:
+                value = conn.scalar(sql)
+            return None if value is None else pg.parse_lsn(value)
+        except (adapters.AwsError, pg.PgError, OSError, KeyError, ValueError) as e:
+            log("warning", "wal_position_failed", host=host, error=str(e))
+            return None
+
+    def primary(self):
+        return self._query(self._cfg.target.host, "SELECT pg_current_wal_lsn()")
+
+    def replica(self):
+        return self._query(self._cfg.replica_host, "SELECT pg_last_wal_receive_lsn()")
 
 
-def _alert(aws, cfg, error):
-    """Reports a failed AWS call; the run ends without promoting."""
-    log("error", "aws_call_failed", operation=error.operation, error=str(error))
-    try:
-        aws.notify(
-            cfg.topic_arn,
-            "drgen monitor: no failover decision possible",
-            f"The failover monitor could not complete {error.operation}, so it did not promote. Error: {error}",
+class Monitor:
+    """One run's collaborators: the adapters, the probe, the clock."""
+
+    def __init__(self, cfg, aws, store, positions, *, check=probe.probe, clock=time.time, sleep=time.sleep):
+        self.cfg = cfg
+        self.aws = aws
+        self.store = store
+        self.positions = positions
+        self.check = check
+        self.clock = clock
+        self.sleep = sleep
+
+    def _try(self, failed, name, call, *args):
+        try:
+            return call(*args)
+        except adapters.AwsError as e:
+            log("error", "aws_call_failed", operation=e.operation, error=str(e))
+            failed.append(name)
+            return None
+
+    def observe(self, state, first):
+        cfg = self.cfg
+        now = self.clock()
+        reachable = self.check(cfg.target.host, cfg.target.port, cfg.target.timeout) == probe.ACCEPTING
+        primary_lsn = self.positions.primary() if reachable else None
+        replica_lsn = self.positions.replica()
+        if not (first or not reachable or state["phase"] != fsm.HEALTHY):
+            return fsm.Observation(now, reachable, primary_lsn, replica_lsn)
+        failed = []
+        replica = self._try(failed, "replica", self.aws.replica_state, cfg.replica_id)
+        lag = self._try(failed, "lag", self.aws.replica_lag, cfg.replica_id)
+        heartbeat = self._try(failed, "heartbeat", self.store.heartbeat)
+        events = self._try(failed, "events", self.store.open_events) or ()
+        fence = self._try(failed, "fence", self.store.fence) or {}
+        return fsm.Observation(
+            now,
+            reachable,
+            primary_lsn,
+            replica_lsn,
+            replica=replica,
+            lag=lag,
+            heartbeat_at=heartbeat,
+            events=events,
+            fence_confirmed="confirmed_at" in fence,
+            failed=tuple(failed),
         )
-    except adapters.AwsError as again:
-        log("error", "alert_failed", error=str(again))
-    return {"action": "alert", "operation": error.operation}
 
+    def _page(self, subject, message):
+        try:
+            self.aws.notify(self.cfg.topic_arn, subject, message)
+        except adapters.AwsError as e:
+            log("error", "page_failed", subject=subject, error=str(e))
 
-def _announce(aws, cfg, detail_type, detail):
-    """Tells the event bus and the topic; failures are logged, not fatal."""
-    try:
-        aws.put_event(cfg.event_bus, detail_type, detail)
-    except adapters.AwsError as e:
-        log("error", "announce_failed", channel="events", error=str(e))
-    try:
-        aws.notify(cfg.topic_arn, detail_type, detail["reason"])
-    except adapters.AwsError as e:
-        log("error", "announce_failed", channel="sns", error=str(e))
+    def _start_workflow(self, reason):
+        cfg = self.cfg
+        payload = {"replica": cfg.replica_id, "reason": reason}
+        try:
+            name = "failover-" + uuid.uuid4().hex
+            payload["execution"] = self.aws.start_failover(cfg.state_machine_arn, name, payload)
+        except adapters.AwsError as e:
+            self._page(
+                "drgen: failover workflow did not start",
+                f"The replica is promoted, but the workflow that fences the old primary did not start ({e}). "
+                "Start it by hand (see the RUNBOOK) and fence the old primary.",
+            )
+        return payload
 
+    def _announce(self, subject, detail):
+        try:
+            self.aws.put_event(self.cfg.event_bus, subject, detail)
+        except adapters.AwsError as e:
+            log("error", "announce_failed", channel="events", error=str(e))
+        self._page(subject, detail["reason"])
 
-def run(cfg, aws, check=probe.probe, sleep=time.sleep, execution_name="failover"):  # noqa: PLR0911 - one exit per outcome
-    """One monitor run. Returns what it did."""
-    probes = _probe_all(cfg, check, sleep)
-    dimensions = [{"Name": "ReplicaId", "Value": cfg.replica_id}]
-    try:
-        lag = aws.replica_lag(cfg.replica_id)
-        metrics = [("PrimaryReachable", sum(probes) / len(probes), "None")]
-        metrics.append(("ReplicaLagObserved", lag if lag is not None else -1, "Seconds"))
-        aws.put_metrics(cfg.namespace, metrics, dimensions)
-    except adapters.AwsError as e:
-        return _alert(aws, cfg, e)
+    def execute(self, before, result):
+        """Carries out the step's actions; returns the state to keep."""
+        cfg = self.cfg
+        for action in result.actions:
+            log("info", "action", kind=action.kind, subject=action.subject)
+            if action.kind == "page":
+                self._page(action.subject, action.message)
+            elif action.kind == "promote":
+                try:
+                    self.aws.promote(cfg.replica_id, cfg.backup_retention)
+                except adapters.AwsError as e:
+                    self._page("drgen: promotion call failed", f"PromoteReadReplica failed ({e}); retrying next tick.")
+                    return before
+                self.publish(result.state, force=True)
+                self._announce(action.subject, self._start_workflow(action.message))
+            elif action.kind == "start_workflow":
+                self._announce(action.subject, self._start_workflow(action.message))
+            else:
+                self._announce(action.subject, {"replica": cfg.replica_id, "reason": action.message})
+        return result.state
 
-    decision = decide(probes, lag, cfg.lag_threshold, cfg.probes)
-    log("info", "decision", promote=decision.promote, reason=decision.reason, lag=lag)
-    if not decision.promote:
-        return {"action": "none", "reason": decision.reason}
+    def publish(self, state, reachable=None, force=False):
+        """The writer authority (WriterIsDr), and what this tick saw."""
+        metrics = [("WriterIsDr", 1 if fsm.writer_is_dr(state) else 0, "None")]
+        if not force:
+            metrics.append(("Held", 1 if state["phase"] == fsm.HELD else 0, "None"))
+            metrics.append(("PrimaryReachable", 1 if reachable else 0, "None"))
+            risk = fsm.data_at_risk(state)
+            if risk is not None:
+                metrics.append(("DataAtRiskSeconds", risk, "Seconds"))
+        try:
+            self.aws.put_metrics(self.cfg.namespace, metrics, [])
+        except adapters.AwsError as e:
+            log("error", "publish_failed", error=str(e))
 
-    try:
-        state = aws.replica_state(cfg.replica_id)
-    except adapters.AwsError as e:
-        return _alert(aws, cfg, e)
-    if not state.is_replica or state.status != "available":
-        kind = "still" if state.is_replica else "no longer"
-        reason = f"replica is {state.status} and {kind} a replica; nothing to do"
-        log("info", "already_handled", reason=reason)
-        return {"action": "none", "reason": reason}
+    def tick(self, state, first):
+        obs = self.observe(state, first)
+        result = fsm.step(state, obs, self.cfg.rules)
+        log(
+            "info",
+            "tick",
+            phase=result.state["phase"],
+            sentence=result.sentence,
+            reachable=obs.primary_reachable,
+            data_at_risk=fsm.data_at_risk(result.state),
+        )
+        state = self.execute(state, result)
+        self.publish(state, obs.primary_reachable)
+        self.store.save(state)
+        return state
 
-    detail = {"replica": cfg.replica_id, "reason": decision.reason, "lag": lag, "dry_run": cfg.dry_run}
-    if cfg.dry_run:
-        _announce(aws, cfg, "drgen failover dry run", detail)
-        return {"action": "dry_run", "reason": decision.reason}
+    def run(self, owner):
+        """One scheduled run: ticks every probe interval for `run_seconds`, under the run lock."""
+        cfg = self.cfg
+        ticks = max(1, int(cfg.run_seconds // cfg.interval))
+        if not self.store.acquire(owner, self.clock(), cfg.run_seconds + 60):
+            log("warning", "locked", reason="another monitor run holds the lock")
+            return {"action": "skipped"}
+        try:
+            state = self.store.load() or fsm.initial_state()
+            for i in range(ticks):
+                if i:
+                    self.sleep(cfg.interval)
+                state = self.tick(state, first=i == 0)
+        finally:
+            self.store.release(owner)
+        return {"action": "ran", "phase": state["phase"], "ticks": ticks}
 
-    try:
-        if cfg.state_machine_arn:
-            detail["execution"] = aws.start_failover(cfg.state_machine_arn, execution_name, detail)
-        else:
-            aws.promote(cfg.replica_id, cfg.backup_retention)
-    except adapters.AwsError as e:
-        return _alert(aws, cfg, e)
-    _announce(aws, cfg, "drgen failover started", detail)
-    return {"action": "promoted", "reason": decision.reason}
+    def reset_authority(self):
+        """Failback: back to "primary", allowed only once the DR instance is a replica again."""
+        replica = self.aws.replica_state(self.cfg.replica_id)
+        if not replica.is_replica:
+            return {"action": "refused", "reason": "the DR instance is not a replica; re-create it first"}
+        state = fsm.initial_state()
+        self.store.save(state)
+        self.publish(state, reachable=True)
+        return {"action": "reset", "phase": state["phase"]}
 
 
 def handler(event, context):
-    """Lambda entry point."""
+    """Lambda entry point: a scheduled run, or {"command": "reset-authority"} during failback."""
     cfg = config.monitor_config(os.environ)
-    name = "failover-{}".format(getattr(context, "aws_request_id", "manual"))
-    return run(cfg, adapters.Aws(), execution_name=name[:80])
+    aws = adapters.Aws()
+    monitor = Monitor(cfg, aws, adapters.Store(aws, cfg.table), Positions(aws, cfg))
+    if (event or {}).get("command") == "reset-authority":
+        return monitor.reset_authority()
+    try:
+        return monitor.run(getattr(context, "aws_request_id", "manual"))
+    except adapters.AwsError as e:
+        monitor._page("drgen monitor: run failed", f"The failover monitor run failed ({e}); no decision was made.")
+        raise

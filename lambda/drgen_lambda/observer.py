@@ -2,11 +2,14 @@
 
 Behind a Lambda function URL (endpoint mode) it answers Route 53: 200 `ok` while the primary
 accepts connections, 503 otherwise, 404 for a request without the deployment's path token. It
-never returns detail. On a schedule (CloudWatch mode) it publishes PrimaryReachable instead.
+never returns detail. On a schedule it publishes PrimaryReachable (CloudWatch mode) and, in the
+primary region, leaves a heartbeat in the failover state table while the primary accepts
+connections.
 """
 
 import hmac
 import os
+import time
 
 from . import adapters, config, probe
 from .logs import log
@@ -30,6 +33,11 @@ def handle(event, cfg, check=probe.probe, aws=None):
     reachable = state == probe.ACCEPTING
     log("info", "probe", observer=cfg.observer, state=state)
     if http is None:
+        if reachable and cfg.heartbeat_table:
+            # The primary-region observer tells the DR side, through the global table, that the
+            # primary is alive in its own region: the monitor's partition veto.
+            aws = aws or adapters.Aws()
+            adapters.Store(aws, cfg.heartbeat_table).beat(time.time())
         if cfg.publish_metric:
             (aws or adapters.Aws()).put_metrics(
                 cfg.namespace,

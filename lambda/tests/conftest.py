@@ -96,3 +96,47 @@ def wait_until(predicate, timeout=10.0):
             return True
         time.sleep(0.05)
     return False
+
+
+def self_signed(directory: Path):
+    """A throwaway certificate and key for localhost."""
+    cert, key = directory / "server.crt", directory / "server.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost"]
+        + ["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"]
+        + ["-keyout", str(key), "-out", str(cert), "-days", "1"],
+        check=True,
+        capture_output=True,
+    )
+    key.chmod(0o600)
+    return cert, key
+
+
+@pytest.fixture(scope="session")
+def secure_postgres():
+    """PostgreSQL 15 with TLS and password authentication, as RDS runs it: `dbadmin` with
+    SCRAM-SHA-256 and `legacy` with an MD5 password, both over TLS only."""
+    require_postgres()
+    root = Path(tempfile.mkdtemp(prefix="drgen-pg-tls-"))
+    cluster = Cluster(root, free_port())
+    cluster.init()
+    self_signed(cluster.data)
+    if cluster.as_user:
+        for name in ("server.crt", "server.key"):
+            shutil.chown(cluster.data / name, "postgres", "postgres")
+    with open(cluster.data / "postgresql.conf", "a") as conf:
+        conf.write("ssl = on\n")
+    (cluster.data / "pg_hba.conf").write_text(
+        "local all all trust\n"
+        "hostssl all dbadmin 127.0.0.1/32 scram-sha-256\n"
+        "hostssl all legacy 127.0.0.1/32 md5\n"
+        "hostssl all clear 127.0.0.1/32 password\n"
+    )
+    cluster.start()
+    psql = [PG_BIN / "psql", "-h", str(root), "-p", str(cluster.port), "-U", "postgres", "-d", "postgres", "-c"]
+    cluster.run(*psql, "CREATE ROLE dbadmin LOGIN PASSWORD 'scram-secret-1'")
+    cluster.run(*psql, "SET password_encryption = 'md5'; CREATE ROLE legacy LOGIN PASSWORD 'md5-secret-1'")
+    cluster.run(*psql, "CREATE ROLE clear LOGIN PASSWORD 'clear-secret-1'")
+    yield cluster
+    cluster.run(PG_BIN / "pg_ctl", "-D", cluster.data, "-m", "immediate", "stop", check=False)
+    shutil.rmtree(root, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 import boto3
 import pytest
+from botocore.exceptions import EndpointConnectionError
 from moto import mock_aws
 
 from drgen_lambda import adapters
@@ -41,3 +42,33 @@ def test_an_event_is_put_on_the_bus(aws_env):
 def test_a_session_may_be_given(aws_env):
     session = boto3.session.Session(region_name="eu-west-1")
     assert adapters.Aws(session)._session is session
+
+
+@mock_aws
+def test_the_lock_and_the_state_table_fail_as_aws_errors(aws_env, monkeypatch):
+    store = adapters.Store(adapters.Aws(), "no-such-table")
+    with pytest.raises(adapters.AwsError, match="dynamodb.put_item"):
+        store.acquire("me", 0, 10)
+    with pytest.raises(adapters.AwsError, match="dynamodb.delete_item"):
+        store.release("me")
+    aws = adapters.Aws()
+
+    def broken(**kwargs):
+        raise EndpointConnectionError(endpoint_url="https://dynamodb")
+
+    monkeypatch.setattr(aws._client("dynamodb"), "put_item", broken)
+    with pytest.raises(adapters.AwsError, match="dynamodb.put_item"):
+        adapters.Store(aws, "t").acquire("me", 0, 10)
+
+
+def test_detach_secret_calls_stop_replication_to_replica(aws_env):
+    aws = adapters.Aws()
+    calls = []
+
+    class Client:
+        def stop_replication_to_replica(self, **kwargs):
+            calls.append(kwargs)
+
+    aws._clients[("secretsmanager", None)] = Client()
+    aws.detach_secret("s")
+    assert calls == [{"SecretId": "s"}]

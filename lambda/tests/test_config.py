@@ -2,18 +2,40 @@
 
 import pytest
 
-from drgen_lambda.config import ConfigError, monitor_config, observer_config
+from drgen_lambda.config import ConfigError, failover_config, monitor_config, observer_config
 
 MONITOR = {
+    "AWS_REGION": "us-west-2",
     "PRIMARY_HOST": "db.example.internal",
     "PRIMARY_PORT": "5432",
     "PROBE_TIMEOUT_SECONDS": "2",
-    "PROBES": "3",
     "PROBE_INTERVAL_SECONDS": "5",
+    "RUN_SECONDS": "45",
+    "CONFIRM_SECONDS": "20",
     "LAG_THRESHOLD_SECONDS": "60",
+    "MAX_DATA_LOSS_SECONDS": "60",
     "REPLICA_ID": "trading-db-replica-prod",
+    "REPLICA_HOST": "replica.example.internal",
+    "DB_NAME": "trading",
+    "SECRET_ID": "trading-db/prod/master",
+    "STATE_TABLE": "trading-db-failover-prod",
     "METRIC_NAMESPACE": "drgen/trading-db",
     "TOPIC_ARN": "arn:aws:sns:us-west-2:123456789012:alerts",
+    "STATE_MACHINE_ARN": "arn:aws:states:us-west-2:123456789012:stateMachine:promote",
+}
+
+FAILOVER = {
+    "AWS_REGION": "us-west-2",
+    "PRIMARY_REGION": "us-east-1",
+    "PRIMARY_ID": "trading-db-primary-prod",
+    "REPLICA_ID": "trading-db-replica-prod",
+    "FENCE_SECURITY_GROUP": "sg-0123456789abcdef0",
+    "STATE_TABLE": "trading-db-failover-prod",
+    "METRIC_NAMESPACE": "drgen/trading-db",
+    "TOPIC_ARN": "arn:aws:sns:us-west-2:123456789012:alerts",
+    "SECRET_ID": "trading-db/prod/master",
+    "ROTATION_FUNCTION_ARN": "arn:aws:lambda:us-west-2:123456789012:function:rotation",
+    "ROTATION_DAYS": "30",
 }
 
 OBSERVER = {
@@ -28,20 +50,24 @@ OBSERVER = {
 
 def test_monitor_defaults():
     cfg = monitor_config(MONITOR)
-    assert cfg.probes == 3
     assert cfg.interval == 5.0
     assert cfg.event_bus == "default"
-    assert cfg.state_machine_arn is None
-    assert cfg.dry_run is False
+    assert cfg.rules.dry_run is False
+    assert cfg.rules.automatic is True
+    assert cfg.rules.lag_max_age == 120
     assert cfg.backup_retention == 7
     assert cfg.target.port == 5432
+    assert "--region us-west-2 --db-instance-identifier trading-db-replica-prod" in cfg.rules.manual_command
 
 
 def test_monitor_options():
-    cfg = monitor_config(
-        dict(MONITOR, DRY_RUN="TRUE", STATE_MACHINE_ARN="arn:sfn", EVENT_BUS="bus", BACKUP_RETENTION_DAYS="14")
-    )
-    assert (cfg.dry_run, cfg.state_machine_arn, cfg.event_bus, cfg.backup_retention) == (True, "arn:sfn", "bus", 14)
+    cfg = monitor_config(dict(MONITOR, DRY_RUN="TRUE", MODE="manual", EVENT_BUS="bus", BACKUP_RETENTION_DAYS="14"))
+    assert (cfg.rules.dry_run, cfg.rules.automatic, cfg.event_bus, cfg.backup_retention) == (True, False, "bus", 14)
+
+
+def test_failover_settings():
+    cfg = failover_config(FAILOVER)
+    assert (cfg.primary_region, cfg.rotation_days, cfg.event_bus) == ("us-east-1", 30, "default")
 
 
 def test_observer_settings():
@@ -56,7 +82,8 @@ def test_observer_settings():
         ({"PRIMARY_HOST": ""}, "PRIMARY_HOST is required"),
         ({"PRIMARY_PORT": "x"}, "PRIMARY_PORT must be a whole number"),
         ({"PRIMARY_PORT": "70000"}, "between 1 and 65535"),
-        ({"PROBES": None}, "PROBES is required"),
+        ({"CONFIRM_SECONDS": None}, "CONFIRM_SECONDS is required"),
+        ({"MODE": "sometimes"}, "MODE must be automatic or manual"),
         ({"DRY_RUN": "maybe"}, "DRY_RUN must be true or false"),
         ({"PROBE_TIMEOUT_SECONDS": "0"}, "between 1 and 10"),
     ],

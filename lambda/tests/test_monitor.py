@@ -1,5 +1,5 @@
-"""The monitor against moto: the decision end to end, idempotence, dry run, and every failure
-path of every AWS call it makes."""
+"""The monitor against moto: a whole run through the real adapters, the run lock, the writer
+authority, and every failure path of the calls it makes."""
 
 import datetime
 import json
@@ -10,10 +10,11 @@ from moto import mock_aws
 from moto.rds.models import RDSBackend
 from test_config import MONITOR
 
-from drgen_lambda import adapters, monitor, probe
+from drgen_lambda import adapters, fsm, monitor, probe
 from drgen_lambda.config import monitor_config
 
 REPLICA = MONITOR["REPLICA_ID"]
+TABLE = MONITOR["STATE_TABLE"]
 
 
 class Recording(adapters.Aws):
@@ -41,12 +42,37 @@ class Recording(adapters.Aws):
         return [c[0] for c in self.calls]
 
 
-def states(*results):
-    it = iter(results)
-    return lambda host, port, timeout: next(it)
+class Positions:
+    """WAL positions as the test sets them."""
+
+    def __init__(self, primary=100, replica=100):
+        self.values = {"primary": primary, "replica": replica}
+
+    def primary(self):
+        return self.values["primary"]
+
+    def replica(self):
+        return self.values["replica"]
 
 
-DOWN3 = (probe.DOWN, probe.DOWN, probe.DOWN)
+class Clock:
+    def __init__(self):
+        self.now = datetime.datetime.now(datetime.timezone.utc).timestamp()
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def create_table():
+    boto3.client("dynamodb").create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
 
 
 @pytest.fixture()
@@ -74,25 +100,24 @@ def world(aws_env, monkeypatch):
         rds.create_db_instance_read_replica(
             DBInstanceIdentifier=REPLICA, SourceDBInstanceIdentifier="trading-db-primary-prod"
         )
+        create_table()
         topic = boto3.client("sns").create_topic(Name="alerts")["TopicArn"]
-        sfn = boto3.client("stepfunctions")
-        machine = sfn.create_state_machine(
+        machine = boto3.client("stepfunctions").create_state_machine(
             name="promote",
             definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
             roleArn="arn:aws:iam::123456789012:role/promoter",
         )["stateMachineArn"]
-        cfg = monitor_config(dict(MONITOR, TOPIC_ARN=topic))
-        yield cfg, machine
+        yield monitor_config(dict(MONITOR, TOPIC_ARN=topic, STATE_MACHINE_ARN=machine))
 
 
-def put_lag(seconds):
+def put_lag(seconds, ago=30):
     boto3.client("cloudwatch").put_metric_data(
         Namespace="AWS/RDS",
         MetricData=[
             {
                 "MetricName": "ReplicaLag",
                 "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": REPLICA}],
-                "Timestamp": datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=30),
+                "Timestamp": datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=ago),
                 "Value": seconds,
                 "Unit": "Seconds",
             }
@@ -105,151 +130,184 @@ def is_replica():
     return bool(instance.get("ReadReplicaSourceDBInstanceIdentifier"))
 
 
-def run(cfg, aws, probes=DOWN3):
-    return monitor.run(cfg, aws, check=states(*probes), sleep=lambda s: None)
+def published(name):
+    answer = boto3.client("cloudwatch").get_metric_statistics(
+        Namespace=MONITOR["METRIC_NAMESPACE"],
+        MetricName=name,
+        StartTime=datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1),
+        EndTime=datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1),
+        Period=60,
+        Statistics=["Maximum"],
+    )
+    return max((p["Maximum"] for p in answer["Datapoints"]), default=None)
 
 
-def test_a_dead_primary_with_missing_lag_is_promoted_and_announced(world):
-    cfg, _ = world
+def make(cfg, aws=None, probes=probe.DOWN, positions=None, clock=None):
+    aws = aws or Recording()
+    clock = clock or Clock()
+    states = iter(probes) if isinstance(probes, list) else None
+    check = (lambda h, p, t: next(states)) if states else (lambda h, p, t: probes)
+    return monitor.Monitor(
+        cfg,
+        aws,
+        adapters.Store(aws, TABLE),
+        positions or Positions(),
+        check=check,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+
+
+def caught_up(cfg, clock):
+    """A run with the primary reachable and the replica caught up: the data at risk is known."""
+    make(cfg, probes=probe.ACCEPTING, clock=clock).run("healthy")
+
+
+def test_a_reachable_primary_keeps_the_authority_and_measures_the_data_at_risk(world):
+    clock = Clock()
+    m = make(world, probes=probe.ACCEPTING, clock=clock)
+    assert m.run("run-1") == {"action": "ran", "phase": fsm.HEALTHY, "ticks": 9}
+    state = adapters.Store(adapters.Aws(), TABLE).load()
+    assert state["phase"] == fsm.HEALTHY and fsm.data_at_risk(state) == 0
+    assert published("WriterIsDr") == 0 and published("DataAtRiskSeconds") == 0
+    assert m.aws.names().count("replica_state") == 1
+
+
+def test_a_dead_primary_is_promoted_the_authority_published_and_the_workflow_started(world):
+    clock = Clock()
+    caught_up(world, clock)
+    put_lag(250)
     aws = Recording()
-    result = run(cfg, aws)
-    assert result["action"] == "promoted"
-    assert "missing" in result["reason"]
+    result = make(world, aws=aws, clock=clock).run("run-2")
+    assert result["phase"] == fsm.PROMOTING
     assert not is_replica()
-    assert aws.names() == ["replica_lag", "put_metrics", "replica_state", "promote", "put_event", "notify"]
-
-
-def test_a_dead_primary_with_high_lag_is_promoted(world):
-    cfg, _ = world
-    put_lag(300.0)
-    assert run(cfg, Recording())["action"] == "promoted"
-
-
-def test_a_second_run_does_nothing(world):
-    cfg, _ = world
-    assert run(cfg, Recording())["action"] == "promoted"
+    assert published("WriterIsDr") == 1
+    names = aws.names()
+    assert names.index("promote") < names.index("start_failover") < names.index("put_event")
+    executions = boto3.client("stepfunctions").list_executions(stateMachineArn=world.state_machine_arn)
+    assert len(executions["executions"]) == 1
+    # The next run keeps the authority with DR and does not promote again.
     aws = Recording()
-    result = run(cfg, aws)
-    assert result["action"] == "none"
-    assert "no longer a replica" in result["reason"]
+    assert make(world, aws=aws, clock=clock).run("run-3")["phase"] == fsm.PROMOTING
     assert "promote" not in aws.names()
 
 
-def test_a_replica_that_is_not_available_is_left_alone(world, monkeypatch):
-    cfg, _ = world
+def test_missing_lag_holds_and_pages(world):
+    clock = Clock()
+    caught_up(world, clock)
     aws = Recording()
-    monkeypatch.setattr(adapters.Aws, "replica_state", lambda self, rid: adapters.ReplicaState("modifying", True))
-    result = run(cfg, aws)
-    assert result["action"] == "none"
-    assert "modifying" in result["reason"]
+    assert make(world, aws=aws, clock=clock).run("run")["phase"] == fsm.HELD
+    assert is_replica() and "notify" in aws.names() and "promote" not in aws.names()
+
+
+def test_a_run_skips_while_another_holds_the_lock(world):
+    store = adapters.Store(adapters.Aws(), TABLE)
+    clock = Clock()
+    assert store.acquire("other", clock(), 100)
+    assert make(world, clock=clock).run("me") == {"action": "skipped"}
+    clock.sleep(200)
+    assert make(world, clock=clock).run("me")["action"] == "ran"
+
+
+def test_a_failed_promotion_call_keeps_the_state_and_pages(world):
+    clock = Clock()
+    caught_up(world, clock)
+    put_lag(250)
+    aws = Recording(fail={"promote"})
+    assert make(world, aws=aws, clock=clock).run("run")["phase"] == fsm.UNREACHABLE
     assert is_replica()
+    subjects = [c[1][1] for c in aws.calls if c[0] == "notify"]
+    assert "drgen: promotion call failed" in subjects
 
 
-def test_an_idle_primary_with_high_lag_is_not_promoted(world):
-    cfg, _ = world
-    put_lag(280.0)
+def test_a_workflow_that_does_not_start_pages(world):
+    clock = Clock()
+    caught_up(world, clock)
+    put_lag(250)
+    aws = Recording(fail={"start_failover"})
+    assert make(world, aws=aws, clock=clock).run("run")["phase"] == fsm.PROMOTING
+    subjects = [c[1][1] for c in aws.calls if c[0] == "notify"]
+    assert "drgen: failover workflow did not start" in subjects
+
+
+def test_failed_reads_cannot_decide_and_failed_publishing_is_logged(world, capsys):
+    clock = Clock()
+    caught_up(world, clock)
+    put_lag(250)
+    aws = Recording(fail={"replica_lag", "put_metrics", "put_event"})
+    assert make(world, aws=aws, clock=clock).run("run")["phase"] == fsm.HELD
+    out = capsys.readouterr().out
+    assert "publish_failed" in out and "aws_call_failed" in out
+
+
+def test_a_failed_page_is_logged(world, capsys):
+    clock = Clock()
+    caught_up(world, clock)
+    make(world, aws=Recording(fail={"notify"}), clock=clock).run("run")
+    assert "page_failed" in capsys.readouterr().out
+
+
+def test_a_replica_promoted_by_hand_is_adopted_and_fenced(world):
+    boto3.client("rds").promote_read_replica(DBInstanceIdentifier=REPLICA)
     aws = Recording()
-    result = run(cfg, aws, probes=(probe.ACCEPTING,) * 3)
-    assert result["action"] == "none"
-    assert is_replica()
-    assert "replica_state" not in aws.names()
+    assert make(world, aws=aws, probes=probe.ACCEPTING).run("run")["phase"] == fsm.PROMOTING
+    assert "start_failover" in aws.names() and published("WriterIsDr") == 1
 
 
-def test_a_dead_primary_with_low_lag_is_not_promoted(world):
-    cfg, _ = world
-    put_lag(3.0)
-    assert run(cfg, Recording())["action"] == "none"
-    assert is_replica()
+def test_the_fence_confirmed_by_the_workflow_ends_in_fenced(world):
+    clock = Clock()
+    caught_up(world, clock)
+    put_lag(250)
+    make(world, clock=clock).run("run")
+    adapters.Store(adapters.Aws(), TABLE).mark_fence(confirmed_at=clock())
+    assert make(world, clock=clock).run("run")["phase"] == fsm.FENCED
 
 
-def test_one_good_probe_prevents_promotion(world):
-    cfg, _ = world
-    assert run(cfg, Recording(), probes=(probe.DOWN, probe.ACCEPTING, probe.DOWN))["action"] == "none"
-    assert is_replica()
+def test_reset_authority_only_once_the_dr_instance_is_a_replica_again(world):
+    m = make(world)
+    assert m.reset_authority()["action"] == "reset"
+    boto3.client("rds").promote_read_replica(DBInstanceIdentifier=REPLICA)
+    assert m.reset_authority()["action"] == "refused"
 
 
-def test_a_primary_that_refuses_connections_counts_as_failed(world):
-    cfg, _ = world
-    assert run(cfg, Recording(), probes=(probe.NOT_ACCEPTING,) * 3)["action"] == "promoted"
-
-
-def test_dry_run_announces_but_never_promotes(world):
-    cfg, _ = world
-    aws = Recording()
-    result = run(cfg._replace(dry_run=True), aws)
-    assert result["action"] == "dry_run"
-    assert is_replica()
-    assert "promote" not in aws.names()
-    assert [c for c in aws.calls if c[0] == "put_event"][0][1][1] == "drgen failover dry run"
-
-
-def test_with_step_functions_the_monitor_starts_an_execution(world):
-    cfg, machine = world
-    aws = Recording()
-    result = run(cfg._replace(state_machine_arn=machine), aws)
-    assert result["action"] == "promoted"
-    assert "start_failover" in aws.names() and "promote" not in aws.names()
-    executions = boto3.client("stepfunctions").list_executions(stateMachineArn=machine)["executions"]
-    assert len(executions) == 1
-    assert is_replica()  # the state machine promotes, not the monitor
-
-
-@pytest.mark.parametrize("failing", ["replica_lag", "put_metrics", "replica_state", "promote", "start_failover"])
-def test_a_failed_aws_call_means_no_promotion_and_an_alert(world, failing):
-    cfg, machine = world
-    if failing == "start_failover":
-        cfg = cfg._replace(state_machine_arn=machine)
-    aws = Recording(fail=[failing])
-    result = run(cfg, aws)
-    assert result == {"action": "alert", "operation": failing}
-    assert is_replica()
-    assert aws.calls[-1][0] == "notify"
-    assert "did not promote" in aws.calls[-1][1][2]
-
-
-def test_an_alert_that_fails_too_is_logged(world, capsys):
-    cfg, _ = world
-    result = run(cfg, Recording(fail=["replica_lag", "notify"]))
-    assert result["action"] == "alert"
-    assert "alert_failed" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("failing", ["put_event", "notify"])
-def test_a_failed_announcement_does_not_undo_the_promotion(world, failing, capsys):
-    cfg, _ = world
-    result = run(cfg, Recording(fail=[failing]))
-    assert result["action"] == "promoted"
-    assert not is_replica()
-    assert "announce_failed" in capsys.readouterr().out
-
-
-def test_observations_are_published(world):
-    cfg, _ = world
-    put_lag(12.0)
-    run(cfg, Recording(), probes=(probe.ACCEPTING, probe.DOWN, probe.ACCEPTING))
-    metrics = boto3.client("cloudwatch").list_metrics(Namespace=cfg.namespace)["Metrics"]
-    assert sorted(m["MetricName"] for m in metrics) == ["PrimaryReachable", "ReplicaLagObserved"]
-
-
-def test_probes_are_spaced_by_the_interval(world):
-    cfg, _ = world
-    slept = []
-    monitor.run(cfg, Recording(), check=states(*DOWN3), sleep=slept.append)
-    assert slept == [5.0, 5.0]
-
-
-def test_the_handler_reads_its_config_and_names_the_execution(world, monkeypatch):
-    cfg, machine = world
-    for key, value in MONITOR.items():
+def test_the_handler_runs_and_resets(world, monkeypatch):
+    env = dict(MONITOR, TOPIC_ARN=world.topic_arn, STATE_MACHINE_ARN=world.state_machine_arn, RUN_SECONDS="0")
+    env["PRIMARY_HOST"] = "127.0.0.1"
+    env["PRIMARY_PORT"] = "9"
+    env["REPLICA_HOST"] = "127.0.0.1"
+    for key, value in env.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setenv("TOPIC_ARN", cfg.topic_arn)
-    monkeypatch.setenv("STATE_MACHINE_ARN", machine)
-    monkeypatch.setattr(monitor.probe, "probe", lambda *a: probe.DOWN)
-    monkeypatch.setattr(monitor.run, "__defaults__", (lambda *a: probe.DOWN, lambda s: None, "failover"))
+    boto3.client("secretsmanager").create_secret(
+        Name=MONITOR["SECRET_ID"], SecretString=json.dumps({"username": "dbadmin", "password": "x"})
+    )
+    assert monitor.handler({}, None)["action"] == "ran"
+    assert monitor.handler({"command": "reset-authority"}, None)["action"] == "reset"
+    boto3.client("dynamodb").delete_table(TableName=TABLE)
+    with pytest.raises(adapters.AwsError):
+        monitor.handler({}, None)
 
-    class Context:
-        aws_request_id = "0f1e2d3c"
 
-    assert monitor.handler({}, Context())["action"] == "promoted"
-    executions = boto3.client("stepfunctions").list_executions(stateMachineArn=machine)["executions"]
-    assert executions[0]["name"] == "failover-0f1e2d3c"
+def test_positions_read_real_wal_positions_with_the_secret(world, secure_postgres):
+    boto3.client("secretsmanager").create_secret(
+        Name=MONITOR["SECRET_ID"], SecretString=json.dumps({"username": "dbadmin", "password": "scram-secret-1"})
+    )
+    env = dict(MONITOR, PRIMARY_HOST="127.0.0.1", REPLICA_HOST="127.0.0.1", DB_NAME="postgres")
+    env["PRIMARY_PORT"] = str(secure_postgres.port)
+    positions = monitor.Positions(adapters.Aws(), monitor_config(env))
+    assert positions.primary() > 0
+    # Not a standby: pg_last_wal_receive_lsn() is NULL.
+    assert positions.replica() is None
+
+
+def test_positions_are_none_when_the_secret_or_the_server_fails(world, capsys):
+    positions = monitor.Positions(adapters.Aws(), world)
+    assert positions.primary() is None
+    assert "wal_position_failed" in capsys.readouterr().out
+
+
+def test_a_failed_announcement_is_logged(world, capsys):
+    clock = Clock()
+    caught_up(world, clock)
+    put_lag(250)
+    make(world, aws=Recording(fail={"put_event"}), clock=clock).run("run")
+    assert "announce_failed" in capsys.readouterr().out

@@ -3,8 +3,9 @@
 import boto3
 from moto import mock_aws
 from test_config import OBSERVER
+from test_monitor import TABLE, create_table
 
-from drgen_lambda import observer, probe
+from drgen_lambda import adapters, observer, probe
 from drgen_lambda.config import observer_config
 
 CFG = observer_config(OBSERVER)
@@ -70,3 +71,14 @@ def test_the_handler_reads_its_config(monkeypatch):
     monkeypatch.setattr(observer.probe, "probe", lambda *a: probe.DOWN)
     monkeypatch.setattr(observer.handle, "__defaults__", (lambda *a: probe.DOWN, None))
     assert observer.handler(request("/" + CFG.token), None)["statusCode"] == 503
+
+
+@mock_aws
+def test_the_primary_region_observer_leaves_a_heartbeat_only_while_the_primary_answers(aws_env):
+    create_table()
+    cfg = CFG._replace(heartbeat_table=TABLE, observer="primary")
+    store = adapters.Store(adapters.Aws(), TABLE)
+    observer.handle({}, cfg, check=checker(probe.DOWN))
+    assert store.heartbeat() is None
+    observer.handle({}, cfg, check=checker(probe.ACCEPTING))
+    assert store.heartbeat() is not None

@@ -1,0 +1,416 @@
+"""The failover decision as a state machine: (persisted state, observation) -> (new state, actions).
+
+Nothing here calls AWS or PostgreSQL. The monitor feeds it one observation per tick and carries
+out the actions it returns; the unit tests and the failover drill feed it the same way. Every
+transition is one row of TRANSITIONS: the phase it leaves, the phase it enters, the sentence it
+logs, the condition that selects it and the function that makes its actions. The first row whose
+phase matches and whose condition holds is taken. The RUNBOOK's state diagram is generated from
+this table (`python3 -m drgen_lambda.fsm`).
+
+Phases:
+  healthy      the DR side reaches the primary; the writer authority says "primary".
+  unreachable  the DR side has not reached the primary since `since`; the confirm window runs.
+  held         the confirm window has passed, but a gate refuses automatic promotion; paged.
+  promoting    PromoteReadReplica succeeded (here or by hand); the authority says "DR" for good.
+  fenced       the old primary is fenced and its connections have dropped.
+"""
+
+from collections.abc import Sequence
+from typing import Callable, NamedTuple, Optional
+
+HEALTHY = "healthy"
+UNREACHABLE = "unreachable"
+HELD = "held"
+PROMOTING = "promoting"
+FENCED = "fenced"
+PHASES = (HEALTHY, UNREACHABLE, HELD, PROMOTING, FENCED)
+
+# RDS events of the primary that open an in-region recovery, and the events that close each.
+# From the RDS event list (Amazon RDS User Guide, "Amazon RDS event categories and event messages").
+RECOVERY_EVENTS = {
+    "RDS-EVENT-0013": ("multi-az-failover", ("RDS-EVENT-0015", "RDS-EVENT-0049")),
+    "RDS-EVENT-0050": ("multi-az-activation", ("RDS-EVENT-0051",)),
+    "RDS-EVENT-0004": ("shutdown", ("RDS-EVENT-0006",)),
+    "RDS-EVENT-0026": ("offline-maintenance", ("RDS-EVENT-0027",)),
+    "RDS-EVENT-0267": ("engine-upgrade", ("RDS-EVENT-0268",)),
+}
+CLOSING_EVENTS = {end: kind for kind, ends in RECOVERY_EVENTS.values() for end in ends}
+
+
+class Rules(NamedTuple):
+    """The decision's numbers, from the rendered configuration."""
+
+    confirm_seconds: float
+    lag_threshold: float
+    lag_max_age: float
+    max_data_loss: float
+    event_expiry: float
+    automatic: bool
+    dry_run: bool
+    repage_seconds: float
+    manual_command: str
+
+
+class Replica(NamedTuple):
+    status: str
+    is_replica: bool
+
+
+class Lag(NamedTuple):
+    """The newest ReplicaLag datapoint: its value and how old it is, in seconds."""
+
+    value: float
+    age: float
+
+
+class Observation(NamedTuple):
+    """What one tick saw. None means "not observed" (not asked, or the call failed)."""
+
+    now: float
+    primary_reachable: bool
+    primary_lsn: Optional[int] = None
+    replica_lsn: Optional[int] = None
+    replica: Optional[Replica] = None
+    lag: Optional[Lag] = None
+    heartbeat_at: Optional[float] = None
+    events: Sequence = ()
+    fence_confirmed: bool = False
+    failed: Sequence = ()
+
+
+class Action(NamedTuple):
+    """Something the monitor must do: page, promote, start_workflow or announce."""
+
+    kind: str
+    subject: str = ""
+    message: str = ""
+
+
+class Transition(NamedTuple):
+    source: tuple
+    target: str
+    sentence: str
+    when: Callable
+    do: Callable
+
+
+def initial_state():
+    return {
+        "phase": HEALTHY,
+        "since": None,
+        "last_seen": None,
+        "samples": [],
+        "caught_up_at": None,
+        "last_sample": None,
+        "held": None,
+        "pages": {},
+        "promoted_at": None,
+        "expired": [],
+    }
+
+
+# --- data at risk -------------------------------------------------------------------------------
+
+
+def _record_positions(state, obs, keep_seconds):
+    """Keeps (time, primary WAL position) samples and when the replica last had everything the
+    primary had reported: `caught_up_at`. An unchanged position only moves its sample's time."""
+    samples = [list(s) for s in state["samples"]]
+    if obs.primary_lsn is not None:
+        if samples and samples[-1][1] == obs.primary_lsn:
+            samples[-1][0] = obs.now
+        else:
+            samples.append([obs.now, obs.primary_lsn])
+        state["last_sample"] = obs.now
+    if obs.replica_lsn is not None:
+        reached = [t for t, lsn in samples if lsn <= obs.replica_lsn]
+        if reached:
+            state["caught_up_at"] = max(reached + [state["caught_up_at"] or reached[0]])
+    cutoff = obs.now - keep_seconds
+    state["samples"] = [s for s in samples if s[0] >= cutoff or s is samples[-1]]
+
+
+def data_at_risk(state) -> Optional[float]:
+    """Seconds of the primary's commits the replica may lack: from the last time the replica had
+    received every position the primary had reported, to the primary's last sample. Commits made
+    after that last sample (at most one tick) are not included. None when not known."""
+    if state["last_sample"] is None or state["caught_up_at"] is None:
+        return None
+    return max(0.0, state["last_sample"] - state["caught_up_at"])
+
+
+# --- gates --------------------------------------------------------------------------------------
+
+
+class Gate(NamedTuple):
+    key: str
+    message: str
+    page: bool
+
+
+def _open_events(obs, rules):
+    return [(kind, at) for kind, at in obs.events if obs.now - at < rules.event_expiry]
+
+
+def gate(state, obs, rules) -> Optional[Gate]:  # noqa: PLR0911 - one return per gate, in order
+    """The first reason not to promote now, or None when every condition for promotion holds."""
+    if obs.failed or obs.replica is None:
+        what = ", ".join(obs.failed) or "replica"
+        return Gate("cannot-decide", f"cannot decide: reading {what} failed; not promoting, retrying", True)
+    if obs.heartbeat_at is not None and obs.now - obs.heartbeat_at < rules.confirm_seconds:
+        age = obs.now - obs.heartbeat_at
+        return Gate(
+            "partition",
+            f"partition: primary alive in its region (its observer reached it {age:.0f} s ago) "
+            "while the DR side cannot reach it; not promoting",
+            True,
+        )
+    opened = _open_events(obs, rules)
+    if opened:
+        kinds = ", ".join(sorted({k for k, _ in opened}))
+        return Gate("veto", f"in-region recovery of the primary in progress ({kinds}); not promoting", False)
+    if obs.lag is None or obs.lag.age > rules.lag_max_age:
+        seen = "missing" if obs.lag is None else f"stale ({obs.lag.age:.0f} s old)"
+        return Gate("lag-unknown", f"replica lag unknown: the newest ReplicaLag datapoint is {seen}", True)
+    if obs.lag.value <= rules.lag_threshold:
+        return Gate(
+            "lag-low",
+            f"replica lag {obs.lag.value:.0f} s is within {rules.lag_threshold:.0f} s: replication is "
+            "alive, so the primary may be too; not promoting",
+            True,
+        )
+    risk = data_at_risk(state)
+    if risk is None or risk > rules.max_data_loss:
+        measured = "unknown" if risk is None else f"about {risk:.0f} s"
+        return Gate(
+            "rpo",
+            f"RPO gate: commits at risk {measured}, budget {rules.max_data_loss:.0f} s; "
+            f"not promoting automatically. To promote by hand: {rules.manual_command}",
+            True,
+        )
+    if obs.replica.status != "available":
+        return Gate("replica-busy", f"replica is {obs.replica.status}, not available; retrying", True)
+    if not rules.automatic:
+        return Gate("manual", f"manual mode: promotion needs a human. To promote: {rules.manual_command}", True)
+    if rules.dry_run:
+        return Gate("dry-run", "dry run: every condition holds, the monitor would promote now", True)
+    return None
+
+
+# --- conditions and effects ---------------------------------------------------------------------
+
+
+def _standalone(state, obs, rules):
+    return obs.replica is not None and not obs.replica.is_replica
+
+
+def _reachable(state, obs, rules):
+    return obs.primary_reachable
+
+
+def _confirming(state, obs, rules):
+    return obs.now - state["since"] < rules.confirm_seconds
+
+
+def _cleared(state, obs, rules):
+    return gate(state, obs, rules) is None
+
+
+def _always(state, obs, rules):
+    return True
+
+
+def _nothing(state, obs, rules):
+    return []
+
+
+def _page(state, obs, rules, *, key, subject, message):
+    """Pages once per condition, and again every `repage_seconds` while it lasts."""
+    last = state["pages"].get(key)
+    if last is not None and obs.now - last < rules.repage_seconds:
+        return []
+    state["pages"][key] = obs.now
+    return [Action("page", subject, message)]
+
+
+def _start_unreachable(state, obs, rules):
+    state["since"] = obs.now
+    return []
+
+
+def _recovered(state, obs, rules):
+    was_held = state["held"] is not None
+    state["since"] = None
+    state["held"] = None
+    state["pages"] = {}
+    if was_held:
+        return [Action("page", "drgen: primary reachable again", "The primary is reachable from the DR side again.")]
+    return []
+
+
+def _hold(state, obs, rules):
+    g = gate(state, obs, rules)
+    state["held"] = g.key
+    if not g.page:
+        return []
+    if g.key == "dry-run":
+        return _page(state, obs, rules, key=g.key, subject="drgen failover dry run", message=g.message)
+    return _page(state, obs, rules, key=g.key, subject=f"drgen: failover held ({g.key})", message=g.message)
+
+
+def _promote(state, obs, rules):
+    state["promoted_at"] = obs.now
+    state["held"] = None
+    risk = data_at_risk(state)
+    return [
+        Action(
+            "promote",
+            "drgen failover started",
+            f"The primary has been unreachable for {obs.now - state['since']:.0f} s; promoting the replica "
+            f"(replica lag {obs.lag.value:.0f} s, commits at risk about {risk:.0f} s).",
+        )
+    ]
+
+
+def _adopt(state, obs, rules):
+    state["promoted_at"] = obs.now
+    return [
+        Action(
+            "start_workflow",
+            "drgen: replica promoted outside the monitor",
+            "The replica is standalone: the writer authority is now the DR region; fencing the old primary.",
+        )
+    ]
+
+
+def _split_brain(state, obs, rules):
+    return _page(
+        state,
+        obs,
+        rules,
+        key="split-brain",
+        subject="drgen: split-brain risk",
+        message="split-brain risk: old primary reachable and unfenced. Fence it now (see the RUNBOOK).",
+    )
+
+
+def _fence_broken(state, obs, rules):
+    return _page(
+        state,
+        obs,
+        rules,
+        key="fence-broken",
+        subject="drgen: split-brain risk",
+        message="split-brain risk: the fenced old primary accepts connections again. Fence it now (see the RUNBOOK).",
+    )
+
+
+def _fence_done(state, obs, rules):
+    return [Action("announce", "drgen: old primary fenced", "The old primary is fenced and its connections dropped.")]
+
+
+def _fence_confirmed(state, obs, rules):
+    return obs.fence_confirmed
+
+
+TRANSITIONS = (
+    Transition(
+        (HEALTHY, UNREACHABLE, HELD),
+        PROMOTING,
+        "the replica is standalone: a promotion was started outside the monitor; the authority is DR",
+        _standalone,
+        _adopt,
+    ),
+    Transition((HEALTHY,), HEALTHY, "the primary is reachable", _reachable, _nothing),
+    Transition(
+        (HEALTHY,),
+        UNREACHABLE,
+        "the primary is unreachable from the DR side; the confirm window starts",
+        _always,
+        _start_unreachable,
+    ),
+    Transition((UNREACHABLE, HELD), HEALTHY, "the primary is reachable again; no promotion", _reachable, _recovered),
+    Transition((UNREACHABLE,), UNREACHABLE, "the confirm window is still running", _confirming, _nothing),
+    Transition(
+        (UNREACHABLE, HELD),
+        PROMOTING,
+        "unreachable for the whole confirm window and every gate holds: promoting the replica",
+        _cleared,
+        _promote,
+    ),
+    Transition(
+        (UNREACHABLE, HELD), HELD, "unreachable for the confirm window, but a gate refuses promotion", _always, _hold
+    ),
+    Transition(
+        (PROMOTING,),
+        FENCED,
+        "the old primary is fenced and its connections have dropped",
+        _fence_confirmed,
+        _fence_done,
+    ),
+    Transition(
+        (PROMOTING,), PROMOTING, "split-brain risk: the old primary is reachable and unfenced", _reachable, _split_brain
+    ),
+    Transition((PROMOTING,), PROMOTING, "waiting for the fence", _always, _nothing),
+    Transition((FENCED,), FENCED, "split-brain risk: the fenced old primary is reachable", _reachable, _fence_broken),
+    Transition((FENCED,), FENCED, "the old primary stays fenced", _always, _nothing),
+)
+
+
+class Step(NamedTuple):
+    state: dict
+    actions: list
+    sentence: str
+
+
+def step(state, obs: Observation, rules: Rules) -> Step:
+    """One tick: the new state, the actions to carry out, and the sentence to log."""
+    state = dict(state, pages=dict(state["pages"]), expired=list(state["expired"]))
+    if obs.primary_reachable:
+        state["last_seen"] = obs.now
+    _record_positions(state, obs, keep_seconds=2 * rules.max_data_loss + rules.confirm_seconds)
+    actions = _expiries(state, obs, rules)
+    for row in TRANSITIONS:
+        if state["phase"] in row.source and row.when(state, obs, rules):
+            actions.extend(row.do(state, obs, rules))
+            state["phase"] = row.target
+            return Step(state, actions, row.sentence)
+    raise AssertionError(f"no transition from {state['phase']}")  # pragma: no cover - every phase ends in _always
+
+
+def _expiries(state, obs, rules):
+    """Pages once for every recovery event left open past its expiry (its end event was lost)."""
+    actions = []
+    for kind, at in obs.events:
+        key = f"{kind}@{at:.0f}"
+        if obs.now - at >= rules.event_expiry and key not in state["expired"]:
+            state["expired"].append(key)
+            actions.append(
+                Action(
+                    "page",
+                    "drgen: recovery event expired",
+                    f"The primary's {kind} event has been open {obs.now - at:.0f} s without its end event; "
+                    "it no longer vetoes promotion.",
+                )
+            )
+    return actions
+
+
+def writer_is_dr(state) -> bool:
+    """What the monitor publishes as the writer authority."""
+    return state["phase"] in (PROMOTING, FENCED)
+
+
+def diagram():
+    """The state diagram in Mermaid, generated from TRANSITIONS."""
+    lines = ["stateDiagram-v2", f"    [*] --> {HEALTHY}"]
+    for row in TRANSITIONS:
+        for source in row.source:
+            lines.append(f"    {source} --> {row.target}: {row.sentence}")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover - prints the diagram for the docs
+    import sys
+
+    sys.stdout.write(diagram())
