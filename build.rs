@@ -10,7 +10,11 @@ fn main() {
     let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     println!("cargo:rerun-if-changed=lambda/drgen_lambda");
     println!("cargo:rerun-if-changed=src/lambda_zip.rs");
-    for (name, sources) in [("observer", lambda_zip::OBSERVER), ("monitor", lambda_zip::MONITOR)] {
+    for (name, sources) in [
+        ("observer", lambda_zip::OBSERVER),
+        ("monitor", lambda_zip::MONITOR),
+        ("failover", lambda_zip::FAILOVER),
+    ] {
         let files: Vec<(&str, Vec<u8>)> = sources
             .iter()
             .map(|path| {

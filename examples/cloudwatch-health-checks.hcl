@@ -1,15 +1,16 @@
 # Health checks that follow CloudWatch alarms instead of function URLs (no public endpoint),
-# direct promotion by the monitor without Step Functions, and a public hosted zone.
-rto_target_seconds = 300
+# DNS that moves only once a promotion has started, manual promotion, and a public hosted zone.
+rto_target_seconds = 600
 
 dns {
   zone_name    = "db.example.com"
   record_name  = "orders"
   private_zone = false
+  switch       = "promotion"
 }
 
 failover {
   health_check_mode = "cloudwatch"
-  step_functions    = false
+  mode              = "manual"
   lambda_runtime    = "python3.13"
 }

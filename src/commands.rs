@@ -82,10 +82,11 @@ fn validate(args: &ModelArgs) -> Result<ExitCode> {
         model.rto_target_seconds
     );
     println!(
-        "promotion starts: within {} s ({} s schedule + {} s probing)",
+        "promotion starts: within {} s ({} s until the first failed probe + {} s confirm window + {} s calls)",
         model.rto.promotion_start_seconds(),
-        model.rto.schedule,
-        model.rto.probing
+        model.rto.first_miss,
+        model.rto.confirm,
+        model.rto.tick_calls
     );
     Ok(ExitCode::SUCCESS)
 }

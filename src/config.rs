@@ -176,6 +176,8 @@ pub struct DnsConfig {
     pub private_zone: bool,
     /// TTL of the failover records in seconds (5 to 300).
     pub ttl_seconds: u32,
+    /// `detection` (default) or `promotion`: what moves the writer name to the DR region.
+    pub switch: DnsSwitch,
 }
 
 impl Default for DnsConfig {
@@ -185,6 +187,7 @@ impl Default for DnsConfig {
             record_name: "writer".into(),
             private_zone: true,
             ttl_seconds: 30,
+            switch: DnsSwitch::Detection,
         }
     }
 }
@@ -199,6 +202,28 @@ pub enum HealthCheckMode {
     Cloudwatch,
 }
 
+/// Whether the monitor promotes by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FailoverMode {
+    /// Promote when every condition holds.
+    Automatic,
+    /// Decide and page with the command; a human promotes.
+    Manual,
+}
+
+/// What moves the writer name to the DR region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DnsSwitch {
+    /// The PRIMARY record is healthy while the writer authority says "primary" and at least one
+    /// observer reaches the primary: DNS reroutes within the reroute budget (to the read-only
+    /// replica until promotion finishes). Clients use `target_session_attrs=read-write`.
+    Detection,
+    /// Only the writer authority moves DNS: once a promotion has started.
+    Promotion,
+}
+
 /// Failure detection and promotion.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
@@ -211,15 +236,25 @@ pub struct FailoverConfig {
     pub failure_threshold: u32,
     /// Promotion needs replica lag above this many seconds, or missing (1 to 3600).
     pub lag_threshold_seconds: u32,
-    /// Minutes between monitor runs (1 to 60).
+    /// Minutes between monitor runs (1 to 60); each run observes for most of its period.
     pub monitor_schedule_minutes: u32,
-    /// Probes of the primary per monitor run; all must fail before promotion (1 to 10).
-    pub monitor_probes: u32,
-    /// Seconds between those probes (1 to 30).
+    /// Seconds between the monitor's probes of the primary (1 to 30).
     pub monitor_probe_interval_seconds: u32,
     /// Timeout of one probe in seconds (1 to 10).
     pub probe_timeout_seconds: u32,
-    /// Run the promotion through a Step Functions state machine (true) or directly (false).
+    /// The primary must be unreachable from the DR side without a break for this many seconds
+    /// before promotion (60 to 3600); longer than an ordinary Multi-AZ failover.
+    pub confirm_seconds: u32,
+    /// Largest data loss, in seconds of the primary's commits, that automatic promotion may
+    /// accept (0 to 3600). Measured from WAL positions while both databases were reachable.
+    pub max_data_loss_seconds: u32,
+    /// An in-region recovery event of the primary left open this long stops vetoing and pages
+    /// (300 to 86400).
+    pub recovery_event_expiry_seconds: u32,
+    /// `automatic` (default): promote when every condition holds. `manual`: decide and page
+    /// with the command, never promote.
+    pub mode: FailoverMode,
+    /// The failover workflow runs in Step Functions; only `true` is supported.
     pub step_functions: bool,
     /// Decide and announce, but never promote.
     pub dry_run: bool,
@@ -237,9 +272,12 @@ impl Default for FailoverConfig {
             failure_threshold: 3,
             lag_threshold_seconds: 60,
             monitor_schedule_minutes: 1,
-            monitor_probes: 3,
             monitor_probe_interval_seconds: 5,
             probe_timeout_seconds: 2,
+            confirm_seconds: 180,
+            max_data_loss_seconds: 60,
+            recovery_event_expiry_seconds: 1800,
+            mode: FailoverMode::Automatic,
             step_functions: true,
             dry_run: false,
             lambda_runtime: "python3.12".into(),

@@ -5,7 +5,32 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
+use crate::health::HealthGraph;
 use crate::model::{Side, Topology};
+
+fn decision(m: &Topology) -> Decision {
+    let f = &m.failover;
+    Decision {
+        mode: format!("{:?}", f.mode).to_lowercase(),
+        confirm_seconds: f.confirm_seconds,
+        probe_interval_seconds: f.monitor_probe_interval_seconds,
+        probe_timeout_seconds: f.probe_timeout_seconds,
+        lag_threshold_seconds: f.lag_threshold_seconds,
+        lag_max_age_seconds: 120,
+        max_data_loss_seconds: f.max_data_loss_seconds,
+        recovery_event_expiry_seconds: f.recovery_event_expiry_seconds,
+        rule: vec![
+            format!("the primary unreachable from the DR side on every probe for {} s (state kept in the DR region across runs)", f.confirm_seconds),
+            format!("no heartbeat from the primary's own region younger than {} s (a fresher one means a partition: page, no promotion; none at all does not block)", f.confirm_seconds),
+            format!("no in-region recovery of the primary open (RDS events; one open longer than {} s expires and pages)", f.recovery_event_expiry_seconds),
+            format!("ReplicaLag above {} s on a datapoint at most 120 s old (missing or stale is unknown: page, no promotion)", f.lag_threshold_seconds),
+            format!("commits at risk, from WAL positions, at most {} s (otherwise page with the manual command)", f.max_data_loss_seconds),
+            "the replica available and still a replica (otherwise page and retry)".into(),
+            "every read of the decision succeeded (otherwise page and retry)".into(),
+        ],
+        limit: "when the primary's region falls entirely silent (no probe, no heartbeat) while the primary is in fact alive behind a full inter-region partition, two regions cannot tell that from a regional outage: automatic mode promotes, and the fence cannot reach the old primary until the partition heals (the monitor pages \"split-brain risk\" meanwhile). failover.mode = \"manual\" is the consistency-first choice.".into(),
+    }
+}
 use crate::output::FileSet;
 
 #[derive(Debug, Serialize)]
@@ -15,6 +40,9 @@ pub struct Explanation {
     /// Resources per region (`primary`, `dr`), by type.
     pub resources: BTreeMap<String, BTreeMap<String, usize>>,
     pub rto: RtoTable,
+    pub decision: Decision,
+    /// The health check that guards the PRIMARY record.
+    pub dns: HealthGraph,
     pub rpo: String,
     pub warnings: Vec<String>,
 }
@@ -25,7 +53,8 @@ pub struct Settings {
     pub destroyable: bool,
     pub multi_az: bool,
     pub aws_backup: bool,
-    pub step_functions: bool,
+    pub failover_mode: String,
+    pub dns_switch: String,
     pub dry_run: bool,
     pub private_zone: bool,
     pub state_access_logging: bool,
@@ -54,11 +83,28 @@ pub struct RtoTable {
     pub dns_ttl_seconds: u32,
     pub dns_reroute_seconds: u32,
     pub rto_target_seconds: u32,
-    pub monitor_schedule_seconds: u32,
-    pub monitor_probing_seconds: u32,
+    pub first_failed_probe_within_seconds: u32,
+    pub confirm_window_seconds: u32,
+    pub deciding_calls_seconds: u32,
     pub promotion_starts_within_seconds: u32,
+    pub authority_to_route53_seconds: u32,
     pub rds_promotion: String,
     pub write_rto: String,
+}
+
+/// The promotion rule with its numbers.
+#[derive(Debug, Serialize)]
+pub struct Decision {
+    pub mode: String,
+    pub confirm_seconds: u32,
+    pub probe_interval_seconds: u32,
+    pub probe_timeout_seconds: u32,
+    pub lag_threshold_seconds: u32,
+    pub lag_max_age_seconds: u32,
+    pub max_data_loss_seconds: u32,
+    pub recovery_event_expiry_seconds: u32,
+    pub rule: Vec<String>,
+    pub limit: String,
 }
 
 impl Explanation {
@@ -81,7 +127,8 @@ impl Explanation {
                 destroyable: m.destroyable,
                 multi_az: m.database.multi_az,
                 aws_backup: m.backup.aws_backup,
-                step_functions: m.failover.step_functions,
+                failover_mode: format!("{:?}", m.failover.mode).to_lowercase(),
+                dns_switch: format!("{:?}", m.dns.switch).to_lowercase(),
                 dry_run: m.failover.dry_run,
                 private_zone: m.dns.private_zone,
                 state_access_logging: m.state_access_logs.is_some(),
@@ -95,20 +142,31 @@ impl Explanation {
                 dns_ttl_seconds: r.ttl,
                 dns_reroute_seconds: r.reroute_seconds(),
                 rto_target_seconds: m.rto_target_seconds,
-                monitor_schedule_seconds: r.schedule,
-                monitor_probing_seconds: r.probing,
+                first_failed_probe_within_seconds: r.first_miss,
+                confirm_window_seconds: r.confirm,
+                deciding_calls_seconds: r.tick_calls,
                 promotion_starts_within_seconds: r.promotion_start_seconds(),
+                authority_to_route53_seconds: r.authority,
                 rds_promotion: "several minutes or longer, as AWS documents; drgen does not estimate it".into(),
                 write_rto: format!(
-                    "{} s until promotion starts, plus the RDS promotion time (several minutes or longer); reads through the DNS name move within {} s",
+                    "{} s until promotion starts, plus the RDS promotion time (several minutes or longer); the writer name {}",
                     r.promotion_start_seconds(),
-                    r.reroute_seconds()
+                    match m.dns.switch {
+                        crate::config::DnsSwitch::Detection => format!(
+                            "moves to the (read-only until promoted) replica within {} s, and the writer authority keeps it there about {} s after promotion starts",
+                            r.reroute_seconds(),
+                            r.authority
+                        ),
+                        crate::config::DnsSwitch::Promotion => format!("moves within {} s ({})", r.reroute_seconds(), r.reroute_formula()),
+                    }
                 ),
             },
+            decision: decision(m),
+            dns: HealthGraph::new(m),
             rpo: format!(
-                "Replication is asynchronous: a failover loses the writes the replica had not applied when the primary failed, so data loss is bounded by the replica lag at that moment (alarmed above {lag} s). The monitor promotes only after {probes} consecutive failed probes of the primary AND a lag above {lag} s or no lag datapoint at all; when it cannot read the lag because a CloudWatch or RDS call fails, the lag is unknown and it refuses to promote and alerts instead. Check the lag of the last minutes before a manual failover (RUNBOOK.md).",
-                probes = m.failover.monitor_probes,
-                lag = m.failover.lag_threshold_seconds
+                "Replication is asynchronous: a failover loses the commits the replica had not received when the primary failed. While both are reachable the monitor samples WAL positions (primary pg_current_wal_lsn, replica pg_last_wal_receive_lsn) every {every} s and keeps how far behind the replica was; it promotes automatically only when that is at most {budget} s (commits made within one sampling interval before the failure are not counted). Above that, or unknown, it pages with the command that promotes by hand.",
+                every = m.failover.monitor_probe_interval_seconds,
+                budget = m.failover.max_data_loss_seconds
             ),
             warnings: m.warnings.clone(),
         }
@@ -156,11 +214,41 @@ impl Explanation {
             "  {:>5} s  DNS reroute in total (target {} s)",
             r.dns_reroute_seconds, r.rto_target_seconds
         );
-        let _ = writeln!(s, "  {:>5} s  monitor schedule period", r.monitor_schedule_seconds);
-        let _ = writeln!(s, "  {:>5} s  monitor probes x interval", r.monitor_probing_seconds);
+        let _ = writeln!(
+            s,
+            "  {:>5} s  until the monitor's first failed probe (interval + timeout + gap between runs)",
+            r.first_failed_probe_within_seconds
+        );
+        let _ = writeln!(
+            s,
+            "  {:>5} s  confirm window: unreachable from the DR side without a break",
+            r.confirm_window_seconds
+        );
+        let _ =
+            writeln!(s, "  {:>5} s  the deciding tick's AWS and PostgreSQL calls", r.deciding_calls_seconds);
         let _ = writeln!(s, "  {:>5} s  until promotion starts", r.promotion_starts_within_seconds);
+        let _ = writeln!(
+            s,
+            "  {:>5} s  writer authority to Route 53 (stated; AWS documents no bound)",
+            r.authority_to_route53_seconds
+        );
         let _ = writeln!(s, "      RDS promotion: {}", r.rds_promotion);
         let _ = writeln!(s, "      write RTO: {}", r.write_rto);
+        let decision = &self.decision;
+        let _ = writeln!(s, "\nPromotion rule (mode {})", decision.mode);
+        for line in &decision.rule {
+            let _ = writeln!(s, "  - {line}");
+        }
+        let _ = writeln!(s, "  Limit: {}", decision.limit);
+        let graph = &self.dns;
+        let _ = writeln!(
+            s,
+            "\nPRIMARY record ({}), healthy when at least {} of these are healthy:",
+            graph.address, graph.threshold
+        );
+        for c in &graph.children {
+            let _ = writeln!(s, "  {} x {} {} ({})", c.copies, c.kind, c.address, c.role);
+        }
         let _ = writeln!(s, "\nRPO\n  {}", self.rpo);
         if !self.warnings.is_empty() {
             let _ = writeln!(s, "\nWarnings");

@@ -9,6 +9,7 @@ pub const OBSERVER: &[&str] = &[
     "drgen_lambda/__init__.py",
     "drgen_lambda/adapters.py",
     "drgen_lambda/config.py",
+    "drgen_lambda/fsm.py",
     "drgen_lambda/logs.py",
     "drgen_lambda/observer.py",
     "drgen_lambda/probe.py",
@@ -19,10 +20,21 @@ pub const MONITOR: &[&str] = &[
     "drgen_lambda/__init__.py",
     "drgen_lambda/adapters.py",
     "drgen_lambda/config.py",
-    "drgen_lambda/decision.py",
+    "drgen_lambda/fsm.py",
     "drgen_lambda/logs.py",
     "drgen_lambda/monitor.py",
+    "drgen_lambda/pg.py",
     "drgen_lambda/probe.py",
+];
+
+/// The sources of the failover-workflow package, relative to `lambda/`.
+pub const FAILOVER: &[&str] = &[
+    "drgen_lambda/__init__.py",
+    "drgen_lambda/adapters.py",
+    "drgen_lambda/config.py",
+    "drgen_lambda/fsm.py",
+    "drgen_lambda/logs.py",
+    "drgen_lambda/workflow.py",
 ];
 
 /// 1980-01-01 00:00:00 in MS-DOS date and time format: the earliest a zip can say.

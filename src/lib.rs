@@ -8,6 +8,7 @@ mod commands;
 pub mod config;
 pub mod error;
 pub mod explain;
+pub mod health;
 pub mod lambda_zip;
 pub mod model;
 pub mod naming;

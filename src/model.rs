@@ -6,7 +6,9 @@ use std::fmt;
 
 use ipnet::Ipv4Net;
 
-use crate::config::{Config, ExistingNetwork, HealthCheckMode, RegionConfig, DEFAULT_SUBNET_PREFIX};
+use crate::config::{
+    Config, DnsSwitch, ExistingNetwork, FailoverMode, HealthCheckMode, RegionConfig, DEFAULT_SUBNET_PREFIX,
+};
 use crate::error::{FieldError, Problems};
 use crate::naming::Names;
 use crate::region::AwsRegion;
@@ -176,6 +178,7 @@ pub struct Dns {
     pub record_name: String,
     pub private_zone: bool,
     pub ttl_seconds: u32,
+    pub switch: DnsSwitch,
 }
 
 impl Dns {
@@ -191,19 +194,36 @@ pub struct Failover {
     pub failure_threshold: u32,
     pub lag_threshold_seconds: u32,
     pub monitor_schedule_minutes: u32,
-    pub monitor_probes: u32,
     pub monitor_probe_interval_seconds: u32,
     pub probe_timeout_seconds: u32,
-    pub step_functions: bool,
+    pub confirm_seconds: u32,
+    pub max_data_loss_seconds: u32,
+    pub recovery_event_expiry_seconds: u32,
+    pub mode: FailoverMode,
     pub dry_run: bool,
     pub lambda_runtime: String,
     pub observer_reserved_concurrency: u32,
 }
 
+/// Seconds a monitor run leaves free at the end of its schedule period, so that the next run
+/// finds the lock released.
+const MONITOR_SLACK_SECONDS: u32 = 15;
+
+/// Upper bound of one monitor tick's AWS and PostgreSQL calls after its probe: four AWS reads
+/// (5 s read timeout, two attempts each) and two WAL-position queries, within the probe timeout.
+pub const TICK_CALLS_SECONDS: u32 = 45;
+
 impl Failover {
-    /// Longest run of the monitor: its probes, their timeouts and the AWS calls after them.
+    /// How long one monitor run observes: its schedule period less the slack.
+    pub fn monitor_run_seconds(&self) -> u32 {
+        (self.monitor_schedule_minutes * 60)
+            .saturating_sub(MONITOR_SLACK_SECONDS)
+            .max(self.monitor_probe_interval_seconds)
+    }
+
+    /// The Lambda timeout of the monitor: its run, plus one tick's worst case.
     pub fn monitor_timeout_seconds(&self) -> u32 {
-        self.monitor_probes * (self.monitor_probe_interval_seconds + self.probe_timeout_seconds) + 30
+        (self.monitor_run_seconds() + self.probe_timeout_seconds * 3 + TICK_CALLS_SECONDS).min(900)
     }
 }
 
@@ -318,7 +338,7 @@ impl Topology {
         let rto = match (&failover, &dns) {
             (Some(f), Some(d)) => {
                 let rto = RtoBudget::new(f, d);
-                if rto.reroute_seconds() > config.rto_target_seconds {
+                if d.switch == DnsSwitch::Detection && rto.reroute_seconds() > config.rto_target_seconds {
                     c.push(
                         "rto_target_seconds",
                         format!(
@@ -327,6 +347,19 @@ impl Topology {
                             rto.reroute_formula(),
                             config.rto_target_seconds
                         ),
+                    );
+                }
+                if d.switch == DnsSwitch::Promotion {
+                    warnings.push(format!(
+                        "dns.switch: promotion moves the writer name only after a promotion has started, within {} s ({})",
+                        rto.reroute_seconds(),
+                        rto.reroute_formula()
+                    ));
+                }
+                if f.mode == FailoverMode::Manual {
+                    warnings.push(
+                        "failover.mode: manual never promotes by itself; the monitor pages with the command"
+                            .into(),
                     );
                 }
                 if f.health_check_mode == HealthCheckMode::Cloudwatch {
@@ -685,6 +718,7 @@ impl Checker {
             record_name: d.record_name.clone(),
             private_zone: d.private_zone,
             ttl_seconds: d.ttl_seconds,
+            switch: d.switch,
         })
     }
 
@@ -693,9 +727,17 @@ impl Checker {
         self.one_of("failover.request_interval_seconds", f.request_interval_seconds, &[10, 30]);
         self.range("failover.failure_threshold", f.failure_threshold, 1, 10);
         self.range("failover.lag_threshold_seconds", f.lag_threshold_seconds, 1, 3600);
-        self.range("failover.monitor_schedule_minutes", f.monitor_schedule_minutes, 1, 60);
-        self.range("failover.monitor_probes", f.monitor_probes, 1, 10);
+        self.range("failover.monitor_schedule_minutes", f.monitor_schedule_minutes, 1, 14);
         self.range("failover.monitor_probe_interval_seconds", f.monitor_probe_interval_seconds, 1, 30);
+        self.range("failover.confirm_seconds", f.confirm_seconds, 60, 3600);
+        self.range("failover.max_data_loss_seconds", f.max_data_loss_seconds, 0, 3600);
+        self.range("failover.recovery_event_expiry_seconds", f.recovery_event_expiry_seconds, 300, 86_400);
+        if !f.step_functions {
+            self.push(
+                "failover.step_functions",
+                "false is not supported: the failover workflow (promotion, secret, fence) runs in Step Functions; remove the setting",
+            );
+        }
         self.range("failover.probe_timeout_seconds", f.probe_timeout_seconds, 1, 10);
         self.range("failover.observer_reserved_concurrency", f.observer_reserved_concurrency, 1, 100);
         if !RUNTIMES.iter().any(|&(r, _)| r == f.lambda_runtime) {
@@ -715,10 +757,12 @@ impl Checker {
             failure_threshold: f.failure_threshold,
             lag_threshold_seconds: f.lag_threshold_seconds,
             monitor_schedule_minutes: f.monitor_schedule_minutes,
-            monitor_probes: f.monitor_probes,
             monitor_probe_interval_seconds: f.monitor_probe_interval_seconds,
             probe_timeout_seconds: f.probe_timeout_seconds,
-            step_functions: f.step_functions,
+            confirm_seconds: f.confirm_seconds,
+            max_data_loss_seconds: f.max_data_loss_seconds,
+            recovery_event_expiry_seconds: f.recovery_event_expiry_seconds,
+            mode: f.mode,
             dry_run: f.dry_run,
             lambda_runtime: f.lambda_runtime.clone(),
             observer_reserved_concurrency: f.observer_reserved_concurrency,

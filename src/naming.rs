@@ -54,19 +54,23 @@ pub enum Role {
     Observer,
     Monitor,
     Promoter,
+    Failover,
     Backup,
     StateReplication,
+    EventForwarding,
 }
 
 impl Role {
-    pub const ALL: [Role; 7] = [
+    pub const ALL: [Role; 9] = [
         Role::FlowLogs,
         Role::RdsMonitoring,
         Role::Observer,
         Role::Monitor,
         Role::Promoter,
+        Role::Failover,
         Role::Backup,
         Role::StateReplication,
+        Role::EventForwarding,
     ];
 
     fn word(self) -> &'static str {
@@ -76,6 +80,8 @@ impl Role {
             Role::Observer => "observer",
             Role::Monitor => "monitor",
             Role::Promoter => "promoter",
+            Role::Failover => "failover",
+            Role::EventForwarding => "rds-events",
             Role::Backup => "backup",
             Role::StateReplication => "s3-repl",
         }
@@ -87,6 +93,7 @@ impl Role {
 pub enum Function {
     Observer,
     Monitor,
+    Failover,
 }
 
 impl Function {
@@ -94,6 +101,7 @@ impl Function {
         match self {
             Function::Observer => "observer",
             Function::Monitor => "monitor",
+            Function::Failover => "failover",
         }
     }
 }
@@ -174,12 +182,17 @@ impl Names {
         self.name(&format!("{}-{}", function.word(), side.label()), 64, "Lambda function name")
     }
 
-    pub fn rotation_function(&self) -> AwsName {
-        self.name("rotation", 64, "Lambda function name")
+    pub fn rotation_function(&self, side: Side) -> AwsName {
+        self.name(&format!("rotation-{}", side.label()), 64, "Lambda function name")
     }
 
-    pub fn rotation_stack(&self) -> AwsName {
-        self.name("rotation", 128, "CloudFormation stack name")
+    pub fn rotation_stack(&self, side: Side) -> AwsName {
+        self.name(&format!("rotation-{}", side.label()), 128, "CloudFormation stack name")
+    }
+
+    /// The DynamoDB global table of the failover state (homed in the DR region).
+    pub fn failover_table(&self) -> AwsName {
+        self.name("failover", 255, "DynamoDB table name")
     }
 
     pub fn topic(&self, side: Side) -> AwsName {
@@ -263,8 +276,7 @@ impl Names {
     /// Every name, for the length check.
     pub fn all(&self) -> Vec<AwsName> {
         let mut all = vec![
-            self.rotation_function(),
-            self.rotation_stack(),
+            self.failover_table(),
             self.state_machine(),
             self.secret(),
             self.backup_plan(),
@@ -290,11 +302,18 @@ impl Names {
                 self.flow_log_group(side),
                 self.function(Function::Observer, side),
                 self.function(Function::Monitor, side),
+                self.function(Function::Failover, side),
+                self.rotation_function(side),
+                self.rotation_stack(side),
+                self.regional_purpose("fenced", side),
+                self.rule("recovery-events", side),
+                self.alarm("writer-authority", side),
                 self.topic(side),
                 self.backup_vault(side),
                 self.alarm("replica-lag", side),
                 self.dead_letter_queue(Function::Observer, side),
                 self.dead_letter_queue(Function::Monitor, side),
+                self.dead_letter_queue(Function::Failover, side),
                 self.rule("monitor-schedule", side),
                 self.rule("observer-schedule", side),
                 self.rule("failover-events", side),

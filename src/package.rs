@@ -8,16 +8,18 @@
 pub enum Package {
     Observer,
     Monitor,
+    Failover,
 }
 
 impl Package {
-    pub const ALL: [Package; 2] = [Package::Observer, Package::Monitor];
+    pub const ALL: [Package; 3] = [Package::Observer, Package::Monitor, Package::Failover];
 
     /// The zip's path in the output directory.
     pub fn path(self) -> &'static str {
         match self {
             Package::Observer => "lambda/observer.zip",
             Package::Monitor => "lambda/monitor.zip",
+            Package::Failover => "lambda/failover.zip",
         }
     }
 
@@ -26,6 +28,7 @@ impl Package {
         match self {
             Package::Observer => "drgen_lambda.observer.handler",
             Package::Monitor => "drgen_lambda.monitor.handler",
+            Package::Failover => "drgen_lambda.workflow.handler",
         }
     }
 
@@ -34,6 +37,7 @@ impl Package {
         match self {
             Package::Observer => include_bytes!(concat!(env!("OUT_DIR"), "/observer.zip")),
             Package::Monitor => include_bytes!(concat!(env!("OUT_DIR"), "/monitor.zip")),
+            Package::Failover => include_bytes!(concat!(env!("OUT_DIR"), "/failover.zip")),
         }
     }
 }
@@ -47,6 +51,7 @@ mod tests {
         match p {
             Package::Observer => lambda_zip::OBSERVER,
             Package::Monitor => lambda_zip::MONITOR,
+            Package::Failover => lambda_zip::FAILOVER,
         }
     }
 

@@ -1,10 +1,15 @@
-//! The recovery-time budget, computed from the model.
+//! The recovery-time budget, computed from the model. Every figure is an upper bound.
 
-use crate::config::HealthCheckMode;
-use crate::model::{Dns, Failover};
+use crate::config::{DnsSwitch, HealthCheckMode};
+use crate::model::{Dns, Failover, TICK_CALLS_SECONDS};
 
 /// Standard-resolution CloudWatch metrics, the only kind Route 53 health checks accept.
 const CLOUDWATCH_PERIOD_SECONDS: u32 = 60;
+
+/// How long Route 53 may take to follow the writer-authority alarm. AWS documents no bound for
+/// a CLOUDWATCH_METRIC check; this is the stated allowance (one alarm period for the alarm, two
+/// for Route 53 to read the data stream), in whole minutes on purpose.
+pub const AUTHORITY_DELAY_SECONDS: u32 = 3 * CLOUDWATCH_PERIOD_SECONDS;
 
 /// Worst-case times from a primary failure to rerouted DNS and to the start of promotion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,10 +20,17 @@ pub struct RtoBudget {
     pub calculated_allowance: u32,
     /// Time until resolvers drop the cached answer.
     pub ttl: u32,
-    /// Schedule period of the monitor.
-    pub schedule: u32,
-    /// Probes per monitor run times the interval between them.
-    pub probing: u32,
+    /// Until the monitor's first failed probe: one probe interval and timeout, plus the gap
+    /// between two monitor runs.
+    pub first_miss: u32,
+    /// The confirm window: the primary unreachable from the DR side without a break.
+    pub confirm: u32,
+    /// The deciding tick's AWS and PostgreSQL calls.
+    pub tick_calls: u32,
+    /// The writer authority reaching Route 53 (stated, not measured).
+    pub authority: u32,
+    /// What moves DNS.
+    pub switch: DnsSwitch,
 }
 
 impl RtoBudget {
@@ -34,12 +46,16 @@ impl RtoBudget {
                 (CLOUDWATCH_PERIOD_SECONDS * f.failure_threshold, CLOUDWATCH_PERIOD_SECONDS)
             }
         };
+        let gap = f.monitor_schedule_minutes * 60 - f.monitor_run_seconds();
         Self {
             detection,
             calculated_allowance,
             ttl: d.ttl_seconds,
-            schedule: f.monitor_schedule_minutes * 60,
-            probing: f.monitor_probes * f.monitor_probe_interval_seconds,
+            first_miss: f.monitor_probe_interval_seconds + f.probe_timeout_seconds + gap,
+            confirm: f.confirm_seconds,
+            tick_calls: TICK_CALLS_SECONDS,
+            authority: AUTHORITY_DELAY_SECONDS,
+            switch: d.switch,
         }
     }
 
@@ -49,18 +65,29 @@ impl RtoBudget {
 
     /// Worst case from failure until clients resolve the DR address.
     pub fn reroute_seconds(&self) -> u32 {
-        self.detection + self.calculated_allowance + self.ttl
+        match self.switch {
+            DnsSwitch::Detection => self.detection + self.calculated_allowance + self.ttl,
+            DnsSwitch::Promotion => self.promotion_start_seconds() + self.authority + self.ttl,
+        }
     }
 
     pub fn reroute_formula(&self) -> String {
-        format!(
-            "{} detection + {} calculated check + {} TTL",
-            self.detection, self.calculated_allowance, self.ttl
-        )
+        match self.switch {
+            DnsSwitch::Detection => format!(
+                "{} detection + {} calculated check + {} TTL",
+                self.detection, self.calculated_allowance, self.ttl
+            ),
+            DnsSwitch::Promotion => format!(
+                "{} until promotion starts + {} authority to Route 53 + {} TTL",
+                self.promotion_start_seconds(),
+                self.authority,
+                self.ttl
+            ),
+        }
     }
 
-    /// Worst case from failure until the monitor starts the promotion.
+    /// Worst case from failure until the monitor calls PromoteReadReplica.
     pub fn promotion_start_seconds(&self) -> u32 {
-        self.schedule + self.probing
+        self.first_miss + self.confirm + self.tick_calls
     }
 }

@@ -10,6 +10,10 @@ use hcl::{Block, Body, Expression};
 
 /// Every action allowed on `"*"`, with the reason it cannot be scoped.
 const STAR_ALLOWLIST: &[(&str, &str)] = &[
+    (
+        "ec2:DescribeSubnets",
+        "Describe calls have no resource-level permissions (AWSLambdaVPCAccessExecutionRole)",
+    ),
     ("cloudwatch:GetMetricData", "no resource-level permissions"),
     ("cloudwatch:PutMetricData", "no resource-level permissions; conditioned on drgen's namespace"),
     ("ec2:DescribeNetworkInterfaces", "Describe calls have no resource-level permissions"),
@@ -179,5 +183,10 @@ fn the_primary_record_is_guarded_by_the_calculated_check() {
         })
         .unwrap();
     assert_eq!(strings(&attr(calculated, "type").unwrap()), vec!["CALCULATED".to_string()]);
-    assert_eq!(attr(calculated, "child_health_threshold").unwrap().to_string(), "1");
+    // The writer authority (three checks) and at least one of the two observers.
+    assert_eq!(attr(calculated, "child_health_threshold").unwrap().to_string(), "4");
+    let Some(Expression::Array(children)) = attr(calculated, "child_healthchecks") else {
+        panic!("children")
+    };
+    assert_eq!(children.len(), 5);
 }

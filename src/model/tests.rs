@@ -50,7 +50,23 @@ fn the_defaults_are_valid_and_match_the_design() {
 fn the_default_model_reroutes_within_sixty_seconds() {
     let m = check(&Config::default()).unwrap();
     assert_eq!(m.rto.reroute_seconds(), 60);
-    assert_eq!(m.rto.promotion_start_seconds(), 75);
+    // 5 s interval + 2 s timeout + 15 s between runs, 180 s confirm window, 45 s of calls.
+    assert_eq!(m.rto.promotion_start_seconds(), 247);
+    assert!(m.failover.monitor_timeout_seconds() <= 900);
+}
+
+#[test]
+fn promotion_mode_reroutes_only_after_promotion_starts_and_says_so() {
+    let m = check(&with(|c| c.dns.switch = crate::config::DnsSwitch::Promotion)).unwrap();
+    assert_eq!(m.rto.reroute_seconds(), 247 + 180 + 30);
+    assert!(m.warnings.iter().any(|w| w.starts_with("dns.switch")));
+}
+
+#[test]
+fn the_longest_schedule_fits_the_lambda_timeout() {
+    let m = check(&with(|c| c.failover.monitor_schedule_minutes = 14)).unwrap();
+    assert_eq!(m.failover.monitor_run_seconds(), 825);
+    assert!(m.failover.monitor_timeout_seconds() <= 900);
 }
 
 #[test]
@@ -297,7 +313,23 @@ fn failover_fields_are_checked() {
     );
     rejects(&with(|c| c.failover.failure_threshold = 0), "failover.failure_threshold", "1 to 10");
     rejects(&with(|c| c.failover.lag_threshold_seconds = 0), "failover.lag_threshold_seconds", "1 to 3600");
-    rejects(&with(|c| c.failover.monitor_probes = 11), "failover.monitor_probes", "1 to 10");
+    rejects(&with(|c| c.failover.confirm_seconds = 30), "failover.confirm_seconds", "60 to 3600");
+    rejects(
+        &with(|c| c.failover.max_data_loss_seconds = 3601),
+        "failover.max_data_loss_seconds",
+        "0 to 3600",
+    );
+    rejects(
+        &with(|c| c.failover.recovery_event_expiry_seconds = 10),
+        "failover.recovery_event_expiry_seconds",
+        "300 to 86400",
+    );
+    rejects(
+        &with(|c| c.failover.monitor_schedule_minutes = 15),
+        "failover.monitor_schedule_minutes",
+        "1 to 14",
+    );
+    rejects(&with(|c| c.failover.step_functions = false), "failover.step_functions", "not supported");
     rejects(
         &with(|c| c.failover.lambda_runtime = "nodejs20.x".into()),
         "failover.lambda_runtime",

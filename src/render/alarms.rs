@@ -26,18 +26,20 @@ pub struct Alarm<'a> {
     pub missing: &'a str,
 }
 
+/// An alarm; without dimensions when none are given.
 pub fn alarm(side: Side, a: Alarm<'_>) -> hcl::Block {
+    let body = Body::builder()
+        .add_attribute(("provider", provider(side)))
+        .add_attribute(("alarm_name", a.name.expr()))
+        .add_attribute(("alarm_description", a.description))
+        .add_attribute(("namespace", a.namespace))
+        .add_attribute(("metric_name", a.metric));
+    let body =
+        if a.dimensions.is_empty() { body } else { body.add_attribute(("dimensions", obj(a.dimensions))) };
     resource(
         "aws_cloudwatch_metric_alarm",
         &a.label,
-        Body::builder()
-            .add_attribute(("provider", provider(side)))
-            .add_attribute(("alarm_name", a.name.expr()))
-            .add_attribute(("alarm_description", a.description))
-            .add_attribute(("namespace", a.namespace))
-            .add_attribute(("metric_name", a.metric))
-            .add_attribute(("dimensions", obj(a.dimensions)))
-            .add_attribute(("statistic", a.statistic))
+        body.add_attribute(("statistic", a.statistic))
             .add_attribute(("comparison_operator", a.comparison))
             .add_attribute(("threshold", a.threshold))
             .add_attribute(("evaluation_periods", u64::from(a.periods)))

@@ -10,7 +10,7 @@ use super::network::{subnet_ids, vpc_id};
 use super::Doc;
 use crate::model::{Side, Topology};
 use crate::naming::Role;
-use crate::syntax::{arr, call, labelled, provider, r, resource, rs, strs, t};
+use crate::syntax::{arr, labelled, provider, r, resource, rs, strs, t};
 
 /// The logs each instance exports to CloudWatch.
 const LOGS: [&str; 2] = ["postgresql", "upgrade"];
@@ -211,19 +211,23 @@ fn db_instance(m: &Topology, side: Side, doc: &mut Doc) {
                 .add_attribute(("allocated_storage", u64::from(d.allocated_storage_gb)))
                 .add_attribute(("db_name", d.db_name.as_str()))
                 .add_attribute(("username", d.master_username.as_str()))
+                // The same generated value the secret version stores in the same apply; the
+                // secret's host names this instance, so reading the password back from the
+                // secret would be a cycle.
                 .add_attribute((
                     "password",
-                    Expression::from(hcl::expr::Traversal::new(
-                        call("jsondecode", [r("aws_secretsmanager_secret_version.master.secret_string")]),
-                        [hcl::expr::TraversalOperator::Index(Expression::from("password"))],
-                    )),
+                    r("data.aws_secretsmanager_random_password.master.random_password"),
                 ))
                 .add_attribute(("port", u64::from(d.port)));
             let body = common(m, side, body).add_block(labelled(
                 "lifecycle",
                 &[],
                 Body::builder()
-                    .add_attribute(("ignore_changes", arr([r("password"), r("engine_version")])))
+                    // vpc_security_group_ids: an apply must never undo the fence of an old primary.
+                    .add_attribute((
+                        "ignore_changes",
+                        arr([r("password"), r("engine_version"), r("vpc_security_group_ids")]),
+                    ))
                     .build(),
             ));
             resource("aws_db_instance", side.label(), body.build())
@@ -240,7 +244,7 @@ fn db_instance(m: &Topology, side: Side, doc: &mut Doc) {
     };
     doc.add("database.tf", [block]);
     doc.note("database.tf", "resource", &["aws_db_instance", side.label()], match side {
-        Side::Primary => "The writable primary. The password comes from the master secret once; rotation owns it afterwards, so it is ignored, as is engine_version: RDS applies minor versions in the maintenance window.",
+        Side::Primary => "The writable primary. The password is the master secret's first value; rotation owns it afterwards, so it is ignored, as is engine_version: RDS applies minor versions in the maintenance window.",
         Side::Dr => "The cross-region read replica. replicate_source_db is ignored so that after a promotion the next apply does not destroy the new primary (see RUNBOOK.md, failback).",
     });
     let (what, id_desc) = match side {

@@ -9,6 +9,8 @@ use hcl::Body;
 use super::alarms::{alarm, Alarm};
 use super::observers::{metric_mode, TOKEN};
 use super::Doc;
+use crate::config::DnsSwitch;
+use crate::health::{HealthGraph, AUTHORITY_COPIES};
 use crate::model::{Side, Topology};
 use crate::naming::Function;
 use crate::syntax::{arr, labelled, obj, provider, r, resource, rs, t};
@@ -118,14 +120,74 @@ fn record(m: &Topology, side: Side, doc: &mut Doc) {
     doc.add("dns.tf", [resource("aws_route53_record", &format!("writer_{side}"), body.build())]);
 }
 
+/// The writer authority: an alarm in the DR region on the monitor's WriterIsDr metric, and the
+/// health checks that follow it (three copies; see `health::AUTHORITY_COPIES`).
+fn authority(m: &Topology, doc: &mut Doc) {
+    let side = Side::Dr;
+    let alarm_block = alarm(
+        side,
+        Alarm {
+            label: "writer_authority".into(),
+            name: m.names.alarm("writer-authority", side),
+            description: "The writer authority says DR: a promotion of the replica has started. DNS never moves back by itself; failback resets it (RUNBOOK.md).".into(),
+            namespace: m.names.metric_namespace().expr(),
+            metric: "WriterIsDr",
+            dimensions: vec![],
+            statistic: "Maximum",
+            comparison: "GreaterThanOrEqualToThreshold",
+            threshold: 1.0,
+            periods: 1,
+            period: 60,
+            missing: "ignore",
+        },
+    );
+    let check = health_check(
+        m,
+        "writer_authority",
+        "writer-authority",
+        Body::builder()
+            .add_attribute(("provider", provider(Side::Primary)))
+            .add_attribute(("count", u64::from(AUTHORITY_COPIES)))
+            .add_attribute(("type", "CLOUDWATCH_METRIC"))
+            .add_attribute((
+                "cloudwatch_alarm_name",
+                r("aws_cloudwatch_metric_alarm.writer_authority.alarm_name"),
+            ))
+            .add_attribute(("cloudwatch_alarm_region", m.dr.region.name()))
+            .add_attribute(("insufficient_data_health_status", "LastKnownStatus")),
+    );
+    doc.add("dns.tf", [alarm_block, check]);
+    doc.note(
+        "dns.tf",
+        "resource",
+        &["aws_cloudwatch_metric_alarm", "writer_authority"],
+        "Missing data keeps the alarm's state (treat_missing_data = ignore): a silent monitor never moves the writer back. The monitor publishes WriterIsDr on every tick; 1 from the moment PromoteReadReplica succeeded.",
+    );
+    doc.note(
+        "dns.tf",
+        "resource",
+        &["aws_route53_health_check", "writer_authority"],
+        "Three checks on the same alarm (child_healthchecks is a set, so one id twice would count once). LastKnownStatus: a check with no data keeps its last status, and a new check starts healthy (Route 53 API reference, HealthCheckConfig.InsufficientDataHealthStatus).",
+    );
+}
+
 pub fn render(m: &Topology, doc: &mut Doc) {
     zone(m, doc);
     for side in Side::BOTH {
         observer_check(m, side, doc);
     }
-    let children = Side::BOTH.map(|side| {
-        r(&format!("aws_route53_health_check.{}.id", super::functions::label(Function::Observer, side)))
-    });
+    authority(m, doc);
+    let graph = HealthGraph::new(m);
+    let mut children = Vec::new();
+    for child in &graph.children {
+        if child.role == "authority" {
+            children.extend(
+                (0..child.copies).map(|i| r(&format!("aws_route53_health_check.writer_authority[{i}].id"))),
+            );
+        } else {
+            children.push(r(&format!("{}.id", child.address)));
+        }
+    }
     doc.add(
         "dns.tf",
         [
@@ -136,7 +198,7 @@ pub fn render(m: &Topology, doc: &mut Doc) {
                 Body::builder()
                     .add_attribute(("provider", provider(Side::Primary)))
                     .add_attribute(("type", "CALCULATED"))
-                    .add_attribute(("child_health_threshold", 1))
+                    .add_attribute(("child_health_threshold", u64::from(graph.threshold)))
                     .add_attribute(("child_healthchecks", arr(children))),
             ),
             health_check(
@@ -155,12 +217,11 @@ pub fn render(m: &Topology, doc: &mut Doc) {
             ),
         ],
     );
-    doc.note(
-        "dns.tf",
-        "resource",
-        &["aws_route53_health_check", "primary_alive"],
-        "The primary counts as alive while at least one observer reaches it, so losing one observer region never moves traffic.",
-    );
+    let rule = match m.dns.switch {
+        DnsSwitch::Detection => "Healthy when at least 4 of its 5 children are: the three writer-authority checks (the authority says primary) and at least one observer reaching the primary. Truth table: authority primary (3 healthy) + 0 observers = 3, unhealthy; + 1 or 2 observers = 4 or 5, healthy. Authority DR (0 healthy) + 2 observers = 2, unhealthy; one authority check lagging behind (1 healthy) + 2 observers = 3, unhealthy. One observer region lost never moves traffic while the other reaches the primary.",
+        DnsSwitch::Promotion => "dns.switch = promotion: healthy while at least 2 of the 3 writer-authority checks say primary. DNS moves only once a promotion has started; one lagging authority check cannot outvote the other two.",
+    };
+    doc.note("dns.tf", "resource", &["aws_route53_health_check", "primary_alive"], rule);
     doc.note(
         "dns.tf",
         "resource",
@@ -180,5 +241,23 @@ pub fn render(m: &Topology, doc: &mut Doc) {
         "primary_health_check_id",
         "Calculated health check that guards the PRIMARY record.",
         r("aws_route53_health_check.primary_alive.id"),
+    );
+    doc.output(
+        "writer_authority_health_check_ids",
+        "The three health checks on the writer-authority alarm.",
+        r("aws_route53_health_check.writer_authority[*].id"),
+    );
+    doc.output(
+        "observer_health_check_ids",
+        "The observers' health checks, by region role.",
+        obj(Side::BOTH.map(|side| {
+            (
+                side.label(),
+                r(&format!(
+                    "aws_route53_health_check.{}.id",
+                    super::functions::label(Function::Observer, side)
+                )),
+            )
+        })),
     );
 }

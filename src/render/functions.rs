@@ -25,6 +25,8 @@ pub struct Spec {
     pub environment: Vec<(&'static str, Expression)>,
     /// Outbound TCP: (label, description, port, CIDR).
     pub egress: Vec<(&'static str, String, u16, String)>,
+    /// In the region's private subnets (true), or outside any VPC.
+    pub in_vpc: bool,
     /// Permissions beyond logs, tracing, the network interfaces, the queue and the key.
     pub permissions: Vec<Statement>,
 }
@@ -72,7 +74,10 @@ pub fn render(m: &Topology, spec: Spec, doc: &mut Doc) {
                 .add_attribute(("kms_data_key_reuse_period_seconds", 300))
                 .build(),
         ),
-        resource(
+    ];
+    doc.function(side, spec.function);
+    if spec.in_vpc {
+        blocks.push(resource(
             "aws_security_group",
             &label,
             Body::builder()
@@ -82,14 +87,15 @@ pub fn render(m: &Topology, spec: Spec, doc: &mut Doc) {
                 .add_attribute(("vpc_id", vpc_id(m, side)))
                 .add_attribute(name_tag(&m.names.regional_purpose(spec.function.word(), side)))
                 .build(),
-        ),
-    ];
-    doc.function(side, spec.function);
-    // Every function sends its X-Ray traces through the VPC's endpoint.
-    doc.endpoint(side, "xray");
+        ));
+        // Every function in a VPC sends its X-Ray traces through the VPC's endpoint.
+        doc.endpoint(side, "xray");
+    }
     let own = m.region(side).cidr.to_string();
     let endpoints = ("to_endpoints", "HTTPS to the VPC endpoints".to_string(), 443, own);
-    for (rule, description, port, cidr) in spec.egress.iter().chain([&endpoints]) {
+    let egress: Vec<_> =
+        if spec.in_vpc { spec.egress.iter().chain([&endpoints]).collect() } else { Vec::new() };
+    for (rule, description, port, cidr) in egress {
         blocks.push(resource(
             "aws_vpc_security_group_egress_rule",
             &format!("{label}_{rule}"),
@@ -120,58 +126,49 @@ pub fn render(m: &Topology, spec: Spec, doc: &mut Doc) {
         ),
         Statement::allow("SendFailedInvocations", &["sqs:SendMessage"], r(&format!("{queue}.arn"))),
         Statement::allow("UseTheKey", &["kms:Decrypt", "kms:GenerateDataKey"], key.clone()),
-        // X-Ray and DescribeNetworkInterfaces have no resource-level permissions.
+        // X-Ray has no resource-level permissions.
         Statement::allow("Tracing", &["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "*"),
-        Statement::allow("FindNetworkInterfaces", &["ec2:DescribeNetworkInterfaces"], "*"),
-        Statement::allow(
-            "CreateNetworkInterfaces",
-            &["ec2:CreateNetworkInterface"],
-            vec![
-                arn(m, side, "ec2", "network-interface/*"),
-                arn(m, side, "ec2", "subnet/*"),
-                arn(m, side, "ec2", "security-group/*"),
-            ],
-        ),
-        Statement::allow(
-            "ManageNetworkInterfaces",
-            &["ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
-            arn(m, side, "ec2", "network-interface/*"),
-        ),
     ];
+    if spec.in_vpc {
+        statements.extend(network_interface_statements(m, side));
+    }
     statements.extend(spec.permissions);
     blocks.extend(role_policy(&label, side, &label, statements));
 
     let environment = obj(spec.environment);
+    let mut function = Body::builder()
+        .add_attribute(("provider", p()))
+        .add_attribute(("function_name", name.expr()))
+        .add_attribute(("description", spec.description))
+        .add_attribute(("role", r(&format!("aws_iam_role.{label}.arn"))))
+        .add_attribute(("runtime", m.failover.lambda_runtime.as_str()))
+        .add_attribute(("handler", spec.package.handler()))
+        .add_attribute(("filename", package_path(spec.package)))
+        .add_attribute(("source_code_hash", call("filebase64sha256", [package_path(spec.package)])))
+        .add_attribute(("architectures", arr([Expression::from("arm64")])))
+        .add_attribute(("memory_size", 256))
+        .add_attribute(("timeout", u64::from(spec.timeout_seconds)))
+        .add_attribute(("reserved_concurrent_executions", u64::from(spec.reserved_concurrency)))
+        .add_attribute(("kms_key_arn", key))
+        .add_block(labelled(
+            "environment",
+            &[],
+            Body::builder().add_attribute(("variables", environment)).build(),
+        ));
+    if spec.in_vpc {
+        function = function.add_block(labelled(
+            "vpc_config",
+            &[],
+            Body::builder()
+                .add_attribute(("subnet_ids", subnet_ids(m, side)))
+                .add_attribute(("security_group_ids", arr([security_group(spec.function, side)])))
+                .build(),
+        ));
+    }
     blocks.push(resource(
         "aws_lambda_function",
         &label,
-        Body::builder()
-            .add_attribute(("provider", p()))
-            .add_attribute(("function_name", name.expr()))
-            .add_attribute(("description", spec.description))
-            .add_attribute(("role", r(&format!("aws_iam_role.{label}.arn"))))
-            .add_attribute(("runtime", m.failover.lambda_runtime.as_str()))
-            .add_attribute(("handler", spec.package.handler()))
-            .add_attribute(("filename", package_path(spec.package)))
-            .add_attribute(("source_code_hash", call("filebase64sha256", [package_path(spec.package)])))
-            .add_attribute(("architectures", arr([Expression::from("arm64")])))
-            .add_attribute(("memory_size", 256))
-            .add_attribute(("timeout", u64::from(spec.timeout_seconds)))
-            .add_attribute(("reserved_concurrent_executions", u64::from(spec.reserved_concurrency)))
-            .add_attribute(("kms_key_arn", key))
-            .add_block(labelled(
-                "environment",
-                &[],
-                Body::builder().add_attribute(("variables", environment)).build(),
-            ))
-            .add_block(labelled(
-                "vpc_config",
-                &[],
-                Body::builder()
-                    .add_attribute(("subnet_ids", subnet_ids(m, side)))
-                    .add_attribute(("security_group_ids", arr([security_group(spec.function, side)])))
-                    .build(),
-            ))
+        function
             .add_block(labelled(
                 "tracing_config",
                 &[],
@@ -191,11 +188,43 @@ pub fn render(m: &Topology, spec: Spec, doc: &mut Doc) {
             ))
             .build(),
     ));
-    blocks.push(resource(
+    blocks.push(invoke_config(&label, side, &queue));
+    doc.add(file, blocks);
+}
+
+/// What a function in a VPC needs to manage its network interfaces (as AWS's
+/// AWSLambdaVPCAccessExecutionRole grants).
+fn network_interface_statements(m: &Topology, side: Side) -> Vec<Statement> {
+    vec![
+        // These Describe calls have no resource-level permissions.
+        Statement::allow(
+            "FindNetworkInterfaces",
+            &["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"],
+            "*",
+        ),
+        Statement::allow(
+            "CreateNetworkInterfaces",
+            &["ec2:CreateNetworkInterface"],
+            vec![
+                arn(m, side, "ec2", "network-interface/*"),
+                arn(m, side, "ec2", "subnet/*"),
+                arn(m, side, "ec2", "security-group/*"),
+            ],
+        ),
+        Statement::allow(
+            "ManageNetworkInterfaces",
+            &["ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
+            arn(m, side, "ec2", "network-interface/*"),
+        ),
+    ]
+}
+
+fn invoke_config(label: &str, side: Side, queue: &str) -> Block {
+    resource(
         "aws_lambda_function_event_invoke_config",
-        &label,
+        label,
         Body::builder()
-            .add_attribute(("provider", p()))
+            .add_attribute(("provider", provider(side)))
             .add_attribute(("function_name", r(&format!("aws_lambda_function.{label}.function_name"))))
             .add_attribute(("maximum_retry_attempts", 0))
             .add_attribute(("maximum_event_age_in_seconds", 300))
@@ -211,8 +240,7 @@ pub fn render(m: &Topology, spec: Spec, doc: &mut Doc) {
                     .build(),
             ))
             .build(),
-    ));
-    doc.add(file, blocks);
+    )
 }
 
 /// An EventBridge schedule that invokes the function `label`.

@@ -10,7 +10,8 @@ use crate::naming::AwsName;
 use crate::syntax::{provider, r, resource, t};
 
 /// Services that use the key on behalf of a caller in the account (through `kms:ViaService`).
-const VIA_SERVICES: &[&str] = &["rds", "secretsmanager", "sns", "sqs", "ssm", "backup", "lambda", "states"];
+const VIA_SERVICES: &[&str] =
+    &["rds", "secretsmanager", "sns", "sqs", "ssm", "backup", "lambda", "states", "dynamodb"];
 
 /// Services that use the key as themselves: CloudWatch and EventBridge publish to encrypted
 /// SNS topics.

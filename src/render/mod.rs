@@ -10,6 +10,7 @@ mod bootstrap;
 mod data;
 mod database;
 mod dns;
+mod failover;
 mod functions;
 mod kms;
 mod monitor;
@@ -41,6 +42,7 @@ pub struct Doc {
     files: BTreeMap<String, Vec<hcl::Structure>>,
     outputs: Vec<Block>,
     endpoints: BTreeMap<Side, BTreeSet<&'static str>>,
+    gateway_endpoints: BTreeMap<Side, BTreeSet<&'static str>>,
     db_clients: BTreeMap<Side, Vec<DbClient>>,
     /// The drgen functions rendered in each region, for their error alarms.
     functions: BTreeMap<Side, Vec<Function>>,
@@ -115,6 +117,15 @@ impl Doc {
         self.functions.get(&side).cloned().unwrap_or_default()
     }
 
+    /// Requests a VPC gateway endpoint (`dynamodb`, `s3`) on the side's route tables.
+    pub fn gateway_endpoint(&mut self, side: Side, service: &'static str) {
+        self.gateway_endpoints.entry(side).or_default().insert(service);
+    }
+
+    pub fn gateway_endpoints(&self, side: Side) -> impl Iterator<Item = &'static str> + '_ {
+        self.gateway_endpoints.get(&side).into_iter().flatten().copied()
+    }
+
     pub fn endpoints(&self, side: Side) -> impl Iterator<Item = &'static str> + '_ {
         self.endpoints.get(&side).into_iter().flatten().copied()
     }
@@ -183,6 +194,7 @@ pub fn render(m: &Topology) -> FileSet {
         observers::render(m, side, &mut main);
     }
     monitor::render(m, &mut main);
+    failover::render(m, &mut main);
     stepfunctions::render(m, &mut main);
     dns::render(m, &mut main);
     for side in Side::BOTH {

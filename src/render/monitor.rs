@@ -1,25 +1,44 @@
-//! The monitor and promoter in the DR region: a scheduled function that probes the primary,
-//! reads the replica's lag, publishes what it saw, and starts the failover when the rule in
-//! DESIGN.md holds. It reaches every AWS API it calls through VPC endpoints in the DR VPC.
+//! The monitor in the DR region: a scheduled function that observes the primary for most of its
+//! schedule period under a lock in the failover state table, keeps the decision state there,
+//! publishes the writer authority, and promotes the replica when the rule in DESIGN.md holds.
+//! It reaches every AWS API it calls through VPC endpoints in the DR VPC.
 
 use hcl::expr::Expression;
 
 use super::aws::{arn, Statement};
 use super::functions::{self, Spec};
-use super::Doc;
+use super::{DbClient, Doc};
+use crate::config::FailoverMode;
 use crate::model::{Side, Topology};
 use crate::naming::{Function, Role};
 use crate::package::Package;
 use crate::syntax::{r, rs};
 
+/// The ARN of the DR region's copy of the master secret (a replica keeps the ARN, in its region).
+pub fn dr_secret_arn(m: &Topology) -> Expression {
+    crate::syntax::call(
+        "replace",
+        [
+            r("aws_secretsmanager_secret.master.arn"),
+            Expression::from(format!(":{}:", m.primary.region)),
+            Expression::from(format!(":{}:", m.dr.region)),
+        ],
+    )
+}
+
+/// The statements that read and write the failover state table.
+pub fn table_access(sid: &str, actions: &[&str], table: Expression) -> Statement {
+    Statement::allow(sid, actions, table)
+}
+
 pub fn render(m: &Topology, doc: &mut Doc) {
     let side = Side::Dr;
     let f = &m.failover;
     let replica_arn = rs("aws_db_instance", side, "arn");
-    for service in ["monitoring", "rds", "sns", "events", "logs"] {
+    for service in ["monitoring", "rds", "sns", "events", "logs", "states", "secretsmanager"] {
         doc.endpoint(side, service);
     }
-    let mut permissions = vec![
+    let permissions = vec![
         // Neither call supports resource-level permissions; publishing is limited to drgen's namespace.
         Statement::allow("ReadReplicaLag", &["cloudwatch:GetMetricData"], "*"),
         Statement::allow("PublishObservations", &["cloudwatch:PutMetricData"], "*").when(
@@ -27,35 +46,45 @@ pub fn render(m: &Topology, doc: &mut Doc) {
             "cloudwatch:namespace",
             [m.names.metric_namespace().expr()],
         ),
-        Statement::allow("DescribeReplica", &["rds:DescribeDBInstances"], replica_arn.clone()),
+        Statement::allow("Promote", &["rds:DescribeDBInstances", "rds:PromoteReadReplica"], replica_arn),
+        table_access(
+            "KeepState",
+            &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchGetItem"],
+            r("aws_dynamodb_table.failover.arn"),
+        ),
+        Statement::allow("ReadCredentials", &["secretsmanager:GetSecretValue"], dr_secret_arn(m)),
+        Statement::allow("StartFailover", &["states:StartExecution"], r("aws_sfn_state_machine.promote.arn")),
         Statement::allow("Announce", &["events:PutEvents"], arn(m, side, "events", "event-bus/default")),
         Statement::allow("Alert", &["sns:Publish"], super::alerts::topic(side)),
     ];
-    let mut environment = vec![
+    let mode = match f.mode {
+        FailoverMode::Automatic => "automatic",
+        FailoverMode::Manual => "manual",
+    };
+    let n = |v: u32| Expression::from(v.to_string());
+    let environment = vec![
         ("PRIMARY_HOST", rs("aws_db_instance", Side::Primary, "address")),
-        ("PRIMARY_PORT", Expression::from(m.database.port.to_string())),
-        ("PROBE_TIMEOUT_SECONDS", Expression::from(f.probe_timeout_seconds.to_string())),
-        ("PROBES", Expression::from(f.monitor_probes.to_string())),
-        ("PROBE_INTERVAL_SECONDS", Expression::from(f.monitor_probe_interval_seconds.to_string())),
-        ("LAG_THRESHOLD_SECONDS", Expression::from(f.lag_threshold_seconds.to_string())),
+        ("PRIMARY_PORT", n(u32::from(m.database.port))),
+        ("PROBE_TIMEOUT_SECONDS", n(f.probe_timeout_seconds)),
+        ("PROBE_INTERVAL_SECONDS", n(f.monitor_probe_interval_seconds)),
+        ("RUN_SECONDS", n(f.monitor_run_seconds())),
+        ("CONFIRM_SECONDS", n(f.confirm_seconds)),
+        ("LAG_THRESHOLD_SECONDS", n(f.lag_threshold_seconds)),
+        ("MAX_DATA_LOSS_SECONDS", n(f.max_data_loss_seconds)),
+        ("EVENT_EXPIRY_SECONDS", n(f.recovery_event_expiry_seconds)),
+        ("MODE", Expression::from(mode)),
         ("REPLICA_ID", rs("aws_db_instance", side, "identifier")),
+        ("REPLICA_HOST", rs("aws_db_instance", side, "address")),
+        ("DB_NAME", Expression::String(m.database.db_name.clone())),
+        ("SECRET_ID", dr_secret_arn(m)),
+        ("STATE_TABLE", r("aws_dynamodb_table.failover.name")),
         ("METRIC_NAMESPACE", m.names.metric_namespace().expr()),
         ("TOPIC_ARN", super::alerts::topic(side)),
         ("EVENT_BUS", Expression::from("default")),
+        ("STATE_MACHINE_ARN", r("aws_sfn_state_machine.promote.arn")),
         ("DRY_RUN", Expression::from(f.dry_run.to_string())),
-        ("BACKUP_RETENTION_DAYS", Expression::from(m.database.backup_retention_days.to_string())),
+        ("BACKUP_RETENTION_DAYS", n(u32::from(m.database.backup_retention_days))),
     ];
-    if f.step_functions {
-        doc.endpoint(side, "states");
-        permissions.push(Statement::allow(
-            "StartFailover",
-            &["states:StartExecution"],
-            r("aws_sfn_state_machine.promote.arn"),
-        ));
-        environment.push(("STATE_MACHINE_ARN", r("aws_sfn_state_machine.promote.arn")));
-    } else {
-        permissions.push(Statement::allow("Promote", &["rds:PromoteReadReplica"], replica_arn));
-    }
     functions::render(
         m,
         Spec {
@@ -63,19 +92,36 @@ pub fn render(m: &Topology, doc: &mut Doc) {
             side,
             role: Role::Monitor,
             package: Package::Monitor,
-            description: "drgen monitor: promotes the DR replica when the primary is gone",
+            description: "drgen monitor: decides on failover and promotes the DR replica",
             timeout_seconds: f.monitor_timeout_seconds(),
             reserved_concurrency: 1,
             environment,
-            egress: vec![(
-                "to_primary_db",
-                "PostgreSQL to the primary database".into(),
-                m.database.port,
-                m.primary.cidr.to_string(),
-            )],
+            egress: vec![
+                (
+                    "to_primary_db",
+                    "PostgreSQL to the primary database".into(),
+                    m.database.port,
+                    m.primary.cidr.to_string(),
+                ),
+                (
+                    "to_replica_db",
+                    "PostgreSQL to the replica (WAL positions)".into(),
+                    m.database.port,
+                    m.dr.cidr.to_string(),
+                ),
+            ],
+            in_vpc: true,
             permissions,
         },
         doc,
+    );
+    doc.db_client(
+        side,
+        DbClient {
+            label: "monitor".into(),
+            description: "PostgreSQL from the monitor (WAL positions)".into(),
+            security_group_id: functions::security_group(Function::Monitor, side),
+        },
     );
     let label = functions::label(Function::Monitor, side);
     let rate = if f.monitor_schedule_minutes == 1 {

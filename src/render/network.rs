@@ -154,6 +154,7 @@ pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
         }
     }
     endpoints(m, side, doc);
+    gateway_endpoints(m, side, doc);
 }
 
 fn flow_logs(m: &Topology, side: Side, doc: &mut Doc) {
@@ -199,6 +200,34 @@ fn flow_logs(m: &Topology, side: Side, doc: &mut Doc) {
                 .build(),
         )],
     );
+}
+
+/// The gateway endpoints requested for this side, on each of its route tables.
+fn gateway_endpoints(m: &Topology, side: Side, doc: &mut Doc) {
+    let region = m.region(side);
+    let blocks: Vec<_> = doc
+        .gateway_endpoints(side)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|service| {
+            let tables = match &region.network {
+                Network::Managed { .. } => arr([rs("aws_route_table", side, "id")]),
+                Network::Existing { route_table_ids, .. } => strs(route_table_ids),
+            };
+            resource(
+                "aws_vpc_endpoint",
+                &format!("{side}_{service}"),
+                Body::builder()
+                    .add_attribute(("provider", provider(side)))
+                    .add_attribute(("vpc_id", vpc_id(m, side)))
+                    .add_attribute(("service_name", format!("com.amazonaws.{}.{service}", region.region)))
+                    .add_attribute(("vpc_endpoint_type", "Gateway"))
+                    .add_attribute(("route_table_ids", tables))
+                    .build(),
+            )
+        })
+        .collect();
+    doc.add("network.tf", blocks);
 }
 
 /// The interface endpoints requested for this side, behind one security group that admits

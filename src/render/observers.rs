@@ -88,6 +88,16 @@ pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
         ));
         doc.endpoint(side, "monitoring");
     }
+    let heartbeat = if side == Side::Primary {
+        permissions.push(Statement::allow(
+            "LeaveHeartbeat",
+            &["dynamodb:PutItem"],
+            super::failover::primary_table_arn(m),
+        ));
+        r("aws_dynamodb_table.failover.name")
+    } else {
+        Expression::from("")
+    };
     functions::render(
         m,
         Spec {
@@ -106,8 +116,10 @@ pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
                 ("METRIC_NAMESPACE", m.names.metric_namespace().expr()),
                 ("OBSERVER", Expression::from(side.label())),
                 ("PUBLISH_METRIC", Expression::from(metric_mode(m).to_string())),
+                ("HEARTBEAT_TABLE", heartbeat),
             ],
             egress,
+            in_vpc: true,
             permissions,
         },
         doc,
@@ -124,10 +136,14 @@ pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
     }
     let p = || provider(side);
     let function_name = r(&format!("aws_lambda_function.{label}.function_name"));
-    let blocks = if metric_mode(m) {
+    // A schedule publishes the metric (CloudWatch mode) and, in the primary region, the heartbeat.
+    let mut blocks = if metric_mode(m) || side == Side::Primary {
         functions::schedule(m, side, &label, "observer-schedule", "rate(1 minute)")
     } else {
-        vec![
+        Vec::new()
+    };
+    if !metric_mode(m) {
+        blocks.extend([
             resource(
                 "aws_lambda_function_url",
                 &label,
@@ -149,7 +165,7 @@ pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
                     .add_attribute(("function_url_auth_type", "NONE"))
                     .build(),
             ),
-        ]
-    };
+        ]);
+    }
     doc.add("observers.tf", blocks);
 }

@@ -48,7 +48,7 @@ pub fn render(m: &Topology) -> String {
         state_key: n.state_key(s),
         lock_table: n.lock_table().with_suffix(s),
         monitor: n.function(Function::Monitor, Side::Dr).with_suffix(s),
-        step_functions: m.failover.step_functions,
+        step_functions: true,
         state_machine: n.state_machine().with_suffix(s),
         emails: m.monitoring.alarm_emails.clone(),
         reroute: m.rto.reroute_seconds(),

@@ -41,6 +41,13 @@ pub fn render(m: &Topology, doc: &mut Doc) {
                     .add_attribute(("kms_key_id", rs("aws_kms_key", Side::Dr, "arn")))
                     .build(),
             ))
+            .add_block(labelled(
+                "lifecycle",
+                &[],
+                // After a failover the DR copy is standalone; re-adding the replica would fail
+                // (a secret of that name exists there) or overwrite the live DR secret.
+                Body::builder().add_attribute(("ignore_changes", arr([r("replica")]))).build(),
+            ))
             .build(),
     );
     let password = data(
@@ -52,10 +59,15 @@ pub fn render(m: &Topology, doc: &mut Doc) {
             .add_attribute(("exclude_characters", EXCLUDED))
             .build(),
     );
-    // The host is the failover name, so that clients and the rotation follow a failover.
+    // The host is the instance endpoint: the rotation function connects with
+    // sslmode=verify-full and the RDS certificate names the instance, not the failover CNAME;
+    // "ssl" = true keeps it from ever trying plaintext. Clients use `dns_name`. After a failover
+    // the workflow points the DR copy at the promoted instance.
     let value = obj([
         ("engine", Expression::from("postgres")),
-        ("host", Expression::String(m.dns.fqdn())),
+        ("host", rs("aws_db_instance", Side::Primary, "address")),
+        ("dns_name", Expression::String(m.dns.fqdn())),
+        ("ssl", Expression::from(true)),
         ("port", Expression::from(u64::from(d.port))),
         ("username", Expression::String(d.master_username.clone())),
         ("password", r("data.aws_secretsmanager_random_password.master.random_password")),
@@ -82,7 +94,9 @@ pub fn render(m: &Topology, doc: &mut Doc) {
         &["aws_secretsmanager_secret_version", "master"],
         "The random-password data source yields a new value on every plan; only the first is stored, and rotation owns the value afterwards. The password also sits in the (encrypted) Terraform state.",
     );
-    rotation(m, doc);
+    for side in Side::BOTH {
+        rotation(m, side, doc);
+    }
     doc.output(
         "master_secret_arn",
         "ARN of the secret with the master credentials (replicated to the DR region). The value itself is never output.",
@@ -90,12 +104,16 @@ pub fn render(m: &Topology, doc: &mut Doc) {
     );
 }
 
-fn rotation(m: &Topology, doc: &mut Doc) {
-    let side = Side::Primary;
+/// The published rotation function in one region's private subnets. The primary's rotates the
+/// secret from the start; the DR region's exists up front so that the failover workflow can turn
+/// rotation on for the standalone DR secret.
+fn rotation(m: &Topology, side: Side, doc: &mut Doc) {
     let p = || provider(side);
     let region = m.region(side);
-    let sg = "primary_rotation";
-    let function = m.names.rotation_function();
+    let sg = format!("{side}_rotation");
+    let sg = sg.as_str();
+    let stack = format!("{side}_rotation");
+    let function = m.names.rotation_function(side);
     doc.endpoint(side, "secretsmanager");
     doc.db_client(
         side,
@@ -120,45 +138,66 @@ fn rotation(m: &Topology, doc: &mut Doc) {
                 .build(),
         )
     };
-    let blocks = [
+    let blocks = vec![
         resource(
             "aws_security_group",
             sg,
             Body::builder()
                 .add_attribute(("provider", p()))
                 .add_attribute(("name", m.names.regional_purpose("rotation", side).expr()))
-                .add_attribute(("description", "Secret rotation function: the database and the Secrets Manager endpoint"))
+                .add_attribute((
+                    "description",
+                    "Secret rotation function: the database and the Secrets Manager endpoint",
+                ))
                 .add_attribute(("vpc_id", vpc_id(m, side)))
                 .add_attribute(name_tag(&m.names.regional_purpose("rotation", side)))
                 .build(),
         ),
         egress("to_db", "PostgreSQL to the database", u64::from(m.database.port)),
         egress("to_endpoints", "HTTPS to the Secrets Manager endpoint", 443),
-        log_group(m, "rotation", side, m.names.function_log_group(&function).expr()),
+        log_group(m, &stack, side, m.names.function_log_group(&function).expr()),
         data(
             "aws_serverlessapplicationrepository_application",
-            "rotation",
-            Body::builder().add_attribute(("provider", p())).add_attribute(("application_id", ROTATION_APP)).build(),
+            &stack,
+            Body::builder()
+                .add_attribute(("provider", p()))
+                .add_attribute(("application_id", ROTATION_APP))
+                .build(),
         ),
         resource(
             "aws_serverlessapplicationrepository_cloudformation_stack",
-            "rotation",
+            &stack,
             Body::builder()
                 .add_attribute(("provider", p()))
-                .add_attribute(("name", m.names.rotation_stack().expr()))
-                .add_attribute(("application_id", r("data.aws_serverlessapplicationrepository_application.rotation.application_id")))
+                .add_attribute(("name", m.names.rotation_stack(side).expr()))
+                .add_attribute((
+                    "application_id",
+                    r(&format!(
+                        "data.aws_serverlessapplicationrepository_application.{stack}.application_id"
+                    )),
+                ))
                 .add_attribute((
                     "semantic_version",
-                    r("data.aws_serverlessapplicationrepository_application.rotation.semantic_version"),
+                    r(&format!(
+                        "data.aws_serverlessapplicationrepository_application.{stack}.semantic_version"
+                    )),
                 ))
                 .add_attribute((
                     "capabilities",
-                    r("data.aws_serverlessapplicationrepository_application.rotation.required_capabilities"),
+                    r(&format!(
+                        "data.aws_serverlessapplicationrepository_application.{stack}.required_capabilities"
+                    )),
                 ))
                 .add_attribute((
                     "parameters",
                     obj([
-                        ("endpoint", Expression::String(format!("https://secretsmanager.{}.amazonaws.com", region.region))),
+                        (
+                            "endpoint",
+                            Expression::String(format!(
+                                "https://secretsmanager.{}.amazonaws.com",
+                                region.region
+                            )),
+                        ),
                         ("functionName", function.expr()),
                         ("vpcSubnetIds", call("join", [Expression::from(","), subnet_ids(m, side)])),
                         ("vpcSecurityGroupIds", r(&format!("aws_security_group.{sg}.id"))),
@@ -166,7 +205,7 @@ fn rotation(m: &Topology, doc: &mut Doc) {
                         ("excludeCharacters", Expression::from(EXCLUDED)),
                     ]),
                 ))
-                .add_attribute(("depends_on", arr([r("aws_cloudwatch_log_group.rotation")])))
+                .add_attribute(("depends_on", arr([r(&format!("aws_cloudwatch_log_group.{stack}"))])))
                 .add_block(labelled(
                     "lifecycle",
                     &[],
@@ -175,7 +214,12 @@ fn rotation(m: &Topology, doc: &mut Doc) {
                 ))
                 .build(),
         ),
-        resource(
+    ];
+    doc.add("secrets.tf", blocks);
+    if side == Side::Primary {
+        doc.add(
+            "secrets.tf",
+            [resource(
             "aws_secretsmanager_secret_rotation",
             "master",
             Body::builder()
@@ -183,7 +227,7 @@ fn rotation(m: &Topology, doc: &mut Doc) {
                 .add_attribute(("secret_id", r("aws_secretsmanager_secret.master.id")))
                 .add_attribute((
                     "rotation_lambda_arn",
-                    r("aws_serverlessapplicationrepository_cloudformation_stack.rotation.outputs.RotationLambdaARN"),
+                    r("aws_serverlessapplicationrepository_cloudformation_stack.primary_rotation.outputs.RotationLambdaARN"),
                 ))
                 .add_block(labelled(
                     "rotation_rules",
@@ -194,7 +238,7 @@ fn rotation(m: &Topology, doc: &mut Doc) {
                 ))
                 .add_attribute(("depends_on", arr([r("aws_db_instance.primary"), r("aws_secretsmanager_secret_version.master")])))
                 .build(),
-        ),
-    ];
-    doc.add("secrets.tf", blocks);
+        )],
+        );
+    }
 }

@@ -1,12 +1,13 @@
-//! The DR-region state machine that carries out a failover: check the replica again,
-//! promote it, poll until it is a writable, available instance, then announce. Logged to a
-//! CMK-encrypted log group. Only rendered when `failover.step_functions` is on; otherwise the
-//! monitor promotes directly.
+//! The DR-region state machine that carries out a failover. Every task runs one step of the
+//! drgen workflow function (`lambda/drgen_lambda/workflow.py`), so each step is exercised by the
+//! package's own tests: make sure the promotion has started, then in parallel fence the old
+//! primary (retried for more than 24 hours, verified by its connections) and move the DR secret
+//! to the promoted instance; page on every failure; announce. Logged to a CMK-encrypted group.
 
 use hcl::expr::Expression;
 use hcl::Body;
 
-use super::aws::{arn, log_group, role, role_policy, Statement};
+use super::aws::{log_group, role, role_policy, Statement};
 use super::Doc;
 use crate::model::{Side, Topology};
 use crate::naming::Role;
@@ -16,172 +17,208 @@ fn s(v: &str) -> Expression {
     Expression::from(v.to_string())
 }
 
-/// A Task state that describes the replica and keeps the instance under `result`.
-fn describe(result: &str, next: &str) -> Expression {
+/// Errors of the Lambda service and of the AWS calls inside the step: retried quickly.
+const TRANSIENT: [&str; 5] = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "AwsError",
+];
+
+/// A retrier: `errors`, first after `interval` s, growing by `backoff` up to `max_delay` s.
+fn retrier(
+    errors: &[&str],
+    interval: u32,
+    attempts: u32,
+    backoff: u32,
+    max_delay: Option<u32>,
+) -> Expression {
+    let mut items = vec![
+        ("ErrorEquals", strs(errors)),
+        ("IntervalSeconds", Expression::from(u64::from(interval))),
+        ("MaxAttempts", Expression::from(u64::from(attempts))),
+        ("BackoffRate", Expression::from(u64::from(backoff))),
+    ];
+    if let Some(max) = max_delay {
+        items.push(("MaxDelaySeconds", Expression::from(u64::from(max))));
+    }
+    obj(items)
+}
+
+/// A Task state that runs one step of the drgen workflow function (`workflow.STEPS`).
+fn step(name: &str, retry: Vec<Expression>, on_error: &str, next: Option<&str>) -> Expression {
+    let mut items = vec![
+        ("Type", s("Task")),
+        ("Resource", s("arn:aws:states:::lambda:invoke")),
+        (
+            "Parameters",
+            obj([
+                ("FunctionName", r("aws_lambda_function.dr_failover.arn")),
+                ("Payload", obj([("step", s(name)), ("replica.$", s("$.replica"))])),
+            ]),
+        ),
+        ("ResultPath", Expression::Null),
+        ("Retry", arr(retry)),
+        (
+            "Catch",
+            arr([obj([
+                ("ErrorEquals", strs(["States.ALL"])),
+                ("ResultPath", s("$.error")),
+                ("Next", s(on_error)),
+            ])]),
+        ),
+    ];
+    items.push(match next {
+        Some(n) => ("Next", s(n)),
+        None => ("End", Expression::from(true)),
+    });
+    obj(items)
+}
+
+/// Publishes a page with the failed step's error, then continues at `next`.
+fn page(subject: &str, next: &str) -> Expression {
     obj([
         ("Type", s("Task")),
-        ("Resource", s("arn:aws:states:::aws-sdk:rds:describeDBInstances")),
-        ("Parameters", obj([("DbInstanceIdentifier.$", s("$.replica"))])),
-        ("ResultSelector", obj([("instance.$", s("$.DbInstances[0]"))])),
-        ("ResultPath", s(result)),
-        ("Retry", retry()),
-        ("Catch", catch()),
+        ("Resource", s("arn:aws:states:::sns:publish")),
+        (
+            "Parameters",
+            obj([
+                ("TopicArn", super::alerts::topic(Side::Dr)),
+                ("Subject", s(subject)),
+                ("Message.$", s("States.JsonToString($.error)")),
+            ]),
+        ),
+        ("ResultPath", Expression::Null),
         ("Next", s(next)),
     ])
 }
 
-/// A Choice state: go to `next` when the instance kept under `result` is available and
-/// (`replica`) still has, or (`!replica`) no longer has, a replication source.
-fn available(result: &str, replica: bool, next: &str, otherwise: &str) -> Expression {
-    let condition = arr([
-        obj([
-            ("Variable", s(&format!("{result}.instance.DbInstanceStatus"))),
-            ("StringEquals", s("available")),
-        ]),
-        obj([
-            ("Variable", s(&format!("{result}.instance.ReadReplicaSourceDbInstanceIdentifier"))),
-            ("IsPresent", Expression::from(replica)),
-        ]),
-    ]);
+/// A branch's failure marker: pages were sent; the execution fails after the other branch ends.
+fn failed(what: &str) -> Expression {
     obj([
-        ("Type", s("Choice")),
-        ("Choices", arr([obj([("And", condition), ("Next", s(next))])])),
-        ("Default", s(otherwise)),
+        ("Type", s("Pass")),
+        ("Result", s(what)),
+        ("ResultPath", s("$.failed")),
+        ("End", Expression::from(true)),
     ])
 }
 
-fn retry() -> Expression {
-    arr([obj([
-        ("ErrorEquals", strs(["States.TaskFailed"])),
-        ("IntervalSeconds", Expression::from(5)),
-        ("MaxAttempts", Expression::from(3)),
-        ("BackoffRate", Expression::from(2)),
-    ])])
+fn transient() -> Expression {
+    retrier(&TRANSIENT, 5, 5, 2, None)
 }
 
-fn catch() -> Expression {
-    arr([obj([
-        ("ErrorEquals", strs(["States.ALL"])),
-        ("ResultPath", s("$.error")),
-        ("Next", s("ReportFailure")),
-    ])])
-}
-
-fn definition(m: &Topology) -> Expression {
-    let topic = super::alerts::topic(Side::Dr);
-    obj([
-        ("Comment", s("Promote the drgen DR replica and announce it")),
-        ("StartAt", s("CheckReplica")),
-        ("TimeoutSeconds", Expression::from(3600)),
+fn definition() -> Expression {
+    let not_ready = ["NotReady"];
+    // The fence keeps trying for more than 24 hours: the old primary's region may be down.
+    // 30 s doubling to 15 minutes, 100 attempts: 30 + 60 + 120 + 240 + 480 + 95 x 900 s = 24.0 h.
+    let fence_retry = retrier(
+        &[
+            "NotReady",
+            "AwsError",
+            "Lambda.ServiceException",
+            "Lambda.AWSLambdaException",
+            "Lambda.SdkClientException",
+            "Lambda.TooManyRequestsException",
+        ],
+        30,
+        100,
+        2,
+        Some(900),
+    );
+    let fence = obj([
+        ("StartAt", s("Fence")),
         (
             "States",
             obj([
-                ("CheckReplica", describe("$.before", "StillAReplica")),
-                ("StillAReplica", available("$.before", true, "Promote", "NothingToDo")),
-                ("NothingToDo", obj([("Type", s("Succeed")), ("Comment", s("Already promoted or busy"))])),
+                ("Fence", step("fence", vec![fence_retry], "PageFence", Some("VerifyFence"))),
+                // Connections are reported per minute: 30 minutes for them to drop to 0.
                 (
-                    "Promote",
+                    "VerifyFence",
+                    step(
+                        "verify_fence",
+                        vec![retrier(&not_ready, 60, 30, 1, None), transient()],
+                        "PageFence",
+                        None,
+                    ),
+                ),
+                ("PageFence", page("drgen: old primary NOT fenced: split-brain risk", "FenceFailed")),
+                ("FenceFailed", failed("fence")),
+            ]),
+        ),
+    ]);
+    let secret = obj([
+        ("StartAt", s("AwaitStandalone")),
+        (
+            "States",
+            obj([
+                // RDS promotion takes "several minutes or longer": wait up to 2 hours.
+                (
+                    "AwaitStandalone",
+                    step(
+                        "await_standalone",
+                        vec![retrier(&not_ready, 60, 120, 1, None), transient()],
+                        "PageSecret",
+                        Some("PromoteSecret"),
+                    ),
+                ),
+                ("PromoteSecret", step("promote_secret", vec![transient()], "PageSecret", None)),
+                ("PageSecret", page("drgen: promoted replica not ready or secret not moved", "SecretFailed")),
+                ("SecretFailed", failed("secret")),
+            ]),
+        ),
+    ]);
+    let any_failed = arr([
+        obj([("Variable", s("$.branches[0].failed")), ("IsPresent", Expression::from(true))]),
+        obj([("Variable", s("$.branches[1].failed")), ("IsPresent", Expression::from(true))]),
+    ]);
+    obj([
+        (
+            "Comment",
+            s("drgen failover: promote, then fence the old primary and move the secret to the new writer"),
+        ),
+        ("StartAt", s("EnsurePromoted")),
+        ("TimeoutSeconds", Expression::from(93_600)),
+        (
+            "States",
+            obj([
+                (
+                    "EnsurePromoted",
+                    step(
+                        "ensure_promoted",
+                        vec![retrier(&not_ready, 30, 20, 1, None), transient()],
+                        "ReportFailure",
+                        Some("AfterPromotion"),
+                    ),
+                ),
+                (
+                    "AfterPromotion",
                     obj([
-                        ("Type", s("Task")),
-                        ("Resource", s("arn:aws:states:::aws-sdk:rds:promoteReadReplica")),
-                        (
-                            "Parameters",
-                            obj([
-                                ("DbInstanceIdentifier.$", s("$.replica")),
-                                (
-                                    "BackupRetentionPeriod",
-                                    Expression::from(u64::from(m.database.backup_retention_days)),
-                                ),
-                            ]),
-                        ),
-                        ("ResultPath", Expression::Null),
-                        ("Catch", catch()),
-                        ("Next", s("WaitForPromotion")),
+                        ("Type", s("Parallel")),
+                        ("Branches", arr([fence, secret])),
+                        ("ResultPath", s("$.branches")),
+                        ("Next", s("CheckBranches")),
                     ]),
                 ),
                 (
-                    "WaitForPromotion",
+                    "CheckBranches",
                     obj([
-                        ("Type", s("Wait")),
-                        ("Seconds", Expression::from(30)),
-                        ("Next", s("CheckPromotion")),
+                        ("Type", s("Choice")),
+                        ("Choices", arr([obj([("Or", any_failed), ("Next", s("Failed"))])])),
+                        ("Default", s("Announce")),
                     ]),
                 ),
-                ("CheckPromotion", describe("$.after", "Promoted")),
-                ("Promoted", available("$.after", false, "Announce", "WaitForPromotion")),
-                (
-                    "Announce",
-                    obj([
-                        ("Type", s("Task")),
-                        ("Resource", s("arn:aws:states:::events:putEvents")),
-                        (
-                            "Parameters",
-                            obj([(
-                                "Entries",
-                                arr([obj([
-                                    ("Source", s("drgen.failover")),
-                                    ("DetailType", s("drgen failover completed")),
-                                    (
-                                        "Detail",
-                                        obj([("replica.$", s("$.replica")), ("reason.$", s("$.reason"))]),
-                                    ),
-                                    ("EventBusName", s("default")),
-                                ])]),
-                            )]),
-                        ),
-                        ("ResultPath", Expression::Null),
-                        ("Catch", catch()),
-                        ("Next", s("Notify")),
-                    ]),
-                ),
-                (
-                    "Notify",
-                    obj([
-                        ("Type", s("Task")),
-                        ("Resource", s("arn:aws:states:::sns:publish")),
-                        (
-                            "Parameters",
-                            obj([
-                                ("TopicArn", topic.clone()),
-                                ("Subject", s("drgen failover completed")),
-                                (
-                                    "Message.$",
-                                    s("States.Format('The replica {} is promoted and writable.', $.replica)"),
-                                ),
-                            ]),
-                        ),
-                        ("End", Expression::from(true)),
-                    ]),
-                ),
-                (
-                    "ReportFailure",
-                    obj([
-                        ("Type", s("Task")),
-                        ("Resource", s("arn:aws:states:::sns:publish")),
-                        (
-                            "Parameters",
-                            obj([
-                                ("TopicArn", topic),
-                                ("Subject", s("drgen failover FAILED")),
-                                ("Message.$", s("States.JsonToString($.error)")),
-                            ]),
-                        ),
-                        ("Next", s("Failed")),
-                    ]),
-                ),
-                ("Failed", obj([("Type", s("Fail")), ("Error", s("PromotionFailed"))])),
+                ("Announce", step("announce", vec![transient()], "ReportFailure", None)),
+                ("ReportFailure", page("drgen failover FAILED", "Failed")),
+                ("Failed", obj([("Type", s("Fail")), ("Error", s("FailoverFailed"))])),
             ]),
         ),
     ])
 }
 
 pub fn render(m: &Topology, doc: &mut Doc) {
-    if !m.failover.step_functions {
-        return;
-    }
     let side = Side::Dr;
     let p = || provider(side);
-    let replica = rs("aws_db_instance", side, "arn");
     let mut blocks = vec![log_group(m, "promote", side, m.names.state_machine_log_group().expr())];
     blocks.extend(role(
         "promote",
@@ -196,11 +233,10 @@ pub fn render(m: &Topology, doc: &mut Doc) {
         "promote",
         vec![
             Statement::allow(
-                "PromoteTheReplica",
-                &["rds:DescribeDBInstances", "rds:PromoteReadReplica"],
-                replica,
+                "RunTheSteps",
+                &["lambda:InvokeFunction"],
+                r("aws_lambda_function.dr_failover.arn"),
             ),
-            Statement::allow("Announce", &["events:PutEvents"], arn(m, side, "events", "event-bus/default")),
             Statement::allow("Notify", &["sns:Publish"], super::alerts::topic(side)),
             Statement::allow(
                 "UseTheKey",
@@ -237,7 +273,7 @@ pub fn render(m: &Topology, doc: &mut Doc) {
     blocks.push(labelled(
         "locals",
         &[],
-        Body::builder().add_attribute(("promote_definition", definition(m))).build(),
+        Body::builder().add_attribute(("promote_definition", definition())).build(),
     ));
     blocks.push(resource(
         "aws_sfn_state_machine",
@@ -277,7 +313,7 @@ pub fn render(m: &Topology, doc: &mut Doc) {
     doc.add("stepfunctions.tf", blocks);
     doc.output(
         "state_machine_arn",
-        "State machine that promotes the DR replica.",
+        "State machine of the failover workflow (promote, fence, secret).",
         r("aws_sfn_state_machine.promote.arn"),
     );
 }

@@ -121,6 +121,9 @@ dns {
 
   # TTL of the failover records in seconds (5 to 300).
   ttl_seconds = 30
+
+  # `detection` (default) or `promotion`: what moves the writer name to the DR region.
+  switch = "detection"
 }
 
 # Failure detection and promotion.
@@ -137,19 +140,32 @@ failover {
   # Promotion needs replica lag above this many seconds, or missing (1 to 3600).
   lag_threshold_seconds = 60
 
-  # Minutes between monitor runs (1 to 60).
+  # Minutes between monitor runs (1 to 60); each run observes for most of its period.
   monitor_schedule_minutes = 1
 
-  # Probes of the primary per monitor run; all must fail before promotion (1 to 10).
-  monitor_probes = 3
-
-  # Seconds between those probes (1 to 30).
+  # Seconds between the monitor's probes of the primary (1 to 30).
   monitor_probe_interval_seconds = 5
 
   # Timeout of one probe in seconds (1 to 10).
   probe_timeout_seconds = 2
 
-  # Run the promotion through a Step Functions state machine (true) or directly (false).
+  # The primary must be unreachable from the DR side without a break for this many seconds before
+  # promotion (60 to 3600); longer than an ordinary Multi-AZ failover.
+  confirm_seconds = 180
+
+  # Largest data loss, in seconds of the primary's commits, that automatic promotion may accept (0
+  # to 3600). Measured from WAL positions while both databases were reachable.
+  max_data_loss_seconds = 60
+
+  # An in-region recovery event of the primary left open this long stops vetoing and pages (300 to
+  # 86400).
+  recovery_event_expiry_seconds = 1800
+
+  # `automatic` (default): promote when every condition holds. `manual`: decide and page with the
+  # command, never promote.
+  mode = "automatic"
+
+  # The failover workflow runs in Step Functions; only `true` is supported.
   step_functions = true
 
   # Decide and announce, but never promote.
