@@ -80,6 +80,13 @@ pub struct RegionConfig {
     pub subnet_prefix_length: Option<u8>,
     /// Use an existing VPC instead of creating one.
     pub existing_network: Option<ExistingNetwork>,
+    /// IPv4 CIDRs of this region's database clients. Both databases admit the clients of both
+    /// regions (across the peering), so applications reach the writer after a failover.
+    /// Default: this region's VPC CIDR. `0.0.0.0/0` is refused.
+    pub client_cidrs: Option<Vec<String>>,
+    /// Security groups of this region's clients (existing-network mode only); they may connect
+    /// to this region's database. Security groups cannot be referenced across regions.
+    pub client_security_group_ids: Option<Vec<String>>,
 }
 
 impl RegionConfig {
@@ -91,6 +98,8 @@ impl RegionConfig {
             availability_zones: AwsRegion::parse(region).ok().map(AwsRegion::default_zones),
             subnet_prefix_length: Some(DEFAULT_SUBNET_PREFIX),
             existing_network: None,
+            client_cidrs: None,
+            client_security_group_ids: None,
         }
     }
 }
@@ -168,8 +177,8 @@ impl Default for DatabaseConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DnsConfig {
-    /// Hosted zone name.
-    pub zone_name: String,
+    /// Hosted zone name. Default: `<name>-<suffix>.internal`.
+    pub zone_name: Option<String>,
     /// Record name inside the zone.
     pub record_name: String,
     /// Private zone associated with both VPCs (true) or a public zone (false).
@@ -183,7 +192,7 @@ pub struct DnsConfig {
 impl Default for DnsConfig {
     fn default() -> Self {
         Self {
-            zone_name: "trading-db.internal".into(),
+            zone_name: None,
             record_name: "writer".into(),
             private_zone: true,
             ttl_seconds: 30,
@@ -260,8 +269,14 @@ pub struct FailoverConfig {
     pub dry_run: bool,
     /// Lambda runtime of the drgen functions (python3.9 to python3.13).
     pub lambda_runtime: String,
-    /// Reserved concurrency of each observer function (1 to 100).
-    pub observer_reserved_concurrency: u32,
+    /// Access logs of the observers' APIs. They need the account-wide API Gateway CloudWatch
+    /// role (`aws_api_gateway_account`), a setting shared with everything else in the account and
+    /// region, which drgen does not manage: turn this on once that role is set.
+    pub observer_access_logs: bool,
+    /// Reserved concurrency of each observer function (1 to 100). Default: none, so that an
+    /// account on the new-account concurrency quota can apply; API Gateway throttling caps what
+    /// callers can cost the observers.
+    pub observer_reserved_concurrency: Option<u32>,
 }
 
 impl Default for FailoverConfig {
@@ -281,7 +296,8 @@ impl Default for FailoverConfig {
             step_functions: true,
             dry_run: false,
             lambda_runtime: "python3.12".into(),
-            observer_reserved_concurrency: 5,
+            observer_access_logs: false,
+            observer_reserved_concurrency: None,
         }
     }
 }
@@ -325,7 +341,8 @@ pub struct BackupConfig {
 
 impl Default for BackupConfig {
     fn default() -> Self {
-        Self { aws_backup: true, schedule: "cron(0 5 * * ? *)".into(), retention_days: 35 }
+        // 07:00 UTC, clear of the RDS backup (03:00-04:00) and maintenance (Sunday 04:30-05:30) windows.
+        Self { aws_backup: true, schedule: "cron(0 7 * * ? *)".into(), retention_days: 35 }
     }
 }
 

@@ -60,6 +60,11 @@ pub struct Settings {
     pub state_access_logging: bool,
     pub endpoint_health_checks: bool,
     pub lambda_runtime: String,
+    /// Concurrency reserved for drgen's functions in each region, when any is set: the account's
+    /// unreserved concurrency must stay at or above AWS's minimum after it.
+    pub reserved_concurrency_per_region: Option<BTreeMap<String, u32>>,
+    pub reserved_concurrency: bool,
+    pub observer_access_logs: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -134,6 +139,14 @@ impl Explanation {
                 state_access_logging: m.state_access_logs.is_some(),
                 endpoint_health_checks: m.failover.health_check_mode == crate::config::HealthCheckMode::Endpoint,
                 lambda_runtime: m.failover.lambda_runtime.clone(),
+                // The observer in each region; in the DR region also the monitor (1) and the
+                // workflow function (2).
+                reserved_concurrency_per_region: m
+                    .failover
+                    .observer_reserved_concurrency
+                    .map(|n| BTreeMap::from([("primary".to_string(), n), ("dr".to_string(), n + 3)])),
+                reserved_concurrency: m.failover.observer_reserved_concurrency.is_some(),
+                observer_access_logs: m.failover.observer_access_logs,
             },
             resources: count_resources(files),
             rto: RtoTable {
@@ -189,6 +202,11 @@ impl Explanation {
         let _ = writeln!(s, "  dr        {} {}", t.dr_region, t.dr_cidr);
         let _ = writeln!(s, "  database  {} on {}", t.engine, t.instance_class);
         let _ = writeln!(s, "  dns name  {} (health checks: {})", t.dns_name, t.health_check_mode);
+        if let Some(per_region) = &self.settings.reserved_concurrency_per_region {
+            for (region, n) in per_region {
+                let _ = writeln!(s, "  reserved  {n} concurrent executions of drgen functions in {region}");
+            }
+        }
         let _ = writeln!(s, "\nResources per region");
         for (region, kinds) in &self.resources {
             let total: usize = kinds.values().sum();

@@ -102,6 +102,10 @@ pub struct Region {
     pub region: AwsRegion,
     pub cidr: Ipv4Net,
     pub network: Network,
+    /// Client sources of this region (IPv4 CIDRs), admitted by both databases.
+    pub clients: Vec<Ipv4Net>,
+    /// Client security groups of this region, admitted by this region's database.
+    pub client_security_groups: Vec<String>,
 }
 
 impl Region {
@@ -175,6 +179,8 @@ fn instance_memory_bytes(class: &str) -> Option<u64> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dns {
     pub zone_name: String,
+    /// The zone name is the default `<name>-<suffix>.internal`, rendered over the suffix variable.
+    pub zone_is_default: bool,
     pub record_name: String,
     pub private_zone: bool,
     pub ttl_seconds: u32,
@@ -184,6 +190,17 @@ pub struct Dns {
 impl Dns {
     pub fn fqdn(&self) -> String {
         format!("{}.{}", self.record_name, self.zone_name)
+    }
+
+    /// The zone name as rendered: over the suffix variable when it is the default.
+    pub fn zone_template(&self, suffix: &str) -> String {
+        if self.zone_is_default {
+            let tail = format!("-{suffix}.internal");
+            let head = self.zone_name.strip_suffix(&tail).unwrap_or(&self.zone_name);
+            format!("{head}-${{{}}}.internal", crate::naming::SUFFIX_VAR)
+        } else {
+            self.zone_name.replace("${", "$${")
+        }
     }
 }
 
@@ -202,7 +219,8 @@ pub struct Failover {
     pub mode: FailoverMode,
     pub dry_run: bool,
     pub lambda_runtime: String,
-    pub observer_reserved_concurrency: u32,
+    pub observer_reserved_concurrency: Option<u32>,
+    pub observer_access_logs: bool,
 }
 
 /// Seconds a monitor run leaves free at the end of its schedule period, so that the next run
@@ -310,10 +328,13 @@ impl Topology {
         }
 
         let database = c.database(&config.database);
-        let dns = c.dns(&config.dns);
+        let default_zone =
+            format!("{}-{}.internal", config.name, suffix.as_ref().map_or("suffix", EnvSuffix::as_str));
+        let dns = c.dns(&config.dns, &default_zone);
         let failover = c.failover(&config.failover);
         let monitoring = c.monitoring(config, database.as_ref());
         let backup = c.backup(&config.backup);
+        c.windows(&config.database, &config.backup);
 
         let mut warnings = Vec::new();
         if let Some(f) = &failover {
@@ -325,6 +346,11 @@ impl Topology {
             }
         }
 
+        if let (Some(p), Some(d)) = (&primary, &dr) {
+            if p.region.name() != "us-east-1" && d.region.name() != "us-east-1" {
+                warnings.push("Route 53 publishes health-check metrics only in us-east-1, which is neither region: the health checks' status is not alarmed; watch it in the Route 53 console".into());
+            }
+        }
         let state_access_logs = c.access_logs(&config.state);
         let names = match (&name, &suffix) {
             (Some(n), Some(s)) => {
@@ -488,7 +514,64 @@ impl Checker {
             }
             None => self.subnets(p, rc, cidr?, aws?),
         };
-        Some(Region { side, region: aws?, cidr: cidr?, network: network? })
+        let clients = self.clients(p, rc, cidr?);
+        let groups = self.client_groups(p, rc);
+        Some(Region {
+            side,
+            region: aws?,
+            cidr: cidr?,
+            network: network?,
+            clients: clients?,
+            client_security_groups: groups?,
+        })
+    }
+
+    fn clients(&mut self, p: &str, rc: &RegionConfig, cidr: Ipv4Net) -> Option<Vec<Ipv4Net>> {
+        let Some(list) = &rc.client_cidrs else { return Some(vec![cidr]) };
+        let before = self.problems.len();
+        if list.is_empty() || list.len() > 50 {
+            self.push(format!("{p}.client_cidrs"), "give 1 to 50 CIDRs");
+        }
+        let mut out = Vec::new();
+        for (i, c) in list.iter().enumerate() {
+            let field = format!("{p}.client_cidrs[{i}]");
+            match parse_cidr(c) {
+                Ok(net) if net.prefix_len() < 8 => self.push(
+                    field,
+                    format!(
+                        "{net} admits (nearly) the whole internet; list the clients' networks, /8 or longer"
+                    ),
+                ),
+                Ok(net) if out.contains(&net) => self.push(field, format!("{net} is listed twice")),
+                Ok(net) => out.push(net),
+                Err(e) => self.push(field, e),
+            }
+        }
+        (self.problems.len() == before).then_some(out)
+    }
+
+    fn client_groups(&mut self, p: &str, rc: &RegionConfig) -> Option<Vec<String>> {
+        let Some(list) = &rc.client_security_group_ids else { return Some(Vec::new()) };
+        let before = self.problems.len();
+        if rc.existing_network.is_none() {
+            self.push(
+                format!("{p}.client_security_group_ids"),
+                "applies only with existing_network (a VPC drgen creates has no clients yet); use client_cidrs",
+            );
+        }
+        for (i, g) in list.iter().enumerate() {
+            let ok = g.strip_prefix("sg-").is_some_and(|h| {
+                (8..=17).contains(&h.len())
+                    && h.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+            });
+            if !ok {
+                self.push(
+                    format!("{p}.client_security_group_ids[{i}]"),
+                    format!("`{}` is not a security group id (sg- and 8 or 17 hex digits)", g.escape_debug()),
+                );
+            }
+        }
+        (self.problems.len() == before).then(|| list.clone())
     }
 
     fn subnets(&mut self, p: &str, rc: &RegionConfig, cidr: Ipv4Net, aws: AwsRegion) -> Option<Network> {
@@ -688,8 +771,9 @@ impl Checker {
         })
     }
 
-    fn dns(&mut self, d: &crate::config::DnsConfig) -> Option<Dns> {
+    fn dns(&mut self, d: &crate::config::DnsConfig, default_zone: &str) -> Option<Dns> {
         let before = self.problems.len();
+        let zone_name = d.zone_name.clone().unwrap_or_else(|| default_zone.to_string());
         let label_ok = |l: &str| {
             !l.is_empty()
                 && l.len() <= 63
@@ -697,11 +781,8 @@ impl Checker {
                 && !l.starts_with('-')
                 && !l.ends_with('-')
         };
-        if d.zone_name.len() > 200
-            || d.zone_name.split('.').count() < 2
-            || !d.zone_name.split('.').all(label_ok)
-        {
-            self.push("dns.zone_name", format!("`{}` is not a DNS zone name (dot-separated labels of lowercase letters, digits and hyphens, at least two labels)", d.zone_name.escape_debug()));
+        if zone_name.len() > 200 || zone_name.split('.').count() < 2 || !zone_name.split('.').all(label_ok) {
+            self.push("dns.zone_name", format!("`{}` is not a DNS zone name (dot-separated labels of lowercase letters, digits and hyphens, at least two labels)", zone_name.escape_debug()));
         }
         if !label_ok(&d.record_name) {
             self.push(
@@ -714,7 +795,8 @@ impl Checker {
         }
         self.range("dns.ttl_seconds", d.ttl_seconds, 5, 300);
         (self.problems.len() == before).then(|| Dns {
-            zone_name: d.zone_name.clone(),
+            zone_is_default: d.zone_name.is_none(),
+            zone_name,
             record_name: d.record_name.clone(),
             private_zone: d.private_zone,
             ttl_seconds: d.ttl_seconds,
@@ -739,7 +821,9 @@ impl Checker {
             );
         }
         self.range("failover.probe_timeout_seconds", f.probe_timeout_seconds, 1, 10);
-        self.range("failover.observer_reserved_concurrency", f.observer_reserved_concurrency, 1, 100);
+        if let Some(n) = f.observer_reserved_concurrency {
+            self.range("failover.observer_reserved_concurrency", n, 1, 100);
+        }
         if !RUNTIMES.iter().any(|&(r, _)| r == f.lambda_runtime) {
             let list: Vec<&str> = RUNTIMES.iter().map(|&(r, _)| r).collect();
             self.push(
@@ -766,6 +850,7 @@ impl Checker {
             dry_run: f.dry_run,
             lambda_runtime: f.lambda_runtime.clone(),
             observer_reserved_concurrency: f.observer_reserved_concurrency,
+            observer_access_logs: f.observer_access_logs,
         })
     }
 
@@ -835,6 +920,43 @@ impl Checker {
         })
     }
 
+    /// RDS refuses a backup window that overlaps the maintenance window; an AWS Backup job that
+    /// starts in either of them waits or fails.
+    fn windows(&mut self, d: &crate::config::DatabaseConfig, b: &crate::config::BackupConfig) {
+        let (Some(backup), Some(maintenance)) =
+            (window(&d.backup_window, false), window(&d.maintenance_window, true))
+        else {
+            return;
+        };
+        let backup = week_minutes(backup.0, backup.1, true);
+        let maintenance = week_minutes(maintenance.0, maintenance.1, false);
+        if overlaps(&backup, &maintenance) {
+            self.push(
+                "database.backup_window",
+                format!(
+                    "{} overlaps database.maintenance_window {}; RDS needs them apart",
+                    d.backup_window, d.maintenance_window
+                ),
+            );
+        }
+        if let (true, Some(start)) = (b.aws_backup, cron_start(&b.schedule)) {
+            let job = week_minutes(start, AWS_BACKUP_START_WINDOW_MINUTES, true);
+            for (field, other) in
+                [("database.maintenance_window", &maintenance), ("database.backup_window", &backup)]
+            {
+                if overlaps(&job, other) {
+                    self.push(
+                        "backup.schedule",
+                        format!(
+                            "{} and its {}-minute start window overlap {field}; choose a time outside both RDS windows",
+                            b.schedule, AWS_BACKUP_START_WINDOW_MINUTES
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
     fn bucket_name(&mut self, field: &str, b: &str) -> bool {
         let ok = (3..=63).contains(&b.len())
             && b.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
@@ -902,6 +1024,38 @@ fn parse_cidr(s: &str) -> Result<Ipv4Net, String> {
 
 /// Parses `hh:mm-hh:mm` (or `ddd:hh:mm-ddd:hh:mm` with days) and returns its length in minutes.
 fn parse_window(s: &str, with_day: bool) -> Option<u32> {
+    window(s, with_day).map(|(_, len)| len)
+}
+
+const WEEK_MINUTES: u32 = 7 * 1440;
+
+/// The minutes of the week a window covers: a daily window on every day, a weekly one once.
+fn week_minutes(start: u32, len: u32, daily: bool) -> Vec<(u32, u32)> {
+    let days = if daily { 0..7 } else { 0..1 };
+    days.map(|d| ((start + d * 1440) % WEEK_MINUTES, len)).collect()
+}
+
+/// Whether two sets of (start, length) ranges on the weekly circle intersect.
+fn overlaps(a: &[(u32, u32)], b: &[(u32, u32)]) -> bool {
+    let inside = |x: u32, (start, len): (u32, u32)| (x + WEEK_MINUTES - start) % WEEK_MINUTES < len;
+    a.iter().any(|&ra| b.iter().any(|&rb| inside(ra.0, rb) || inside(rb.0, ra)))
+}
+
+/// The start of an AWS cron expression whose minute and hour are plain numbers (minutes after
+/// midnight UTC), or None for any other schedule.
+fn cron_start(schedule: &str) -> Option<u32> {
+    let inner = schedule.strip_prefix("cron(")?.strip_suffix(')')?;
+    let mut fields = inner.split(' ');
+    let minute: u32 = fields.next()?.parse().ok()?;
+    let hour: u32 = fields.next()?.parse().ok()?;
+    (minute < 60 && hour < 24).then_some(hour * 60 + minute)
+}
+
+/// AWS Backup's default start window, in minutes.
+pub const AWS_BACKUP_START_WINDOW_MINUTES: u32 = 60;
+
+/// Start (minutes from Monday 00:00, or from midnight for a daily window) and length.
+fn window(s: &str, with_day: bool) -> Option<(u32, u32)> {
     const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
     let point = |p: &str| -> Option<u32> {
         let parts: Vec<&str> = p.split(':').collect();
@@ -920,7 +1074,7 @@ fn parse_window(s: &str, with_day: bool) -> Option<u32> {
     let (a, b) = (point(a)?, point(b)?);
     let period = if with_day { 7 * 1440 } else { 1440 };
     let len = (b + period - a) % period;
-    (len >= 30).then_some(len)
+    (len >= 30).then_some((a, len))
 }
 
 #[cfg(test)]

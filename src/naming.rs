@@ -157,8 +157,19 @@ impl Names {
         AwsName::new(format!("/aws/lambda/{}", function.head), &function.tail, 512, "log group")
     }
 
+    /// The prefix of a DB parameter group's name (RDS appends 26 characters).
     pub fn db_parameter_group(&self, side: Side) -> AwsName {
-        self.name(&format!("pg15-{}", side.label()), 255, "DB parameter group")
+        AwsName::new(
+            format!("{}-pg15-{}-", self.prefix, side.label()),
+            "-",
+            255 - 26,
+            "DB parameter group name prefix",
+        )
+    }
+
+    /// The AWS Backup selection of the primary database.
+    pub fn backup_selection(&self) -> AwsName {
+        self.name("primary-database", 50, "AWS Backup selection name")
     }
 
     pub fn kms_alias(&self, side: Side) -> AwsName {
@@ -212,6 +223,11 @@ impl Names {
     /// The CloudWatch namespace of drgen's own metrics.
     pub fn metric_namespace(&self) -> AwsName {
         AwsName::new(format!("drgen/{}-", self.prefix), "", 255, "CloudWatch namespace")
+    }
+
+    /// The access-log group of a region's observer API.
+    pub fn api_log_group(&self, side: Side) -> AwsName {
+        AwsName::new(format!("/drgen/{}-observer-api-{}-", self.prefix, side.label()), "", 512, "log group")
     }
 
     /// The log group of the state machine.
@@ -280,6 +296,7 @@ impl Names {
             self.state_machine(),
             self.secret(),
             self.backup_plan(),
+            self.backup_selection(),
             self.state_bucket(),
             self.state_replica_bucket(),
             self.lock_table(),
@@ -306,8 +323,13 @@ impl Names {
                 self.rotation_function(side),
                 self.rotation_stack(side),
                 self.regional_purpose("fenced", side),
+                self.regional_purpose("observer-api", side),
                 self.rule("recovery-events", side),
                 self.alarm("writer-authority", side),
+                self.alarm("workflow-timed-out", side),
+                self.alarm("observer-throttles", side),
+                self.alarm("authority-disagree", side),
+                self.alarm("primary-observer-check", side),
                 self.topic(side),
                 self.backup_vault(side),
                 self.alarm("replica-lag", side),

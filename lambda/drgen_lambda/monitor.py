@@ -152,6 +152,8 @@ class Monitor:
         if not force:
             metrics.append(("Held", 1 if state["phase"] == fsm.HELD else 0, "None"))
             metrics.append(("PrimaryReachable", 1 if reachable else 0, "None"))
+            # The old primary answers while the authority is DR: the split-brain detector.
+            metrics.append(("SplitBrainRisk", 1 if reachable and fsm.writer_is_dr(state) else 0, "None"))
             risk = fsm.data_at_risk(state)
             if risk is not None:
                 metrics.append(("DataAtRiskSeconds", risk, "Seconds"))

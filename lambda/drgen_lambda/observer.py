@@ -1,7 +1,8 @@
 """Connectivity observer: probes the primary database from inside a VPC.
 
-Behind a Lambda function URL (endpoint mode) it answers Route 53: 200 `ok` while the primary
-accepts connections, 503 otherwise, 404 for a request without the deployment's path token. It
+Behind an API Gateway REST API (endpoint mode) it answers Route 53: 200 `ok` while the primary
+accepts connections, 503 otherwise, 404 for a request without the deployment's path token (API
+Gateway answers other paths itself; the function checks again). It
 never returns detail. On a schedule it publishes PrimaryReachable (CloudWatch mode) and, in the
 primary region, leaves a heartbeat in the failover state table while the primary accepts
 connections.
@@ -22,17 +23,17 @@ def _reply(status, body):
 
 
 def handle(event, cfg, check=probe.probe, aws=None):
-    """Handles a function-URL request or a scheduled run."""
+    """Handles an API Gateway proxy request or a scheduled run."""
     target = cfg.target
-    http = (event.get("requestContext") or {}).get("http")
-    if http is not None:
-        path = event.get("rawPath", "")
-        if http.get("method") not in ("GET", "HEAD") or not hmac.compare_digest(path, "/" + cfg.token):
+    http = "httpMethod" in event
+    if http:
+        path = event.get("path") or ""
+        if event["httpMethod"] not in ("GET", "HEAD") or not hmac.compare_digest(path, "/" + cfg.token):
             return _NOT_FOUND
     state = check(target.host, target.port, target.timeout)
     reachable = state == probe.ACCEPTING
     log("info", "probe", observer=cfg.observer, state=state)
-    if http is None:
+    if not http:
         if reachable and cfg.heartbeat_table:
             # The primary-region observer tells the DR side, through the global table, that the
             # primary is alive in its own region: the monitor's partition veto.

@@ -252,6 +252,7 @@ def test_a_replica_promoted_by_hand_is_adopted_and_fenced(world):
     aws = Recording()
     assert make(world, aws=aws, probes=probe.ACCEPTING).run("run")["phase"] == fsm.PROMOTING
     assert "start_failover" in aws.names() and published("WriterIsDr") == 1
+    assert published("SplitBrainRisk") == 1
 
 
 def test_the_fence_confirmed_by_the_workflow_ends_in_fenced(world):

@@ -12,7 +12,8 @@ CFG = observer_config(OBSERVER)
 
 
 def request(path, method="GET"):
-    return {"rawPath": path, "requestContext": {"http": {"method": method}}}
+    """An API Gateway REST proxy event: `path` is the resource path, without the stage."""
+    return {"httpMethod": method, "path": path, "resource": path, "requestContext": {"stage": "observe"}}
 
 
 def checker(state):
@@ -41,7 +42,7 @@ def test_unreachable_or_refusing_primary_answers_503_without_detail():
 
 def test_a_wrong_token_or_method_gets_404_and_no_probe():
     check = checker(probe.ACCEPTING)
-    for event in (request("/wrong"), request("/"), request("/" + CFG.token, "POST"), {"requestContext": {"http": {}}}):
+    for event in (request("/wrong"), request("/"), request("/" + CFG.token, "POST"), {"httpMethod": "GET"}):
         assert observer.handle(event, CFG, check=check)["statusCode"] == 404
     assert check.calls == []
 

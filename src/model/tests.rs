@@ -298,8 +298,12 @@ fn a_window_may_wrap_midnight_and_the_week() {
 
 #[test]
 fn dns_fields_are_checked() {
-    rejects(&with(|c| c.dns.zone_name = "internal".into()), "dns.zone_name", "at least two labels");
-    rejects(&with(|c| c.dns.zone_name = "Trading.internal".into()), "dns.zone_name", "not a DNS zone name");
+    rejects(&with(|c| c.dns.zone_name = Some("internal".into())), "dns.zone_name", "at least two labels");
+    rejects(
+        &with(|c| c.dns.zone_name = Some("Trading.internal".into())),
+        "dns.zone_name",
+        "not a DNS zone name",
+    );
     rejects(&with(|c| c.dns.record_name = "-writer".into()), "dns.record_name", "not a DNS label");
     rejects(&with(|c| c.dns.ttl_seconds = 1), "dns.ttl_seconds", "5 to 300");
 }
@@ -336,7 +340,7 @@ fn failover_fields_are_checked() {
         "python3.9",
     );
     rejects(
-        &with(|c| c.failover.observer_reserved_concurrency = 0),
+        &with(|c| c.failover.observer_reserved_concurrency = Some(0)),
         "failover.observer_reserved_concurrency",
         "1 to 100",
     );
@@ -468,4 +472,63 @@ fn max_connections_follows_the_instance_memory() {
     assert_eq!(db("db.r6g.large").max_connections(), (16u64 << 30) / 9_531_392);
     assert_eq!(db("db.r6g.16xlarge").max_connections(), 5000);
     assert_eq!(db("db.t4g.micro").max_connections(), (1u64 << 30) / 9_531_392);
+}
+
+#[test]
+fn client_sources_are_checked_and_default_to_the_own_vpc() {
+    let m = check(&Config::default()).unwrap();
+    assert_eq!(m.primary.clients, vec!["10.0.0.0/16".parse::<ipnet::Ipv4Net>().unwrap()]);
+    assert_eq!(m.dr.clients, vec!["10.1.0.0/16".parse::<ipnet::Ipv4Net>().unwrap()]);
+    rejects(
+        &with(|c| c.primary.client_cidrs = Some(vec!["0.0.0.0/0".into()])),
+        "primary.client_cidrs[0]",
+        "whole internet",
+    );
+    rejects(
+        &with(|c| c.dr.client_cidrs = Some(vec!["10.9.0.1/16".into()])),
+        "dr.client_cidrs[0]",
+        "host bits",
+    );
+    rejects(
+        &with(|c| c.dr.client_cidrs = Some(vec!["nonsense".into()])),
+        "dr.client_cidrs[0]",
+        "not an IPv4 CIDR",
+    );
+    rejects(&with(|c| c.dr.client_cidrs = Some(vec![])), "dr.client_cidrs", "1 to 50");
+    rejects(
+        &with(|c| c.primary.client_security_group_ids = Some(vec!["sg-0123456789abcdef0".into()])),
+        "primary.client_security_group_ids",
+        "only with existing_network",
+    );
+}
+
+#[test]
+fn the_backup_windows_must_not_overlap_the_maintenance_window() {
+    rejects(
+        &with(|c| c.database.backup_window = "04:00-05:00".into()),
+        "database.backup_window",
+        "overlaps database.maintenance_window",
+    );
+    // The schedule drgen used to default to starts inside Sunday's maintenance window.
+    rejects(
+        &with(|c| c.backup.schedule = "cron(0 5 * * ? *)".into()),
+        "backup.schedule",
+        "database.maintenance_window",
+    );
+    rejects(
+        &with(|c| c.backup.schedule = "cron(30 2 * * ? *)".into()),
+        "backup.schedule",
+        "database.backup_window",
+    );
+    // Without AWS Backup its schedule does not matter.
+    assert!(check(&with(|c| {
+        c.backup.schedule = "cron(0 5 * * ? *)".into();
+        c.backup.aws_backup = false;
+    }))
+    .is_ok());
+}
+
+#[test]
+fn the_default_zone_carries_the_suffix() {
+    assert_eq!(check(&Config::default()).unwrap().dns.zone_name, "trading-db-prod.internal");
 }

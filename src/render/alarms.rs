@@ -8,6 +8,7 @@ use hcl::Body;
 use super::alerts::topic;
 use super::Doc;
 use crate::model::{Side, Topology};
+use crate::naming::Function;
 use crate::syntax::{arr, obj, provider, r, resource, rs};
 
 /// One alarm on one metric.
@@ -133,27 +134,35 @@ pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
                 missing: "notBreaching",
             },
         ));
-        blocks.push(alarm(
-            side,
-            Alarm {
-                label: "dr_probe_failures".into(),
-                name: m.names.alarm("probe-failures", side),
-                description: "The DR monitor's probes of the primary failed in three consecutive minutes"
-                    .into(),
-                namespace: m.names.metric_namespace().expr(),
-                metric: "PrimaryReachable",
-                dimensions: vec![("ReplicaId", rs("aws_db_instance", side, "identifier"))],
-                statistic: "Maximum",
-                comparison: "LessThanThreshold",
-                threshold: 1.0,
-                periods: 3,
-                period: 60,
-                missing: "breaching",
-            },
-        ));
+        blocks.extend(monitor_alarms(m));
     }
     for function in doc.functions(side) {
         let label = super::functions::label(function, side);
+        if function == Function::Observer {
+            // A throttled observer answers Route 53 with an error, which moves DNS.
+            blocks.push(alarm(
+                side,
+                Alarm {
+                    label: format!("{label}_throttles"),
+                    name: m.names.alarm("observer-throttles", side),
+                    description:
+                        "The observer was throttled: Route 53 sees failures that are not the database's"
+                            .into(),
+                    namespace: Expression::from("AWS/Lambda"),
+                    metric: "Throttles",
+                    dimensions: vec![(
+                        "FunctionName",
+                        r(&format!("aws_lambda_function.{label}.function_name")),
+                    )],
+                    statistic: "Sum",
+                    comparison: "GreaterThanThreshold",
+                    threshold: 0.0,
+                    periods: 1,
+                    period: 60,
+                    missing: "notBreaching",
+                },
+            ));
+        }
         blocks.push(alarm(
             side,
             Alarm {
@@ -173,4 +182,78 @@ pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
         ));
     }
     doc.add("alarms.tf", blocks);
+}
+
+/// The monitor's own signals and the failover workflow's outcome, in the DR region.
+fn monitor_alarms(m: &Topology) -> Vec<hcl::Block> {
+    let side = Side::Dr;
+    let own = |label: &str, name: &str, description: &str, metric: &'static str, missing: &'static str| {
+        let (comparison, threshold, periods) = if metric == "PrimaryReachable" {
+            ("LessThanThreshold", 1.0, 3)
+        } else {
+            ("GreaterThanOrEqualToThreshold", 1.0, 1)
+        };
+        alarm(
+            side,
+            Alarm {
+                label: label.into(),
+                name: m.names.alarm(name, side),
+                description: description.into(),
+                namespace: m.names.metric_namespace().expr(),
+                metric,
+                dimensions: vec![],
+                statistic: "Maximum",
+                comparison,
+                threshold,
+                periods,
+                period: 60,
+                missing,
+            },
+        )
+    };
+    let machine = || vec![("StateMachineArn", r("aws_sfn_state_machine.promote.arn"))];
+    let workflow = |label: &str, name: &str, metric: &'static str, description: &str| {
+        alarm(
+            side,
+            Alarm {
+                label: label.into(),
+                name: m.names.alarm(name, side),
+                description: description.into(),
+                namespace: Expression::from("AWS/States"),
+                metric,
+                dimensions: machine(),
+                statistic: "Sum",
+                comparison: "GreaterThanThreshold",
+                threshold: 0.0,
+                periods: 1,
+                period: 60,
+                missing: "notBreaching",
+            },
+        )
+    };
+    vec![
+        own(
+            "dr_probe_failures",
+            "probe-failures",
+            "The DR monitor could not reach the primary, or published nothing (a silent monitor), for three minutes",
+            "PrimaryReachable",
+            "breaching",
+        ),
+        own(
+            "dr_failover_held",
+            "failover-held",
+            "The primary is down for the confirm window but a gate holds automatic promotion: a human decides (see the page)",
+            "Held",
+            "notBreaching",
+        ),
+        own(
+            "dr_split_brain",
+            "split-brain",
+            "split-brain risk: the old primary accepts connections while the writer authority says DR",
+            "SplitBrainRisk",
+            "notBreaching",
+        ),
+        workflow("dr_workflow_failed", "workflow-failed", "ExecutionsFailed", "The failover workflow failed (see its page)"),
+        workflow("dr_workflow_timed_out", "workflow-timed-out", "ExecutionsTimedOut", "The failover workflow timed out"),
+    ]
 }

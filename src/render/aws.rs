@@ -216,7 +216,7 @@ pub fn role_policy(label: &str, side: Side, role_label: &str, statements: Vec<St
         label,
         Body::builder()
             .add_attribute(("provider", provider(side)))
-            .add_attribute(("name", "least-privilege"))
+            .add_attribute(("name", t(&format!("least-privilege-${{{}}}", crate::naming::SUFFIX_VAR))))
             .add_attribute(("role", r(&format!("aws_iam_role.{role_label}.id"))))
             .add_attribute(("policy", json))
             .build(),

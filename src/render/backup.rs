@@ -86,7 +86,7 @@ pub fn render(m: &Topology, doc: &mut Doc) {
         "primary",
         Body::builder()
             .add_attribute(("provider", provider(side)))
-            .add_attribute(("name", "drgen-primary-database"))
+            .add_attribute(("name", m.names.backup_selection().expr()))
             .add_attribute(("plan_id", r("aws_backup_plan.daily.id")))
             .add_attribute(("iam_role_arn", r("aws_iam_role.backup.arn")))
             .add_attribute(("resources", arr([r("aws_db_instance.primary.arn")])))

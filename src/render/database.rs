@@ -10,7 +10,7 @@ use super::network::{subnet_ids, vpc_id};
 use super::Doc;
 use crate::model::{Side, Topology};
 use crate::naming::Role;
-use crate::syntax::{arr, labelled, provider, r, resource, rs, strs, t};
+use crate::syntax::{arr, call, labelled, provider, r, resource, rs, strs, t};
 
 /// The logs each instance exports to CloudWatch.
 const LOGS: [&str; 2] = ["postgresql", "upgrade"];
@@ -37,6 +37,20 @@ fn parameter(name: &str, value: &str, apply: &str) -> Block {
     )
 }
 
+/// The networks a database admits: the clients of both regions (after a failover, applications
+/// anywhere reach the writer across the peering) and the peer VPC, where drgen's functions probe
+/// from. One rule per distinct range: AWS refuses a duplicate rule.
+pub fn admitted_cidrs(m: &Topology, side: Side) -> Vec<String> {
+    let mut cidrs: Vec<String> = Side::BOTH
+        .iter()
+        .flat_map(|s| m.region(*s).clients.iter().map(ToString::to_string))
+        .chain([m.region(side.other()).cidr.to_string()])
+        .collect();
+    cidrs.sort();
+    cidrs.dedup();
+    cidrs
+}
+
 fn network(m: &Topology, side: Side, doc: &mut Doc) {
     let p = || provider(side);
     let sg_label = format!("{side}_db");
@@ -58,28 +72,47 @@ fn network(m: &Topology, side: Side, doc: &mut Doc) {
             Body::builder()
                 .add_attribute(("provider", p()))
                 .add_attribute(("name", m.names.regional_purpose("db", side).expr()))
-                .add_attribute(("description", "PostgreSQL from the peer VPC and drgen's functions only"))
+                .add_attribute((
+                    "description",
+                    "PostgreSQL from the listed clients, the peer VPC and drgen's functions only",
+                ))
                 .add_attribute(("vpc_id", vpc_id(m, side)))
                 .add_attribute(name_tag(&m.names.regional_purpose("db", side)))
                 .build(),
         ),
         resource(
             "aws_vpc_security_group_ingress_rule",
-            &format!("{sg_label}_from_peer"),
+            &format!("{sg_label}_from_networks"),
             Body::builder()
                 .add_attribute(("provider", p()))
+                .add_attribute(("for_each", call("toset", [strs(admitted_cidrs(m, side))])))
                 .add_attribute(("security_group_id", security_group(side)))
                 .add_attribute((
                     "description",
-                    "PostgreSQL from the peer region's VPC (replication, observers)",
+                    "PostgreSQL from the clients of both regions and the peer VPC",
                 ))
                 .add_attribute(("ip_protocol", "tcp"))
                 .add_attribute(("from_port", port))
                 .add_attribute(("to_port", port))
-                .add_attribute(("cidr_ipv4", m.region(side.other()).cidr.to_string()))
+                .add_attribute(("cidr_ipv4", r("each.key")))
                 .build(),
         ),
     ];
+    for (i, group) in m.region(side).client_security_groups.iter().enumerate() {
+        blocks.push(resource(
+            "aws_vpc_security_group_ingress_rule",
+            &format!("{sg_label}_from_client_group_{i}"),
+            Body::builder()
+                .add_attribute(("provider", p()))
+                .add_attribute(("security_group_id", security_group(side)))
+                .add_attribute(("description", "PostgreSQL from a client security group of this region"))
+                .add_attribute(("ip_protocol", "tcp"))
+                .add_attribute(("from_port", port))
+                .add_attribute(("to_port", port))
+                .add_attribute(("referenced_security_group_id", group.as_str()))
+                .build(),
+        ));
+    }
     for client in doc.db_clients(side) {
         blocks.push(resource(
             "aws_vpc_security_group_ingress_rule",
@@ -100,7 +133,9 @@ fn network(m: &Topology, side: Side, doc: &mut Doc) {
         side.label(),
         Body::builder()
             .add_attribute(("provider", p()))
-            .add_attribute(("name", m.names.db_parameter_group(side).expr()))
+            // A prefix, so that create_before_destroy can make the replacement (a new family in a
+            // major-version upgrade) before the old group's name is free.
+            .add_attribute(("name_prefix", m.names.db_parameter_group(side).expr()))
             .add_attribute(("family", "postgres15"))
             .add_attribute(("description", "drgen PostgreSQL 15 settings"))
             .add_block(parameter(
@@ -184,9 +219,11 @@ fn common(m: &Topology, side: Side, body: hcl::structure::BodyBuilder) -> hcl::s
         .add_attribute(("monitoring_role_arn", r(&format!("aws_iam_role.{label}_rds_monitoring.arn"))))
         .add_attribute(("enabled_cloudwatch_logs_exports", strs(LOGS)))
         .add_attribute(("deletion_protection", !m.destroyable))
-        .add_attribute(("skip_final_snapshot", m.destroyable))
+        // RDS refuses a final snapshot when it deletes a read replica: the replica always skips
+        // it (the primary's final snapshot and the replicated backups cover the data).
+        .add_attribute(("skip_final_snapshot", m.destroyable || side == Side::Dr))
         .add_attribute(("delete_automated_backups", m.destroyable));
-    if !m.destroyable {
+    if !m.destroyable && side == Side::Primary {
         body = body.add_attribute(("final_snapshot_identifier", m.names.final_snapshot(side).expr()));
     }
     body.add_attribute((

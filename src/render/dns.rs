@@ -7,7 +7,7 @@ use hcl::expr::Expression;
 use hcl::Body;
 
 use super::alarms::{alarm, Alarm};
-use super::observers::{metric_mode, TOKEN};
+use super::observers::{api_host, api_path, metric_mode};
 use super::Doc;
 use crate::config::DnsSwitch;
 use crate::health::{HealthGraph, AUTHORITY_COPIES};
@@ -15,10 +15,15 @@ use crate::model::{Side, Topology};
 use crate::naming::Function;
 use crate::syntax::{arr, labelled, obj, provider, r, resource, rs, t};
 
+/// The writer name as rendered.
+pub fn fqdn(m: &Topology) -> Expression {
+    t(&format!("{}.{}", m.dns.record_name, m.dns.zone_template(m.suffix.as_str())))
+}
+
 fn zone(m: &Topology, doc: &mut Doc) {
     let mut body = Body::builder()
         .add_attribute(("provider", provider(Side::Primary)))
-        .add_attribute(("name", m.dns.zone_name.as_str()))
+        .add_attribute(("name", t(&m.dns.zone_template(m.suffix.as_str()))))
         .add_attribute(("comment", "drgen failover zone"))
         .add_attribute(("force_destroy", m.destroyable));
     if m.dns.private_zone {
@@ -78,15 +83,9 @@ fn observer_check(m: &Topology, side: Side, doc: &mut Doc) {
             .add_attribute(("insufficient_data_health_status", "Unhealthy"))
     } else {
         base.add_attribute(("type", "HTTPS"))
-            .add_attribute((
-                "fqdn",
-                t(&format!(
-                    "${{aws_lambda_function_url.{label}.url_id}}.lambda-url.{}.on.aws",
-                    m.region(side).region
-                )),
-            ))
+            .add_attribute(("fqdn", api_host(m, side)))
             .add_attribute(("port", 443))
-            .add_attribute(("resource_path", t(&format!("/${{{TOKEN}}}"))))
+            .add_attribute(("resource_path", api_path()))
             .add_attribute(("enable_sni", true))
             .add_attribute(("request_interval", u64::from(f.request_interval_seconds)))
             .add_attribute(("failure_threshold", u64::from(f.failure_threshold)))
@@ -104,7 +103,7 @@ fn record(m: &Topology, side: Side, doc: &mut Doc) {
     let mut body = Body::builder()
         .add_attribute(("provider", provider(Side::Primary)))
         .add_attribute(("zone_id", r("aws_route53_zone.main.zone_id")))
-        .add_attribute(("name", m.dns.fqdn()))
+        .add_attribute(("name", fqdn(m)))
         .add_attribute(("type", "CNAME"))
         .add_attribute(("ttl", u64::from(m.dns.ttl_seconds)))
         .add_attribute(("records", arr([rs("aws_db_instance", side, "address")])))
@@ -171,6 +170,105 @@ fn authority(m: &Topology, doc: &mut Doc) {
     );
 }
 
+/// Alarms on the health checks' own status. Route 53 publishes HealthCheckStatus only in
+/// us-east-1, so they exist when one of the two regions is us-east-1 (a warning says otherwise).
+fn check_alarms(m: &Topology, doc: &mut Doc) {
+    let Some(side) = Side::BOTH.into_iter().find(|s| m.region(*s).region.name() == "us-east-1") else {
+        return;
+    };
+    let status = |label: &str, name: &str, check: Expression, description: String| {
+        alarm(
+            side,
+            Alarm {
+                label: label.into(),
+                name: m.names.alarm(name, side),
+                description,
+                namespace: Expression::from("AWS/Route53"),
+                metric: "HealthCheckStatus",
+                dimensions: vec![("HealthCheckId", check)],
+                statistic: "Minimum",
+                comparison: "LessThanThreshold",
+                threshold: 1.0,
+                periods: 1,
+                period: 60,
+                missing: "breaching",
+            },
+        )
+    };
+    let mut blocks: Vec<hcl::Block> = Side::BOTH
+        .iter()
+        .map(|observer| {
+            let label = super::functions::label(Function::Observer, *observer);
+            status(
+                &format!("{label}_check"),
+                &format!("{observer}-observer-check"),
+                r(&format!("aws_route53_health_check.{label}.id")),
+                format!("Route 53 sees the {observer} observer's check unhealthy: that observer cannot reach the primary"),
+            )
+        })
+        .collect();
+    blocks.push(status(
+        "primary_alive_check",
+        "primary-alive-check",
+        r("aws_route53_health_check.primary_alive.id"),
+        "The PRIMARY record is unhealthy: the writer name points at the DR region".into(),
+    ));
+    let query = |i: u32| {
+        labelled(
+            "metric_query",
+            &[],
+            Body::builder()
+                .add_attribute(("id", format!("a{i}")))
+                .add_block(labelled(
+                    "metric",
+                    &[],
+                    Body::builder()
+                        .add_attribute(("namespace", "AWS/Route53"))
+                        .add_attribute(("metric_name", "HealthCheckStatus"))
+                        .add_attribute(("period", 60))
+                        .add_attribute(("stat", "Minimum"))
+                        .add_attribute((
+                            "dimensions",
+                            obj([(
+                                "HealthCheckId",
+                                r(&format!("aws_route53_health_check.writer_authority[{i}].id")),
+                            )]),
+                        ))
+                        .build(),
+                ))
+                .build(),
+        )
+    };
+    let mut disagree = Body::builder()
+        .add_attribute(("provider", provider(side)))
+        .add_attribute(("alarm_name", m.names.alarm("authority-disagree", side).expr()))
+        .add_attribute((
+            "alarm_description",
+            "The three writer-authority checks disagree for five minutes: one of them does not follow the alarm",
+        ))
+        .add_attribute(("comparison_operator", "GreaterThanThreshold"))
+        .add_attribute(("threshold", 0))
+        .add_attribute(("evaluation_periods", 5))
+        .add_attribute(("treat_missing_data", "breaching"))
+        .add_attribute(("alarm_actions", arr([super::alerts::topic(side)])))
+        .add_attribute(("ok_actions", arr([super::alerts::topic(side)])))
+        .add_block(labelled(
+            "metric_query",
+            &[],
+            Body::builder()
+                .add_attribute(("id", "spread"))
+                .add_attribute(("expression", "MAX([a0, a1, a2]) - MIN([a0, a1, a2])"))
+                .add_attribute(("label", "writer-authority checks that disagree"))
+                .add_attribute(("return_data", true))
+                .build(),
+        ));
+    for i in 0..AUTHORITY_COPIES {
+        disagree = disagree.add_block(query(i));
+    }
+    blocks.push(resource("aws_cloudwatch_metric_alarm", "writer_authority_disagree", disagree.build()));
+    doc.add("dns.tf", blocks);
+}
+
 pub fn render(m: &Topology, doc: &mut Doc) {
     zone(m, doc);
     for side in Side::BOTH {
@@ -231,11 +329,8 @@ pub fn render(m: &Topology, doc: &mut Doc) {
     for side in Side::BOTH {
         record(m, side, doc);
     }
-    doc.output(
-        "writer_dns_name",
-        "Name that always resolves to the writable database.",
-        Expression::from(m.dns.fqdn()),
-    );
+    check_alarms(m, doc);
+    doc.output("writer_dns_name", "Name that always resolves to the writable database.", fqdn(m));
     doc.output("hosted_zone_id", "Hosted zone of the failover records.", r("aws_route53_zone.main.zone_id"));
     doc.output(
         "primary_health_check_id",

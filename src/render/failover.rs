@@ -154,7 +154,7 @@ fn workflow_function(m: &Topology, doc: &mut Doc) {
             package: Package::Failover,
             description: "drgen failover workflow: promote, move the secret, fence the old primary",
             timeout_seconds: 60,
-            reserved_concurrency: 5,
+            reserved_concurrency: m.failover.observer_reserved_concurrency.map(|_| 2),
             environment: vec![
                 ("PRIMARY_REGION", Expression::from(m.primary.region.name())),
                 ("PRIMARY_ID", rs("aws_db_instance", Side::Primary, "identifier")),

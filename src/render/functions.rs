@@ -21,7 +21,8 @@ pub struct Spec {
     pub package: Package,
     pub description: &'static str,
     pub timeout_seconds: u32,
-    pub reserved_concurrency: u32,
+    /// Reserved concurrency, when any.
+    pub reserved_concurrency: Option<u32>,
     pub environment: Vec<(&'static str, Expression)>,
     /// Outbound TCP: (label, description, port, CIDR).
     pub egress: Vec<(&'static str, String, u16, String)>,
@@ -148,13 +149,15 @@ pub fn render(m: &Topology, spec: Spec, doc: &mut Doc) {
         .add_attribute(("architectures", arr([Expression::from("arm64")])))
         .add_attribute(("memory_size", 256))
         .add_attribute(("timeout", u64::from(spec.timeout_seconds)))
-        .add_attribute(("reserved_concurrent_executions", u64::from(spec.reserved_concurrency)))
         .add_attribute(("kms_key_arn", key))
         .add_block(labelled(
             "environment",
             &[],
             Body::builder().add_attribute(("variables", environment)).build(),
         ));
+    if let Some(n) = spec.reserved_concurrency {
+        function = function.add_attribute(("reserved_concurrent_executions", u64::from(n)));
+    }
     if spec.in_vpc {
         function = function.add_block(labelled(
             "vpc_config",

@@ -58,7 +58,15 @@ pub fn key(
     if !direct.is_empty() {
         statements.push(
             Statement::allow("ServicesPublishingToTopics", &["kms:Decrypt", "kms:GenerateDataKey*"], "*")
-                .principal("Service", direct.iter().map(|d| Expression::from(*d))),
+                .principal("Service", direct.iter().map(|d| Expression::from(*d)))
+                .when("StringEquals", "aws:SourceAccount", [t(&account(side))]),
+        );
+        // Vended log delivery writes the state machine's execution logs to a CMK-encrypted log
+        // group (Step Functions developer guide, "Logging using CloudWatch Logs").
+        statements.push(
+            Statement::allow("LogDelivery", &["kms:Decrypt*", "kms:GenerateDataKey*"], "*")
+                .principal("Service", [Expression::from("delivery.logs.amazonaws.com")])
+                .when("StringEquals", "aws:SourceAccount", [t(&account(side))]),
         );
     }
     let (doc, key_policy) = resource_policy(&format!("{label}_key_policy"), statements);

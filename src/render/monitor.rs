@@ -94,7 +94,9 @@ pub fn render(m: &Topology, doc: &mut Doc) {
             package: Package::Monitor,
             description: "drgen monitor: decides on failover and promotes the DR replica",
             timeout_seconds: f.monitor_timeout_seconds(),
-            reserved_concurrency: 1,
+            // One run at a time comes from the run lock in the state table; a reservation of 1,
+            // when reservations are on, only adds to it.
+            reserved_concurrency: f.observer_reserved_concurrency.map(|_| 1),
             environment,
             egress: vec![
                 (

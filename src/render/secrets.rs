@@ -66,7 +66,7 @@ pub fn render(m: &Topology, doc: &mut Doc) {
     let value = obj([
         ("engine", Expression::from("postgres")),
         ("host", rs("aws_db_instance", Side::Primary, "address")),
-        ("dns_name", Expression::String(m.dns.fqdn())),
+        ("dns_name", super::dns::fqdn(m)),
         ("ssl", Expression::from(true)),
         ("port", Expression::from(u64::from(d.port))),
         ("username", Expression::String(d.master_username.clone())),

@@ -38,6 +38,13 @@ primary {
   #   subnet_ids      = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
   #   route_table_ids = ["rtb-0123456789abcdef0"]
   # }
+
+  # IPv4 CIDRs of this region's database clients. Both databases admit the clients of both regions
+  # (across the peering), so applications reach the writer after a failover. Default: this
+  # region's VPC CIDR. `0.0.0.0/0` is refused.
+
+  # Security groups of this region's clients (existing-network mode only); they may connect to
+  # this region's database. Security groups cannot be referenced across regions.
 }
 
 # The disaster-recovery region that runs the cross-region replica.
@@ -61,6 +68,13 @@ dr {
   #   subnet_ids      = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
   #   route_table_ids = ["rtb-0123456789abcdef0"]
   # }
+
+  # IPv4 CIDRs of this region's database clients. Both databases admit the clients of both regions
+  # (across the peering), so applications reach the writer after a failover. Default: this
+  # region's VPC CIDR. `0.0.0.0/0` is refused.
+
+  # Security groups of this region's clients (existing-network mode only); they may connect to
+  # this region's database. Security groups cannot be referenced across regions.
 }
 
 # The PostgreSQL database.
@@ -110,8 +124,7 @@ database {
 
 # The failover DNS name.
 dns {
-  # Hosted zone name.
-  zone_name = "trading-db.internal"
+  # Hosted zone name. Default: `<name>-<suffix>.internal`.
 
   # Record name inside the zone.
   record_name = "writer"
@@ -174,8 +187,14 @@ failover {
   # Lambda runtime of the drgen functions (python3.9 to python3.13).
   lambda_runtime = "python3.12"
 
-  # Reserved concurrency of each observer function (1 to 100).
-  observer_reserved_concurrency = 5
+  # Access logs of the observers' APIs. They need the account-wide API Gateway CloudWatch role
+  # (`aws_api_gateway_account`), a setting shared with everything else in the account and region,
+  # which drgen does not manage: turn this on once that role is set.
+  observer_access_logs = false
+
+  # Reserved concurrency of each observer function (1 to 100). Default: none, so that an account
+  # on the new-account concurrency quota can apply; API Gateway throttling caps what callers can
+  # cost the observers.
 }
 
 # Alarms, notifications and logs.
@@ -199,7 +218,7 @@ backup {
   aws_backup = true
 
   # Schedule of the daily backup, an AWS cron expression.
-  schedule = "cron(0 5 * * ? *)"
+  schedule = "cron(0 7 * * ? *)"
 
   # Days a backup is kept in each vault (1 to 36500).
   retention_days = 35
