@@ -116,6 +116,10 @@ pub struct ExistingNetwork {
     pub subnet_ids: Vec<String>,
     /// Route tables (`rtb-...`) of those subnets; each gets a route to the peer VPC.
     pub route_table_ids: Vec<String>,
+    /// Services (`logs`, `sns`, `dynamodb`, ...) for which the VPC already has an endpoint with
+    /// private DNS: drgen uses it instead of creating a second one, which AWS would refuse.
+    #[serde(default)]
+    pub existing_endpoints: Vec<String>,
 }
 
 /// The PostgreSQL 15 primary and its replica.

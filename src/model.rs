@@ -92,7 +92,12 @@ pub enum Network {
     /// drgen creates the VPC and these private subnets, one in each of the zones.
     Managed { zones: Vec<String>, subnets: Vec<Ipv4Net> },
     /// An existing VPC, read through data sources.
-    Existing { vpc_id: String, subnet_ids: Vec<String>, route_table_ids: Vec<String> },
+    Existing {
+        vpc_id: String,
+        subnet_ids: Vec<String>,
+        route_table_ids: Vec<String>,
+        existing_endpoints: Vec<String>,
+    },
 }
 
 /// One region of the topology.
@@ -104,6 +109,8 @@ pub struct Region {
     pub network: Network,
     /// Client sources of this region (IPv4 CIDRs), admitted by both databases.
     pub clients: Vec<Ipv4Net>,
+    /// `clients` is the default: the region's own VPC range.
+    pub clients_are_vpc: bool,
     /// Client security groups of this region, admitted by this region's database.
     pub client_security_groups: Vec<String>,
 }
@@ -522,6 +529,7 @@ impl Checker {
             cidr: cidr?,
             network: network?,
             clients: clients?,
+            clients_are_vpc: rc.client_cidrs.is_none(),
             client_security_groups: groups?,
         })
     }
@@ -659,10 +667,25 @@ impl Checker {
                 );
             }
         }
+        for (i, s) in e.existing_endpoints.iter().enumerate() {
+            let ok = !s.is_empty()
+                && s.len() <= 40
+                && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+            if !ok || e.existing_endpoints[..i].contains(s) {
+                self.push(
+                    format!("{p}.existing_network.existing_endpoints[{i}]"),
+                    format!(
+                        "`{}` is not a service endpoint name such as logs or dynamodb, or is listed twice",
+                        s.escape_debug()
+                    ),
+                );
+            }
+        }
         (self.problems.len() == before).then(|| Network::Existing {
             vpc_id: e.vpc_id.clone(),
             subnet_ids: e.subnet_ids.clone(),
             route_table_ids: e.route_table_ids.clone(),
+            existing_endpoints: e.existing_endpoints.clone(),
         })
     }
 

@@ -120,11 +120,20 @@ fn both_databases_admit_the_clients_of_both_regions() {
                 });
                 Topology::from_config(&config, Some("prod")).unwrap()
             };
-            for client in model.primary.clients.iter().chain(&model.dr.clients) {
-                assert!(
-                    for_each.contains(&client.to_string()),
-                    "{example:?} {side}: {client} missing in {for_each}"
-                );
+            for region in [&model.primary, &model.dr] {
+                for client in &region.clients {
+                    // An existing VPC's own range comes from its data source (checked against
+                    // the config by a postcondition).
+                    let expected = if region.clients_are_vpc && !region.is_managed() {
+                        format!("data.aws_vpc.{}.cidr_block", region.side)
+                    } else {
+                        client.to_string()
+                    };
+                    assert!(
+                        for_each.contains(&expected),
+                        "{example:?} {side}: {expected} missing in {for_each}"
+                    );
+                }
             }
         }
     }
@@ -195,4 +204,27 @@ fn the_fence_cannot_be_undone_by_an_apply() {
     assert!(hcl::to_string(primary.body()).unwrap().contains("vpc_security_group_ids"));
     let lifecycle = primary.body().blocks().find(|b| b.identifier() == "lifecycle").unwrap();
     assert!(attr(lifecycle, "ignore_changes").unwrap().contains("vpc_security_group_ids"));
+}
+
+#[test]
+fn an_existing_network_uses_its_real_range_and_its_own_endpoints() {
+    let files = render(Some("examples/existing-network.hcl"));
+    let network = text(&files, "network.tf");
+    assert!(network.contains("postcondition"), "the plan must fail when vpc_cidr is wrong");
+    assert!(network.contains("self.cidr_block == \"10.40.0.0/16\""));
+    let rule = named(&files, "aws_vpc_security_group_ingress_rule", "primary_db_from_networks");
+    let admitted = attr(&rule, "for_each").unwrap();
+    assert!(
+        admitted.contains("data.aws_vpc.dr.cidr_block") && admitted.contains("192.168.10.0/24"),
+        "{admitted}"
+    );
+    named(&files, "aws_vpc_security_group_ingress_rule", "primary_db_from_client_group_0");
+    let endpoints = named(&files, "aws_vpc_endpoint", "primary");
+    let services = attr(&endpoints, "for_each").unwrap();
+    assert!(!services.contains("\"logs\""), "the VPC already has a logs endpoint: {services}");
+    let route = blocks(&files, "resource", "aws_route")
+        .into_iter()
+        .find(|b| attr(b, "destination_cidr_block").is_some())
+        .unwrap();
+    assert!(attr(&route, "destination_cidr_block").unwrap().starts_with("data.aws_vpc."));
 }

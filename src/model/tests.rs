@@ -181,6 +181,7 @@ fn existing() -> ExistingNetwork {
         vpc_id: "vpc-0123456789abcdef0".into(),
         subnet_ids: vec!["subnet-01234567".into(), "subnet-89abcdef".into()],
         route_table_ids: vec!["rtb-01234567".into()],
+        existing_endpoints: Vec::new(),
     }
 }
 

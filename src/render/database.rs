@@ -40,15 +40,30 @@ fn parameter(name: &str, value: &str, apply: &str) -> Block {
 /// The networks a database admits: the clients of both regions (after a failover, applications
 /// anywhere reach the writer across the peering) and the peer VPC, where drgen's functions probe
 /// from. One rule per distinct range: AWS refuses a duplicate rule.
-pub fn admitted_cidrs(m: &Topology, side: Side) -> Vec<String> {
-    let mut cidrs: Vec<String> = Side::BOTH
-        .iter()
-        .flat_map(|s| m.region(*s).clients.iter().map(ToString::to_string))
-        .chain([m.region(side.other()).cidr.to_string()])
-        .collect();
-    cidrs.sort();
-    cidrs.dedup();
-    cidrs
+pub fn admitted_cidrs(m: &Topology, side: Side) -> Vec<Expression> {
+    let mut literal: Vec<String> = Vec::new();
+    let mut vpcs = vec![side.other()];
+    for s in Side::BOTH {
+        let region = m.region(s);
+        if region.clients_are_vpc {
+            vpcs.push(s);
+        } else {
+            literal.extend(region.clients.iter().map(ToString::to_string));
+        }
+    }
+    vpcs.sort();
+    vpcs.dedup();
+    literal.sort();
+    literal.dedup();
+    let mut out: Vec<Expression> = Vec::new();
+    for s in vpcs {
+        let range = m.region(s).cidr.to_string();
+        if !m.region(s).is_managed() || !literal.contains(&range) {
+            out.push(super::network::cidr(m, s));
+        }
+    }
+    out.extend(literal.into_iter().map(Expression::from));
+    out
 }
 
 fn network(m: &Topology, side: Side, doc: &mut Doc) {
@@ -85,7 +100,7 @@ fn network(m: &Topology, side: Side, doc: &mut Doc) {
             &format!("{sg_label}_from_networks"),
             Body::builder()
                 .add_attribute(("provider", p()))
-                .add_attribute(("for_each", call("toset", [strs(admitted_cidrs(m, side))])))
+                .add_attribute(("for_each", call("toset", [arr(admitted_cidrs(m, side))])))
                 .add_attribute(("security_group_id", security_group(side)))
                 .add_attribute((
                     "description",

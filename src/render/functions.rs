@@ -25,7 +25,7 @@ pub struct Spec {
     pub reserved_concurrency: Option<u32>,
     pub environment: Vec<(&'static str, Expression)>,
     /// Outbound TCP: (label, description, port, CIDR).
-    pub egress: Vec<(&'static str, String, u16, String)>,
+    pub egress: Vec<(&'static str, String, u16, Expression)>,
     /// In the region's private subnets (true), or outside any VPC.
     pub in_vpc: bool,
     /// Permissions beyond logs, tracing, the network interfaces, the queue and the key.
@@ -92,7 +92,7 @@ pub fn render(m: &Topology, spec: Spec, doc: &mut Doc) {
         // Every function in a VPC sends its X-Ray traces through the VPC's endpoint.
         doc.endpoint(side, "xray");
     }
-    let own = m.region(side).cidr.to_string();
+    let own = super::network::cidr(m, side);
     let endpoints = ("to_endpoints", "HTTPS to the VPC endpoints".to_string(), 443, own);
     let egress: Vec<_> =
         if spec.in_vpc { spec.egress.iter().chain([&endpoints]).collect() } else { Vec::new() };
@@ -107,7 +107,7 @@ pub fn render(m: &Topology, spec: Spec, doc: &mut Doc) {
                 .add_attribute(("ip_protocol", "tcp"))
                 .add_attribute(("from_port", u64::from(*port)))
                 .add_attribute(("to_port", u64::from(*port)))
-                .add_attribute(("cidr_ipv4", cidr.as_str()))
+                .add_attribute(("cidr_ipv4", cidr.clone()))
                 .build(),
         ));
     }

@@ -10,9 +10,20 @@ use super::aws::{account, log_group, name_tag, resource_policy, role, role_polic
 use super::Doc;
 use crate::model::{Network, Side, Topology};
 use crate::naming::Role;
-use crate::syntax::{arr, call, data, obj, provider, r, resource, rs, strs, t};
+use crate::syntax::{arr, call, data, labelled, obj, provider, r, resource, rs, strs, t};
 
 /// The id of the side's VPC.
+/// The side's VPC range as rendered: the configured one for a VPC drgen creates; for an existing
+/// VPC the data source's, so that rules and routes follow the real VPC (a postcondition fails
+/// the plan when it differs from the configured one, which drgen's own checks used).
+pub fn cidr(m: &Topology, side: Side) -> Expression {
+    if m.region(side).is_managed() {
+        Expression::from(m.region(side).cidr.to_string())
+    } else {
+        r(&format!("data.aws_vpc.{side}.cidr_block"))
+    }
+}
+
 pub fn vpc_id(m: &Topology, side: Side) -> Expression {
     if m.region(side).is_managed() {
         rs("aws_vpc", side, "id")
@@ -123,7 +134,7 @@ pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
             );
             flow_logs(m, side, doc);
         }
-        Network::Existing { vpc_id, subnet_ids, route_table_ids } => {
+        Network::Existing { vpc_id, subnet_ids, route_table_ids, .. } => {
             let within_vpc = |kind: &str, id_attr: &str, ids: &[String]| {
                 data(
                     kind,
@@ -145,6 +156,33 @@ pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
                         Body::builder()
                             .add_attribute(("provider", p()))
                             .add_attribute(("id", vpc_id.as_str()))
+                            .add_block(labelled(
+                                "lifecycle",
+                                &[],
+                                Body::builder()
+                                    .add_block(labelled(
+                                        "postcondition",
+                                        &[],
+                                        Body::builder()
+                                            .add_attribute((
+                                                "condition",
+                                                Expression::from(hcl::expr::BinaryOp::new(
+                                                    r("self.cidr_block"),
+                                                    hcl::expr::BinaryOperator::Eq,
+                                                    Expression::from(region.cidr.to_string()),
+                                                )),
+                                            ))
+                                            .add_attribute((
+                                                "error_message",
+                                                format!(
+                                                    "The VPC's CIDR differs from {side}.vpc_cidr ({}) in the drgen config; correct the config and render again.",
+                                                    region.cidr
+                                                ),
+                                            ))
+                                            .build(),
+                                    ))
+                                    .build(),
+                            ))
                             .build(),
                     ),
                     within_vpc("aws_subnet", "id", subnet_ids),
@@ -202,11 +240,20 @@ fn flow_logs(m: &Topology, side: Side, doc: &mut Doc) {
     );
 }
 
+/// Whether an existing VPC already has an endpoint for the service.
+fn already_there(m: &Topology, side: Side, service: &str) -> bool {
+    match &m.region(side).network {
+        Network::Existing { existing_endpoints, .. } => existing_endpoints.iter().any(|e| e == service),
+        Network::Managed { .. } => false,
+    }
+}
+
 /// The gateway endpoints requested for this side, on each of its route tables.
 fn gateway_endpoints(m: &Topology, side: Side, doc: &mut Doc) {
     let region = m.region(side);
     let blocks: Vec<_> = doc
         .gateway_endpoints(side)
+        .filter(|s| !already_there(m, side, s))
         .collect::<Vec<_>>()
         .into_iter()
         .map(|service| {
@@ -233,7 +280,7 @@ fn gateway_endpoints(m: &Topology, side: Side, doc: &mut Doc) {
 /// The interface endpoints requested for this side, behind one security group that admits
 /// HTTPS from the VPC only.
 fn endpoints(m: &Topology, side: Side, doc: &mut Doc) {
-    let services: Vec<&str> = doc.endpoints(side).collect();
+    let services: Vec<&str> = doc.endpoints(side).filter(|s| !already_there(m, side, s)).collect();
     if services.is_empty() {
         return;
     }
@@ -269,7 +316,7 @@ fn endpoints(m: &Topology, side: Side, doc: &mut Doc) {
                 .add_attribute(("ip_protocol", "tcp"))
                 .add_attribute(("from_port", 443))
                 .add_attribute(("to_port", 443))
-                .add_attribute(("cidr_ipv4", region.cidr.to_string()))
+                .add_attribute(("cidr_ipv4", cidr(m, side)))
                 .build(),
         ),
         resource(

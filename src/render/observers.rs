@@ -84,14 +84,13 @@ pub fn token(m: &Topology, doc: &mut Doc) {
 /// The observer of one region.
 pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
     let f = &m.failover;
-    let primary = m.region(Side::Primary);
     let label = functions::label(Function::Observer, side);
     let mut permissions = Vec::new();
     let egress = vec![(
         "to_primary_db",
         "PostgreSQL to the primary database".to_string(),
         m.database.port,
-        primary.cidr.to_string(),
+        super::network::cidr(m, Side::Primary),
     )];
     if metric_mode(m) {
         permissions.push(Statement::allow("PublishObservations", &["cloudwatch:PutMetricData"], "*").when(

@@ -76,7 +76,7 @@ fn side_of_peering(m: &Topology, side: Side) -> [Block; 2] {
         &format!("{side}_to_{}", side.other()),
         route
             .add_attribute(("route_table_id", table))
-            .add_attribute(("destination_cidr_block", m.region(side.other()).cidr.to_string()))
+            .add_attribute(("destination_cidr_block", super::network::cidr(m, side.other())))
             .add_attribute(("vpc_peering_connection_id", r(CONNECTION)))
             .build(),
     );

@@ -134,7 +134,7 @@ fn rotation(m: &Topology, side: Side, doc: &mut Doc) {
                 .add_attribute(("ip_protocol", "tcp"))
                 .add_attribute(("from_port", port))
                 .add_attribute(("to_port", port))
-                .add_attribute(("cidr_ipv4", region.cidr.to_string()))
+                .add_attribute(("cidr_ipv4", super::network::cidr(m, side)))
                 .build(),
         )
     };

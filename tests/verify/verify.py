@@ -10,6 +10,7 @@ Needs: .tools/terraform (Terraform 1.0.3), .tools/checkov, a built drgen and sch
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,9 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 TOOLS = ROOT / ".tools"
 TERRAFORM = Path(os.environ.get("DRGEN_TERRAFORM", TOOLS / "terraform"))
+# A Terraform >= 1.5, when the machine has one: it validates the output as written, including
+# what 1.0.3 does not know (pre- and postconditions).
+MODERN = os.environ.get("DRGEN_TERRAFORM_MODERN") or shutil.which("terraform") or "/usr/local/bin/terraform"
 CHECKOV = Path(os.environ.get("DRGEN_CHECKOV", TOOLS / "checkov" / "bin" / "checkov"))
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "debug"
 DRGEN = TARGET / "drgen"
@@ -56,10 +60,49 @@ def require_tools():
             raise Failure(f"missing {tool}: run .ci/install and cargo build --workspace first")
 
 
+def version(binary):
+    """(major, minor, patch) of a Terraform binary, or None."""
+    if not binary or not Path(binary).exists():
+        return None
+    proc = run([binary, "version", "-json"], check=False)
+    try:
+        text = json.loads(proc.stdout)["terraform_version"]
+    except (json.JSONDecodeError, KeyError):
+        first = (proc.stdout.split() or ["", "v0"])[1]
+        text = first.lstrip("v")
+    return tuple(int(p) for p in text.split("-")[0].split(".")[:3])
+
+
+def strip_conditions(text):
+    """Removes precondition/postcondition blocks, and lifecycle blocks left empty by that, for a
+    Terraform older than 1.2. Works on canonically formatted text (terraform fmt's indentation)."""
+    out, skipping, depth = [], False, 0
+    for line in text.splitlines(keepends=True):
+        stripped = line.strip()
+        if not skipping and stripped in ("precondition {", "postcondition {"):
+            skipping, depth = True, 0
+        if skipping:
+            depth += line.count("{") - line.count("}")
+            if depth == 0:
+                skipping = False
+            continue
+        out.append(line)
+    result = "".join(out)
+    while True:
+        cleaned = re.sub(r"\n[ ]*lifecycle \{\n[ ]*\}\n", "\n", result)
+        if cleaned == result:
+            return result
+        result = cleaned
+
+
 class Terraform:
     """Terraform with the schema-only provider installed from a filesystem mirror."""
 
-    def __init__(self, work: Path):
+    def __init__(self, work: Path, binary=TERRAFORM):
+        self.binary = binary
+        self.version = version(binary)
+        self.legacy = self.version is not None and self.version < (1, 2, 0)
+        work = work / f"tf-{'.'.join(map(str, self.version or ()))}"
         mirror = work / "mirror"
         binary = mirror / MIRROR_PATH
         binary.parent.mkdir(parents=True)
@@ -83,7 +126,7 @@ class Terraform:
 
     def fmt_check(self, directory: Path):
         """Returns the files terraform fmt would change."""
-        proc = run([TERRAFORM, "fmt", "-check", "-recursive", "-list=true", directory], env=self.env, check=False)
+        proc = run([self.binary, "fmt", "-check", "-recursive", "-list=true", directory], env=self.env, check=False)
         changed = [line for line in proc.stdout.splitlines() if line.strip()]
         if proc.returncode != 0 and not changed:
             raise Failure(f"terraform fmt failed on {directory}:\n{proc.stderr}")
@@ -97,8 +140,11 @@ class Terraform:
         for path in extra:
             shutil.copy2(path, copy / path.name)
         (copy / "zz_version_override.tf").write_text(OVERRIDE)
-        run([TERRAFORM, "init", "-backend=false", "-input=false", "-no-color"], cwd=copy, env=self.env)
-        proc = run([TERRAFORM, "validate", "-json", "-no-color"], cwd=copy, env=self.env, check=False)
+        if self.legacy:
+            for tf in copy.glob("*.tf"):
+                tf.write_text(strip_conditions(tf.read_text()))
+        run([self.binary, "init", "-backend=false", "-input=false", "-no-color"], cwd=copy, env=self.env)
+        proc = run([self.binary, "validate", "-json", "-no-color"], cwd=copy, env=self.env, check=False)
         try:
             result = json.loads(proc.stdout)
         except json.JSONDecodeError as e:
@@ -211,7 +257,17 @@ def main():
     with tempfile.TemporaryDirectory(prefix="drgen-verify-") as tmp:
         work = Path(tmp)
         tf = Terraform(work)
+        terraforms = [tf]
+        modern_version = version(MODERN)
+        if modern_version is not None and modern_version >= (1, 5, 0):
+            terraforms.append(Terraform(work, Path(MODERN)))
+        else:
+            print("verify: WARNING: no Terraform >= 1.5 found; pre- and postconditions are NOT validated", file=sys.stderr)
+        names = " and ".join(".".join(map(str, t.version)) for t in terraforms)
         planted = self_test(tf, work)
+        for modern in terraforms[1:]:
+            (work / "modern-self-test").mkdir()
+            planted += self_test(modern, work / "modern-self-test")
         print(f"self-test: {planted} planted validation errors reported, misformatting and a checkov finding caught")
 
         fmt_files = validated = packages = 0
@@ -227,8 +283,8 @@ def main():
             fmt_files += sum(1 for _ in out.rglob("*.tf"))
             problems += [f"{name}: terraform fmt would change {c}" for c in changed]
             counts["fmt"] += len(changed)
-            for root in (out, out / "bootstrap"):
-                diagnostics, valid = tf.validate(root)
+            for root, terraform in [(r, t) for r in (out, out / "bootstrap") for t in terraforms]:
+                diagnostics, valid = terraform.validate(root)
                 validated += 1
                 counts["validate"] += len(diagnostics)
                 for d in diagnostics:
@@ -255,7 +311,7 @@ def main():
                     problems.append(f"{name}: {s['check']} is skipped when {s['when']}, but does not pass without the skip")
         print(f"packages: {packages} Lambda zips intact, each handler imports from its zip")
         print(f"fmt: {fmt_files} files in {len(examples())} renderings, {counts['fmt']} to change")
-        print(f"validate: {validated} roots against hashicorp/aws 5.100.0, {counts['validate']} diagnostics")
+        print(f"validate: {validated} validations (Terraform {names}) against hashicorp/aws 5.100.0, {counts['validate']} diagnostics")
         skipped = ", ".join(f"{c} in {n}" for c, n in sorted(applied.items())) or "none"
         print(f"checkov: {totals[0]} passed, {totals[1]} failed; skips from checkov-skips.toml: {skipped}")
         checks = planted + 3 + packages + len(examples()) + validated + len(examples())
