@@ -27,6 +27,10 @@ pub struct Child {
     pub kind: &'static str,
     /// How many health checks of this kind are children.
     pub copies: u32,
+    /// Seconds between a checker's requests (HTTPS checks) or per alarm datapoint.
+    pub interval_seconds: u32,
+    /// Consecutive failed requests (or breaching periods) before the check turns unhealthy.
+    pub failure_threshold: u32,
 }
 
 /// The calculated check.
@@ -52,6 +56,12 @@ impl HealthGraph {
             address: "aws_route53_health_check.writer_authority[*]".into(),
             kind: "CLOUDWATCH_METRIC",
             copies: AUTHORITY_COPIES,
+            interval_seconds: 60,
+            failure_threshold: 1,
+        };
+        let (interval_seconds, failure_threshold) = match m.failover.health_check_mode {
+            HealthCheckMode::Endpoint => (m.failover.request_interval_seconds, m.failover.failure_threshold),
+            HealthCheckMode::Cloudwatch => (60, m.failover.failure_threshold),
         };
         let (children, threshold) = match m.dns.switch {
             // Authority says primary (3 healthy) AND at least one observer: 3 + 1.
@@ -64,6 +74,8 @@ impl HealthGraph {
                         address: format!("aws_route53_health_check.{side}_observer"),
                         kind: observer_kind,
                         copies: 1,
+                        interval_seconds,
+                        failure_threshold,
                     })
                     .collect();
                 children.push(authority);

@@ -275,6 +275,17 @@ class Store:
     def close_event(self, kind):
         self._aws._call("dynamodb", "delete_item", TableName=self._table, Key={"pk": {"S": "event#" + kind}})
 
+    def authority_is_dr(self) -> bool:
+        """Whether the writer authority recorded here says DR (a promotion has started)."""
+        item = self._get("authority")
+        return bool(item) and item.get("writer", {}).get("S") == "dr"
+
+    def set_authority(self, now):
+        self._put("authority", writer="dr", at=now)
+
+    def clear_authority(self):
+        self._aws._call("dynamodb", "delete_item", TableName=self._table, Key={"pk": {"S": "authority"}})
+
     def fence(self):
         item = self._get("fence")
         return {k: float(v["N"]) for k, v in item.items() if "N" in v} if item else {}

@@ -60,6 +60,7 @@ class ObserverConfig(NamedTuple):
     observer: str
     publish_metric: bool
     heartbeat_table: str
+    state_table: str
 
 
 def observer_config(env: Mapping[str, str]) -> ObserverConfig:
@@ -74,6 +75,7 @@ def observer_config(env: Mapping[str, str]) -> ObserverConfig:
         observer=_text(env, "OBSERVER"),
         publish_metric=_flag(env, "PUBLISH_METRIC"),
         heartbeat_table=env.get("HEARTBEAT_TABLE", "").strip(),
+        state_table=env.get("STATE_TABLE", "").strip(),
     )
 
 

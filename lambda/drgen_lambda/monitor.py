@@ -118,6 +118,13 @@ class Monitor:
             )
         return payload
 
+    def _record_authority(self):
+        """The authority, also where the observers read it (the global table)."""
+        try:
+            self.store.set_authority(self.clock())
+        except adapters.AwsError as e:
+            self._page("drgen: writer authority not recorded", f"Recording the writer authority failed ({e}).")
+
     def _announce(self, subject, detail):
         try:
             self.aws.put_event(self.cfg.event_bus, subject, detail)
@@ -139,8 +146,10 @@ class Monitor:
                     self._page("drgen: promotion call failed", f"PromoteReadReplica failed ({e}); retrying next tick.")
                     return before
                 self.publish(result.state, force=True)
+                self._record_authority()
                 self._announce(action.subject, self._start_workflow(action.message))
             elif action.kind == "start_workflow":
+                self._record_authority()
                 self._announce(action.subject, self._start_workflow(action.message))
             else:
                 self._announce(action.subject, {"replica": cfg.replica_id, "reason": action.message})
@@ -201,6 +210,7 @@ class Monitor:
         if not replica.is_replica:
             return {"action": "refused", "reason": "the DR instance is not a replica; re-create it first"}
         state = fsm.initial_state()
+        self.store.clear_authority()
         self.store.save(state)
         self.publish(state, reachable=True)
         return {"action": "reset", "phase": state["phase"]}

@@ -26,6 +26,7 @@ def ensure_promoted(cfg, aws, store, now):
             raise NotReady(f"replica is {instance.get('DBInstanceStatus')}")
         aws.promote(cfg.replica_id, cfg.backup_retention)
     aws.put_metrics(cfg.namespace, [("WriterIsDr", 1, "None")], [])
+    store.set_authority(now)
     store.mark_fence(promotion_started_at=now)
     return {"promoted": True}
 

@@ -312,3 +312,21 @@ def test_a_failed_announcement_is_logged(world, capsys):
     put_lag(250)
     make(world, aws=Recording(fail={"put_event"}), clock=clock).run("run")
     assert "announce_failed" in capsys.readouterr().out
+
+
+def test_the_authority_is_recorded_for_the_observers_and_a_failure_pages(world, monkeypatch):
+    clock = Clock()
+    caught_up(world, clock)
+    put_lag(250)
+    m = make(world, clock=clock)
+    assert m.run("run")["phase"] == fsm.PROMOTING
+    assert m.store.authority_is_dr()
+
+    def broken(now):
+        raise adapters.AwsError("dynamodb.put_item", "Throttling")
+
+    aws = Recording()
+    m = make(world, aws=aws, clock=clock)
+    monkeypatch.setattr(m.store, "set_authority", broken)
+    m._record_authority()
+    assert [c[1][1] for c in aws.calls if c[0] == "notify"] == ["drgen: writer authority not recorded"]

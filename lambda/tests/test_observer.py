@@ -83,3 +83,22 @@ def test_the_primary_region_observer_leaves_a_heartbeat_only_while_the_primary_a
     assert store.heartbeat() is None
     observer.handle({}, cfg, check=checker(probe.ACCEPTING))
     assert store.heartbeat() is not None
+
+
+@mock_aws
+def test_once_the_authority_says_dr_the_observer_reports_the_old_primary_unreachable(aws_env):
+    create_table()
+    cfg = CFG._replace(state_table=TABLE)
+    store = adapters.Store(adapters.Aws(), TABLE)
+    assert observer.handle(request("/" + CFG.token), cfg, check=checker(probe.ACCEPTING))["statusCode"] == 200
+    store.set_authority(1000.0)
+    assert observer.handle(request("/" + CFG.token), cfg, check=checker(probe.ACCEPTING))["statusCode"] == 503
+    store.clear_authority()
+    assert observer.handle(request("/" + CFG.token), cfg, check=checker(probe.ACCEPTING))["statusCode"] == 200
+
+
+@mock_aws
+def test_an_unreadable_authority_does_not_move_dns(aws_env, capsys):
+    cfg = CFG._replace(state_table="no-such-table")
+    assert observer.handle(request("/" + CFG.token), cfg, check=checker(probe.ACCEPTING))["statusCode"] == 200
+    assert "authority_unreadable" in capsys.readouterr().out

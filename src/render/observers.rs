@@ -100,16 +100,17 @@ pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
         ));
         doc.endpoint(side, "monitoring");
     }
-    let heartbeat = if side == Side::Primary {
-        permissions.push(Statement::allow(
-            "LeaveHeartbeat",
-            &["dynamodb:PutItem"],
+    // Each observer reads the writer authority from its region's copy of the state table; the
+    // primary-region one also leaves the heartbeat there.
+    let (table, actions, heartbeat) = match side {
+        Side::Primary => (
             super::failover::primary_table_arn(m),
-        ));
-        r("aws_dynamodb_table.failover.name")
-    } else {
-        Expression::from("")
+            vec!["dynamodb:GetItem", "dynamodb:PutItem"],
+            r("aws_dynamodb_table.failover.name"),
+        ),
+        Side::Dr => (r("aws_dynamodb_table.failover.arn"), vec!["dynamodb:GetItem"], Expression::from("")),
     };
+    permissions.push(Statement::allow("FollowTheAuthority", &actions, table));
     functions::render(
         m,
         Spec {
@@ -129,6 +130,7 @@ pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
                 ("OBSERVER", Expression::from(side.label())),
                 ("PUBLISH_METRIC", Expression::from(metric_mode(m).to_string())),
                 ("HEARTBEAT_TABLE", heartbeat),
+                ("STATE_TABLE", r("aws_dynamodb_table.failover.name")),
             ],
             egress,
             in_vpc: true,
