@@ -58,6 +58,10 @@ pub struct RenderArgs {
     /// Compare with the output directory instead of writing; exit 1 when anything differs.
     #[arg(long)]
     pub check: bool,
+    /// With --check: print a unified diff of every changed text file (and, for the Lambda
+    /// packages, which files inside them differ).
+    #[arg(long, requires = "check")]
+    pub diff: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -42,8 +42,8 @@ fn render_command(args: &RenderArgs) -> Result<ExitCode> {
     let model = load_model(&args.model)?;
     warn(&model);
     let files = render::render(&model);
+    let diff = output::compare(&files, &args.out)?;
     if args.check {
-        let diff = output::compare(&files, &args.out)?;
         if diff.is_empty() {
             println!("{}: up to date ({} files)", args.out.display(), files.files.len());
             return Ok(ExitCode::SUCCESS);
@@ -52,13 +52,28 @@ fn render_command(args: &RenderArgs) -> Result<ExitCode> {
         for (what, list) in [("changed", &diff.changed), ("missing", &diff.missing), ("stale", &diff.stale)] {
             for path in list {
                 writeln!(out, "{what}: {}", args.out.join(path).display())?;
+                if args.diff && what == "changed" {
+                    write!(out, "{}", output::file_diff(&args.out, path, &files.files[path])?)?;
+                }
             }
         }
         writeln!(out, "{}: out of date; run drgen render without --check", args.out.display())?;
         return Ok(ExitCode::from(1));
     }
+    if output::up_to_date(&files, &args.out)? {
+        println!("{}: up to date, nothing written ({} files)", args.out.display(), files.files.len());
+        return Ok(ExitCode::SUCCESS);
+    }
     output::write(&files, &args.out)?;
-    println!("wrote {} files to {}", files.files.len(), args.out.display());
+    let changed = diff.changed.len() + diff.missing.len();
+    let removed =
+        if diff.stale.is_empty() { String::new() } else { format!(", {} removed", diff.stale.len()) };
+    println!(
+        "wrote {} files ({changed} changed, {} unchanged{removed}) to {}",
+        files.files.len(),
+        files.files.len() - changed,
+        args.out.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

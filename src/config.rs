@@ -10,7 +10,6 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{FieldError, Problems};
-use crate::region::AwsRegion;
 
 /// A two-region RDS PostgreSQL disaster-recovery topology.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -95,7 +94,8 @@ impl RegionConfig {
         Self {
             region: Some(region.into()),
             vpc_cidr: Some(vpc_cidr.into()),
-            availability_zones: AwsRegion::parse(region).ok().map(AwsRegion::default_zones),
+            // Derived from the region by the model, so that changing the region just works.
+            availability_zones: None,
             subnet_prefix_length: Some(DEFAULT_SUBNET_PREFIX),
             existing_network: None,
             client_cidrs: None,

@@ -113,3 +113,31 @@ pub fn zip(files: &[(&str, &[u8])]) -> Vec<u8> {
     u16le(&mut out, 0);
     out
 }
+
+/// The entries of a zip by name, with their CRC-32, read from its central directory; None when
+/// the bytes are not a zip this reader understands.
+pub fn entries(bytes: &[u8]) -> Option<std::collections::BTreeMap<String, u32>> {
+    let u16_at = |i: usize| Some(u16::from_le_bytes(bytes.get(i..i + 2)?.try_into().ok()?));
+    let u32_at = |i: usize| Some(u32::from_le_bytes(bytes.get(i..i + 4)?.try_into().ok()?));
+    // The end-of-central-directory record is the last 22 bytes of a zip without a comment.
+    let end = bytes.len().checked_sub(22)?;
+    if u32_at(end)? != 0x0605_4b50 {
+        return None;
+    }
+    let count = usize::from(u16_at(end + 10)?);
+    let mut at = usize::try_from(u32_at(end + 16)?).ok()?;
+    let mut out = std::collections::BTreeMap::new();
+    for _ in 0..count {
+        if u32_at(at)? != 0x0201_4b50 {
+            return None;
+        }
+        let crc = u32_at(at + 16)?;
+        let name_len = usize::from(u16_at(at + 28)?);
+        let extra = usize::from(u16_at(at + 30)?);
+        let comment = usize::from(u16_at(at + 32)?);
+        let name = String::from_utf8(bytes.get(at + 46..at + 46 + name_len)?.to_vec()).ok()?;
+        out.insert(name, crc);
+        at += 46 + name_len + extra + comment;
+    }
+    Some(out)
+}

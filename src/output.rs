@@ -86,6 +86,54 @@ fn check_dir(out: &Path) -> Result<bool, OutputError> {
     }
 }
 
+/// Whether `out` already holds exactly this rendering, manifest included: a render then writes
+/// nothing and leaves every modification time alone.
+pub fn up_to_date(files: &FileSet, out: &Path) -> Result<bool, OutputError> {
+    if !compare(files, out)?.is_empty() {
+        return Ok(false);
+    }
+    match fs::read(out.join(MANIFEST)) {
+        Ok(bytes) => Ok(bytes == files.manifest()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(io_err(&out.join(MANIFEST))(e)),
+    }
+}
+
+/// A unified diff of one changed file, or for a zip the entries that differ.
+pub fn file_diff(out: &Path, path: &str, new: &[u8]) -> Result<String, OutputError> {
+    let on_disk = fs::read(out.join(path)).map_err(io_err(&out.join(path)))?;
+    let old_name = format!("a/{path}");
+    let new_name = format!("b/{path}");
+    if std::path::Path::new(path).extension().is_some_and(|e| e == "zip") {
+        return Ok(zip_diff(path, &on_disk, new));
+    }
+    match (std::str::from_utf8(&on_disk), std::str::from_utf8(new)) {
+        (Ok(old), Ok(new)) => Ok(similar::TextDiff::from_lines(old, new)
+            .unified_diff()
+            .context_radius(3)
+            .header(&old_name, &new_name)
+            .to_string()),
+        _ => Ok(format!("Binary files {old_name} and {new_name} differ\n")),
+    }
+}
+
+fn zip_diff(path: &str, old: &[u8], new: &[u8]) -> String {
+    let (Some(old), Some(new)) = (crate::lambda_zip::entries(old), crate::lambda_zip::entries(new)) else {
+        return format!("{path}: not a readable zip on disk\n");
+    };
+    let mut text = String::new();
+    for name in old.keys().chain(new.keys()).collect::<BTreeSet<_>>() {
+        let what = match (old.get(name), new.get(name)) {
+            (Some(a), Some(b)) if a == b => continue,
+            (Some(_), Some(_)) => "differs",
+            (None, Some(_)) => "added",
+            _ => "removed",
+        };
+        text.push_str(&format!("{path}: {name} {what}\n"));
+    }
+    text
+}
+
 /// Compares the rendering with `out` without writing anything.
 pub fn compare(files: &FileSet, out: &Path) -> Result<Differences, OutputError> {
     let mut diff = Differences::default();

@@ -23,6 +23,13 @@ fn example(path: &str) -> Option<&'static str> {
     match path {
         "environment_suffix" => Some("environment_suffix = \"prod\""),
         "state.bucket" => Some("bucket = \"trading-db-tfstate-prod-123456789012\""),
+        // Derived settings: the value shown is what the defaults derive.
+        "primary.availability_zones" => Some("availability_zones = [\"us-east-1a\", \"us-east-1b\", \"us-east-1c\"]"),
+        "dr.availability_zones" => Some("availability_zones = [\"us-west-2a\", \"us-west-2b\", \"us-west-2c\"]"),
+        "primary.client_cidrs" => Some("client_cidrs = [\"10.0.0.0/16\"]"),
+        "dr.client_cidrs" => Some("client_cidrs = [\"10.1.0.0/16\"]"),
+        "dns.zone_name" => Some("zone_name = \"trading-db-prod.internal\""),
+        "failover.observer_reserved_concurrency" => Some("observer_reserved_concurrency = 5"),
         "primary.existing_network" | "dr.existing_network" => Some(
             "existing_network {\n  vpc_id          = \"vpc-0123456789abcdef0\"\n  subnet_ids      = [\"subnet-0123456789abcdef0\", \"subnet-0123456789abcdef1\"]\n  route_table_ids = [\"rtb-0123456789abcdef0\"]\n}",
         ),

@@ -3,5 +3,8 @@
 
 #[test]
 fn cli_cases() {
-    trycmd::TestCases::new().case("tests/cmd/*.toml");
+    trycmd::TestCases::new()
+        .register_bin("sh", std::path::Path::new("/bin/sh"))
+        .case("tests/cmd/*.toml")
+        .case("tests/cmd/*.trycmd");
 }

@@ -227,3 +227,25 @@ fn a_read_only_destination_is_a_one_line_error() {
     one_line_error(&result, "Read-only file system");
     assert!(!partial);
 }
+
+#[test]
+fn a_render_of_an_identical_output_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let out_arg = out.to_str().unwrap();
+    assert!(drgen(&["render", "--env-suffix", "prod", "--out", out_arg]).status.success());
+    let times = |dir: &Path| -> BTreeMap<PathBuf, std::time::SystemTime> {
+        let mut m = BTreeMap::new();
+        for path in snapshot(dir).keys() {
+            m.insert(path.clone(), fs::metadata(dir.join(path)).unwrap().modified().unwrap());
+        }
+        m.insert(PathBuf::from("."), fs::metadata(dir).unwrap().modified().unwrap());
+        m
+    };
+    let before = times(&out);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let again = drgen(&["render", "--env-suffix", "prod", "--out", out_arg]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("up to date, nothing written"));
+    assert_eq!(times(&out), before, "a no-op render touched files");
+    assert!(leftovers(dir.path()).is_empty());
+}

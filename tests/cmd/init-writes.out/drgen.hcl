@@ -27,7 +27,7 @@ primary {
 
   # Availability zones of the private subnets, one subnet each (2 to 6 zone names of the region).
   # Default: three zones of the region, such as us-east-1a, us-east-1b, us-east-1c.
-  availability_zones = ["us-east-1a", "us-east-1b", "us-east-1c"]
+  # availability_zones = ["us-east-1a", "us-east-1b", "us-east-1c"]
 
   # Prefix length of each private subnet (16 to 28; default 20).
   subnet_prefix_length = 20
@@ -42,6 +42,7 @@ primary {
   # IPv4 CIDRs of this region's database clients. Both databases admit the clients of both regions
   # (across the peering), so applications reach the writer after a failover. Default: this
   # region's VPC CIDR. `0.0.0.0/0` is refused.
+  # client_cidrs = ["10.0.0.0/16"]
 
   # Security groups of this region's clients (existing-network mode only); they may connect to
   # this region's database. Security groups cannot be referenced across regions.
@@ -57,7 +58,7 @@ dr {
 
   # Availability zones of the private subnets, one subnet each (2 to 6 zone names of the region).
   # Default: three zones of the region, such as us-east-1a, us-east-1b, us-east-1c.
-  availability_zones = ["us-west-2a", "us-west-2b", "us-west-2c"]
+  # availability_zones = ["us-west-2a", "us-west-2b", "us-west-2c"]
 
   # Prefix length of each private subnet (16 to 28; default 20).
   subnet_prefix_length = 20
@@ -72,6 +73,7 @@ dr {
   # IPv4 CIDRs of this region's database clients. Both databases admit the clients of both regions
   # (across the peering), so applications reach the writer after a failover. Default: this
   # region's VPC CIDR. `0.0.0.0/0` is refused.
+  # client_cidrs = ["10.1.0.0/16"]
 
   # Security groups of this region's clients (existing-network mode only); they may connect to
   # this region's database. Security groups cannot be referenced across regions.
@@ -125,6 +127,7 @@ database {
 # The failover DNS name.
 dns {
   # Hosted zone name. Default: `<name>-<suffix>.internal`.
+  # zone_name = "trading-db-prod.internal"
 
   # Record name inside the zone.
   record_name = "writer"
@@ -195,6 +198,7 @@ failover {
   # Reserved concurrency of each observer function (1 to 100). Default: none, so that an account
   # on the new-account concurrency quota can apply; API Gateway throttling caps what callers can
   # cost the observers.
+  # observer_reserved_concurrency = 5
 }
 
 # Alarms, notifications and logs.
