@@ -7,6 +7,7 @@
 //! manifest does not list.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -129,7 +130,7 @@ fn zip_diff(path: &str, old: &[u8], new: &[u8]) -> String {
             (None, Some(_)) => "added",
             _ => "removed",
         };
-        text.push_str(&format!("{path}: {name} {what}\n"));
+        let _ = writeln!(text, "{path}: {name} {what}");
     }
     text
 }
