@@ -17,6 +17,7 @@ pub mod package;
 pub mod region;
 pub mod render;
 pub mod rto;
+pub mod side;
 pub mod starter;
 pub mod syntax;
 

@@ -3,7 +3,7 @@
 
 use hcl::expr::{Expression, TemplateExpr};
 
-use crate::model::Side;
+use crate::side::Side;
 
 /// The Terraform variable that carries the environment suffix.
 pub const SUFFIX_VAR: &str = "var.environment_suffix";

@@ -1,7 +1,25 @@
 //! The recovery-time budget, computed from the model. Every figure is an upper bound.
 
 use crate::config::{DnsSwitch, HealthCheckMode};
-use crate::model::{Dns, Failover, TICK_CALLS_SECONDS};
+
+/// Upper bound of one monitor tick's AWS and PostgreSQL calls after its probe: four AWS reads
+/// (5 s read timeout, two attempts each) and two WAL-position queries, within the probe timeout.
+pub const TICK_CALLS_SECONDS: u32 = 45;
+
+/// The plain values the budget is computed from (the model provides them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RtoInputs {
+    pub health_check_mode: HealthCheckMode,
+    pub request_interval_seconds: u32,
+    pub failure_threshold: u32,
+    pub ttl_seconds: u32,
+    pub switch: DnsSwitch,
+    pub monitor_schedule_seconds: u32,
+    pub monitor_run_seconds: u32,
+    pub probe_interval_seconds: u32,
+    pub probe_timeout_seconds: u32,
+    pub confirm_seconds: u32,
+}
 
 /// Standard-resolution CloudWatch metrics, the only kind Route 53 health checks accept.
 const CLOUDWATCH_PERIOD_SECONDS: u32 = 60;
@@ -34,7 +52,7 @@ pub struct RtoBudget {
 }
 
 impl RtoBudget {
-    pub fn new(f: &Failover, d: &Dns) -> Self {
+    pub fn new(f: &RtoInputs) -> Self {
         let (detection, calculated_allowance) = match f.health_check_mode {
             // Each Route 53 checker needs `failure_threshold` failed requests at the interval.
             // A calculated check is evaluated from its children's status; AWS documents no
@@ -46,16 +64,16 @@ impl RtoBudget {
                 (CLOUDWATCH_PERIOD_SECONDS * f.failure_threshold, CLOUDWATCH_PERIOD_SECONDS)
             }
         };
-        let gap = f.monitor_schedule_minutes * 60 - f.monitor_run_seconds();
+        let gap = f.monitor_schedule_seconds.saturating_sub(f.monitor_run_seconds);
         Self {
             detection,
             calculated_allowance,
-            ttl: d.ttl_seconds,
-            first_miss: f.monitor_probe_interval_seconds + f.probe_timeout_seconds + gap,
+            ttl: f.ttl_seconds,
+            first_miss: f.probe_interval_seconds + f.probe_timeout_seconds + gap,
             confirm: f.confirm_seconds,
             tick_calls: TICK_CALLS_SECONDS,
             authority: AUTHORITY_DELAY_SECONDS,
-            switch: d.switch,
+            switch: f.switch,
         }
     }
 

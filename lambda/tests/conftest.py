@@ -78,6 +78,22 @@ def fresh_cluster():
 
 
 @pytest.fixture()
+def rds_detaches_on_promotion(monkeypatch):
+    """RDS clears ReadReplicaSourceDBInstanceIdentifier when a replica is promoted; moto 5.2
+    keeps it. Make the fake behave as the service does."""
+    from moto.rds.models import RDSBackend  # noqa: PLC0415 - only the moto tests need it
+
+    promote = RDSBackend.promote_read_replica
+
+    def promote_and_detach(self, db_kwargs):
+        database = promote(self, db_kwargs)
+        database.source_db_instance_identifier = None
+        return database
+
+    monkeypatch.setattr(RDSBackend, "promote_read_replica", promote_and_detach)
+
+
+@pytest.fixture()
 def aws_env(monkeypatch):
     for key, value in {
         "AWS_ACCESS_KEY_ID": "testing",

@@ -7,7 +7,6 @@ import json
 import boto3
 import pytest
 from moto import mock_aws
-from moto.rds.models import RDSBackend
 from test_config import MONITOR
 
 from drgen_lambda import adapters, fsm, monitor, probe
@@ -76,17 +75,7 @@ def create_table():
 
 
 @pytest.fixture()
-def world(aws_env, monkeypatch):
-    # RDS clears ReadReplicaSourceDBInstanceIdentifier when a replica is promoted; moto 5.2
-    # keeps it. Make the fake behave as the service does.
-    promote = RDSBackend.promote_read_replica
-
-    def promote_and_detach(self, db_kwargs):
-        database = promote(self, db_kwargs)
-        database.source_db_instance_identifier = None
-        return database
-
-    monkeypatch.setattr(RDSBackend, "promote_read_replica", promote_and_detach)
+def world(aws_env, rds_detaches_on_promotion):
     with mock_aws():
         rds = boto3.client("rds")
         rds.create_db_instance(

@@ -10,7 +10,6 @@ import boto3
 import pytest
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID as ACCOUNT
-from moto.rds.models import RDSBackend
 from moto.secretsmanager.models import secretsmanager_backends
 from test_config import FAILOVER
 from test_monitor import TABLE, create_table
@@ -32,15 +31,7 @@ NOW = 1_000_000.0
 
 
 @pytest.fixture()
-def world(aws_env, monkeypatch):
-    promote = RDSBackend.promote_read_replica
-
-    def promote_and_detach(self, db_kwargs):
-        database = promote(self, db_kwargs)
-        database.source_db_instance_identifier = None
-        return database
-
-    monkeypatch.setattr(RDSBackend, "promote_read_replica", promote_and_detach)
+def world(aws_env, rds_detaches_on_promotion):
     with mock_aws():
         east = boto3.client("rds", region_name="us-east-1")
         vpc = boto3.client("ec2", region_name="us-east-1").create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]

@@ -1,5 +1,6 @@
 //! Every rejection the model makes, each on its own field.
 
+use super::checks::parse_window;
 use super::*;
 use crate::config::{Config, ExistingNetwork, Format};
 

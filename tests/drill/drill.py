@@ -381,12 +381,14 @@ def _common(r, problems):
         )
 
 
-def crash_under_load(w):
+def _lossy_failure(w, failure):
+    """Load with the replication path lagging; then `failure`; a promotion must follow and lose
+    no more than the lag held back."""
     w.relays["replication"].delay = REPLICATION_DELAY / SCALE
     w.start()
     w.wait(60)
     w.fail()
-    w.rig.primary.stop("immediate")
+    failure()
     w.wait_for(w.promoted, CONFIRM + 150)
     w.wait(60)
     r = w.finish(True)
@@ -394,24 +396,20 @@ def crash_under_load(w):
     _common(r, problems)
     _lost_within_delay(r, problems)
     return r, problems
+
+
+def crash_under_load(w):
+    return _lossy_failure(w, lambda: w.rig.primary.stop("immediate"))
 
 
 def regional_outage(w):
-    w.relays["replication"].delay = REPLICATION_DELAY / SCALE
-    w.start()
-    w.wait(60)
-    w.fail()
-    w.primary_region_down = True
-    w.aws.primary_api_down = True
-    for relay in w.relays.values():
-        relay.cut()
-    w.wait_for(w.promoted, CONFIRM + 150)
-    w.wait(60)
-    r = w.finish(True)
-    problems = []
-    _common(r, problems)
-    _lost_within_delay(r, problems)
-    return r, problems
+    def outage():
+        w.primary_region_down = True
+        w.aws.primary_api_down = True
+        for relay in w.relays.values():
+            relay.cut()
+
+    return _lossy_failure(w, outage)
 
 
 def blip(w):
