@@ -12,10 +12,11 @@ trap 'rm -rf "$work"' EXIT
 
 "$drgen" render --env-suffix bench --out "$work/default" >/dev/null
 echo "### render vs terraform fmt (default topology)"
-mkdir -p /dev/shm/drgen-bench-$$ && "$drgen" render --env-suffix bench --out /dev/shm/drgen-bench-$$/out >/dev/null
+mkdir -p /dev/shm/drgen-bench-$$
 hyperfine -N --warmup 5 --runs 60 --style none --export-markdown "$work/a.md" \
-  -n "drgen render (ext4 disk)" "$drgen render --env-suffix bench --out $work/default" \
-  -n "drgen render (tmpfs)" "$drgen render --env-suffix bench --out /dev/shm/drgen-bench-$$/out" \
+  -n "drgen render, fresh directory (ext4 disk)" --prepare "rm -rf $work/fresh" "$drgen render --env-suffix bench --out $work/fresh" \
+  -n "drgen render, fresh directory (tmpfs)" --prepare "rm -rf /dev/shm/drgen-bench-$$/fresh" "$drgen render --env-suffix bench --out /dev/shm/drgen-bench-$$/fresh" \
+  -n "drgen render, output already identical (no-op)" "$drgen render --env-suffix bench --out $work/default" \
   -n "drgen render --check (no write)" "$drgen render --env-suffix bench --out $work/default --check" \
   -n "terraform fmt -recursive" "$terraform fmt -recursive $work/default" >/dev/null
 rm -rf /dev/shm/drgen-bench-$$
@@ -31,10 +32,11 @@ print(json.dumps({"monitoring": {"alarm_emails": [f"oncall{i}@example.com" for i
 PY
   "$drgen" render --env-suffix bench --config "$work/scale-$n.json" --out "$work/scale-$n" >/dev/null
 done
+# --check renders and compares in full, whatever is on disk: the cost of the rendering itself.
 hyperfine -N --warmup 3 --runs 30 --style none --export-markdown "$work/b.md" \
-  -n "10 subscribers (x1)" "$drgen render --env-suffix bench --config $work/scale-10.json --out $work/scale-10" \
-  -n "100 subscribers (x10)" "$drgen render --env-suffix bench --config $work/scale-100.json --out $work/scale-100" \
-  -n "1000 subscribers (x100)" "$drgen render --env-suffix bench --config $work/scale-1000.json --out $work/scale-1000" \
+  -n "10 subscribers (x1)" "$drgen render --env-suffix bench --config $work/scale-10.json --out $work/scale-10 --check" \
+  -n "100 subscribers (x10)" "$drgen render --env-suffix bench --config $work/scale-100.json --out $work/scale-100 --check" \
+  -n "1000 subscribers (x100)" "$drgen render --env-suffix bench --config $work/scale-1000.json --out $work/scale-1000 --check" \
   >/dev/null
 cat "$work/b.md"
 for n in 10 100 1000; do

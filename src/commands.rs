@@ -126,6 +126,8 @@ fn init(args: &InitArgs) -> Result<ExitCode> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("{}: cannot create the directory", dir.display()))?;
     let mut tmp = tempfile::NamedTempFile::new_in(&dir)
         .with_context(|| format!("{}: cannot write here", dir.display()))?;
     tmp.write_all(text.as_bytes()).with_context(|| format!("{}", args.path.display()))?;

@@ -17,14 +17,16 @@ use crate::error::{FieldError, Problems};
 pub struct Config {
     /// Prefix of every AWS name: lowercase letters, digits and hyphens, starting with a letter.
     pub name: String,
-    /// Environment suffix appended to every AWS name. `--env-suffix` overrides it.
+    /// Environment suffix appended to every AWS name. No default: set it here or pass
+    /// `--env-suffix`, which overrides it.
     pub environment_suffix: Option<String>,
     /// When true (the default) everything can be destroyed: no deletion protection,
     /// no final snapshot, secrets deleted without a recovery window.
     pub destroyable: bool,
     /// Largest accepted worst-case DNS reroute time, in seconds.
     pub rto_target_seconds: u32,
-    /// Extra tags on every resource, besides Environment, CostCenter and environmentSuffix.
+    /// Extra tags on every resource, besides the ones drgen sets (Environment, CostCenter,
+    /// environmentSuffix, ManagedBy, and Name where a resource has one).
     pub tags: BTreeMap<String, String>,
     /// The region that runs the writable primary.
     pub primary: RegionConfig,
@@ -150,7 +152,7 @@ pub struct DatabaseConfig {
     pub log_min_duration_statement_ms: u32,
     /// Enhanced monitoring interval in seconds: 1, 5, 10, 15, 30 or 60.
     pub monitoring_interval_seconds: u8,
-    /// Performance Insights retention in days: 7, or a multiple of 31 up to 731.
+    /// Performance Insights retention in days: 7, 31 times 1 to 23 months (31 to 713), or 731.
     pub performance_insights_retention_days: u16,
     /// Days between automatic rotations of the master password (1 to 365).
     pub password_rotation_days: u16,

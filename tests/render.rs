@@ -83,6 +83,7 @@ fn the_suffix_changes_only_the_suffix_bearing_files() {
     assert!(
         differing.iter().all(|k| k.ends_with("terraform.tfvars")
             || k.ends_with("backend.tf")
+            || k.ends_with("backend-dr.hcl")
             || k.ends_with("README.md")),
         "{differing:?}"
     );

@@ -275,6 +275,10 @@ fn lock_table(m: &Topology) -> Block {
             .add_attribute(("billing_mode", "PAY_PER_REQUEST"))
             .add_attribute(("hash_key", "LockID"))
             .add_attribute(("deletion_protection_enabled", !m.destroyable))
+            // A global table: the DR replica keeps locking usable when the primary region is
+            // down (RUNBOOK, "Terraform state during an outage"). Replicas need the stream.
+            .add_attribute(("stream_enabled", true))
+            .add_attribute(("stream_view_type", "NEW_AND_OLD_IMAGES"))
             .add_block(block(
                 "attribute",
                 Body::builder().add_attribute(("name", "LockID")).add_attribute(("type", "S")).build(),
@@ -288,6 +292,14 @@ fn lock_table(m: &Topology) -> Block {
                 Body::builder()
                     .add_attribute(("enabled", true))
                     .add_attribute(("kms_key_arn", rs("aws_kms_key", Side::Primary, "arn")))
+                    .build(),
+            ))
+            .add_block(block(
+                "replica",
+                Body::builder()
+                    .add_attribute(("region_name", m.dr.region.name()))
+                    .add_attribute(("kms_key_arn", rs("aws_kms_key", Side::Dr, "arn")))
+                    .add_attribute(("point_in_time_recovery", true))
                     .build(),
             ))
             .build(),

@@ -4,7 +4,8 @@
 # Prefix of every AWS name: lowercase letters, digits and hyphens, starting with a letter.
 name = "trading-db"
 
-# Environment suffix appended to every AWS name. `--env-suffix` overrides it.
+# Environment suffix appended to every AWS name. No default: set it here or pass `--env-suffix`,
+# which overrides it.
 # environment_suffix = "prod"
 
 # When true (the default) everything can be destroyed: no deletion protection, no final snapshot,
@@ -14,7 +15,8 @@ destroyable = true
 # Largest accepted worst-case DNS reroute time, in seconds.
 rto_target_seconds = 120
 
-# Extra tags on every resource, besides Environment, CostCenter and environmentSuffix.
+# Extra tags on every resource, besides the ones drgen sets (Environment, CostCenter,
+# environmentSuffix, ManagedBy, and Name where a resource has one).
 tags = {}
 
 # The region that runs the writable primary.
@@ -117,7 +119,7 @@ database {
   # Enhanced monitoring interval in seconds: 1, 5, 10, 15, 30 or 60.
   monitoring_interval_seconds = 60
 
-  # Performance Insights retention in days: 7, or a multiple of 31 up to 731.
+  # Performance Insights retention in days: 7, 31 times 1 to 23 months (31 to 713), or 731.
   performance_insights_retention_days = 7
 
   # Days between automatic rotations of the master password (1 to 365).
