@@ -16,9 +16,9 @@ mkdir -p /dev/shm/drgen-bench-$$
 hyperfine -N --warmup 5 --runs 60 --style none --export-markdown "$work/a.md" \
   -n "drgen render, fresh directory (ext4 disk)" --prepare "rm -rf $work/fresh" "$drgen render --env-suffix bench --out $work/fresh" \
   -n "drgen render, fresh directory (tmpfs)" --prepare "rm -rf /dev/shm/drgen-bench-$$/fresh" "$drgen render --env-suffix bench --out /dev/shm/drgen-bench-$$/fresh" \
-  -n "drgen render, output already identical (no-op)" "$drgen render --env-suffix bench --out $work/default" \
-  -n "drgen render --check (no write)" "$drgen render --env-suffix bench --out $work/default --check" \
-  -n "terraform fmt -recursive" "$terraform fmt -recursive $work/default" >/dev/null
+  -n "drgen render, output already identical (no-op)" --prepare true "$drgen render --env-suffix bench --out $work/default" \
+  -n "drgen render --check (no write)" --prepare true "$drgen render --env-suffix bench --out $work/default --check" \
+  -n "terraform fmt -recursive" --prepare true "$terraform fmt -recursive $work/default" >/dev/null
 rm -rf /dev/shm/drgen-bench-$$
 cat "$work/a.md"
 
