@@ -6,6 +6,7 @@ pub mod canonical;
 pub mod cli;
 mod commands;
 pub mod config;
+pub mod docs;
 pub mod error;
 pub mod explain;
 pub mod health;
