@@ -156,6 +156,11 @@ pub struct DatabaseConfig {
     pub performance_insights_retention_days: u16,
     /// Days between automatic rotations of the master password (1 to 365).
     pub password_rotation_days: u16,
+    /// After a failover: the DR instance is the writer and the old primary is retired. The
+    /// rendering no longer declares the old primary (the next apply deletes it, with its final
+    /// snapshot when not destroyable), points the writer name at the DR instance and stops the
+    /// monitor, which has no replica left to promote. RUNBOOK.md, "Failback".
+    pub primary_retired: bool,
 }
 
 impl Default for DatabaseConfig {
@@ -175,6 +180,7 @@ impl Default for DatabaseConfig {
             monitoring_interval_seconds: 60,
             performance_insights_retention_days: 7,
             password_rotation_days: 30,
+            primary_retired: false,
         }
     }
 }

@@ -115,6 +115,7 @@ pub struct Database {
     pub monitoring_interval_seconds: u8,
     pub performance_insights_retention_days: u16,
     pub password_rotation_days: u16,
+    pub primary_retired: bool,
 }
 
 impl Database {
@@ -336,6 +337,9 @@ impl Topology {
             if p.region.name() != "us-east-1" && d.region.name() != "us-east-1" {
                 warnings.push("Route 53 publishes health-check metrics only in us-east-1, which is neither region: the health checks' status is not alarmed; watch it in the Route 53 console".into());
             }
+        }
+        if config.database.primary_retired {
+            warnings.push("database.primary_retired: the old primary is not rendered, so the next apply deletes it (snapshot it first); the DR instance is the writer and there is no failover target until a new topology adds a replica".into());
         }
         let state_access_logs = c.access_logs(&config.state);
         let names = match (&name, &suffix) {

@@ -228,3 +228,29 @@ fn an_existing_network_uses_its_real_range_and_its_own_endpoints() {
         .unwrap();
     assert!(attr(&route, "destination_cidr_block").unwrap().starts_with("data.aws_vpc."));
 }
+
+#[test]
+fn a_retired_primary_is_no_longer_declared_and_the_writer_name_follows_the_dr_instance() {
+    let files = render(Some("examples/after-failover.hcl"));
+    let instances: Vec<String> = blocks(&files, "resource", "aws_db_instance")
+        .iter()
+        .map(|b| b.labels()[1].as_str().to_string())
+        .collect();
+    assert_eq!(instances, ["dr"]);
+    for (path, body) in &files {
+        let text = hcl::to_string(body).unwrap();
+        assert!(!text.contains("aws_db_instance.primary"), "{path} still refers to the retired primary");
+        assert!(!text.contains("dr_monitor"), "{path} still has the monitor");
+    }
+    for record in ["writer_primary", "writer_dr"] {
+        assert_eq!(
+            attr(&named(&files, "aws_route53_record", record), "records").unwrap(),
+            "[aws_db_instance.dr.address]"
+        );
+    }
+    // The fence still names the old primary, by identifier.
+    let workflow = named(&files, "aws_lambda_function", "dr_failover");
+    assert!(hcl::to_string(workflow.body())
+        .unwrap()
+        .contains("trading-db-primary-${var.environment_suffix}"));
+}

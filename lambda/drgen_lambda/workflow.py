@@ -52,10 +52,21 @@ def promote_secret(cfg, aws, store, now):
     return {"host": endpoint}
 
 
+def _gone(error):
+    """The old primary no longer exists (deleted after its retirement): it takes no writes."""
+    return "DBInstanceNotFound" in str(error)
+
+
 def fence(cfg, aws, store, now):
     """Replaces the old primary's security groups with the deny-all group, then reboots it once to
     cut the sessions that connection tracking keeps open. Fails while its region's API fails."""
-    instance = aws.instance(cfg.primary_id, region=cfg.primary_region)
+    try:
+        instance = aws.instance(cfg.primary_id, region=cfg.primary_region)
+    except adapters.AwsError as e:
+        if not _gone(e):
+            raise
+        store.mark_fence(fenced_at=now, rebooted_at=now)
+        return {"fenced": True, "deleted": True}
     groups = [g["VpcSecurityGroupId"] for g in instance.get("VpcSecurityGroups", [])]
     if groups != [cfg.fence_group]:
         aws.fence(cfg.primary_region, cfg.primary_id, cfg.fence_group)
@@ -69,7 +80,14 @@ def fence(cfg, aws, store, now):
 
 
 def verify_fence(cfg, aws, store, now):
-    """Confirms the fence once the old primary reports no connections."""
+    """Confirms the fence once the old primary reports no connections (or no longer exists)."""
+    try:
+        aws.instance(cfg.primary_id, region=cfg.primary_region)
+    except adapters.AwsError as e:
+        if not _gone(e):
+            raise
+        store.mark_fence(confirmed_at=now)
+        return {"confirmed": True, "deleted": True}
     connections = aws.connections(cfg.primary_region, cfg.primary_id)
     if connections is None or connections > 0:
         raise NotReady(f"the old primary reports {connections} connections")

@@ -240,3 +240,24 @@ def test_the_handler_reads_its_settings(world, monkeypatch):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     assert workflow.handler({"step": "announce"}, None)["replica"] == CFG.replica_id
+
+
+def test_a_deleted_old_primary_counts_as_fenced(world):
+    cfg, aws, store = world
+    boto3.client("rds", region_name="us-east-1").delete_db_instance(
+        DBInstanceIdentifier=cfg.primary_id, SkipFinalSnapshot=True
+    )
+    assert step(world, "fence") == {"fenced": True, "deleted": True}
+    assert step(world, "verify_fence") == {"confirmed": True, "deleted": True}
+    assert {"fenced_at", "rebooted_at", "confirmed_at"} <= set(store.fence())
+
+
+def test_verify_fence_fails_while_the_region_fails(world, monkeypatch):
+    cfg, aws, store = world
+
+    def down(instance_id, region=None):
+        raise adapters.AwsError("rds.describe_db_instances", "Could not connect to the endpoint URL")
+
+    monkeypatch.setattr(aws, "instance", down)
+    with pytest.raises(adapters.AwsError):
+        step(world, "verify_fence")

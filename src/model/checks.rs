@@ -385,6 +385,7 @@ impl Checker {
             monitoring_interval_seconds: d.monitoring_interval_seconds,
             performance_insights_retention_days: d.performance_insights_retention_days,
             password_rotation_days: d.password_rotation_days,
+            primary_retired: d.primary_retired,
         })
     }
 

@@ -55,11 +55,17 @@ pub fn alarm(side: Side, a: Alarm<'_>) -> hcl::Block {
 /// The alarms of one region.
 pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
     let db = || vec![("DBInstanceIdentifier", rs("aws_db_instance", side, "identifier"))];
+    let mut blocks = Vec::new();
+    if !super::database::exists(m, side) {
+        blocks.extend(function_alarms(m, side, doc));
+        doc.add("alarms.tf", blocks);
+        return;
+    }
     let rds = || Expression::from("AWS/RDS");
     // At most 5000, so exact as f64.
     let connections = f64::from(u32::try_from(m.database.max_connections() * 8 / 10).expect("at most 5000"));
     let gib = f64::from(m.monitoring.free_storage_threshold_gb) * 1_073_741_824.0;
-    let mut blocks = vec![
+    blocks.extend([
         alarm(
             side,
             Alarm {
@@ -115,7 +121,7 @@ pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
                 missing: "missing",
             },
         ),
-    ];
+    ]);
     if side == Side::Dr {
         blocks.push(alarm(
             side,
@@ -134,8 +140,17 @@ pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
                 missing: "notBreaching",
             },
         ));
-        blocks.extend(monitor_alarms(m));
+        if !m.database.primary_retired {
+            blocks.extend(monitor_alarms(m));
+        }
     }
+    blocks.extend(function_alarms(m, side, doc));
+    doc.add("alarms.tf", blocks);
+}
+
+/// The errors (and, for observers, throttles) of every drgen function in the region.
+fn function_alarms(m: &Topology, side: Side, doc: &Doc) -> Vec<hcl::Block> {
+    let mut blocks = Vec::new();
     for function in doc.functions(side) {
         let label = super::functions::label(function, side);
         if function == Function::Observer {
@@ -181,7 +196,7 @@ pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
             },
         ));
     }
-    doc.add("alarms.tf", blocks);
+    blocks
 }
 
 /// The monitor's own signals and the failover workflow's outcome, in the DR region.

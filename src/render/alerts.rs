@@ -89,7 +89,7 @@ pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
         obj([
             ("source", strs(["aws.rds"])),
             ("detail-type", strs(["RDS DB Instance Event"])),
-            ("resources", arr([rs("aws_db_instance", side, "arn")])),
+            ("resources", arr([super::database::arn(m, side)])),
             ("detail", obj([("EventCategories", strs(RDS_CATEGORIES))])),
         ]),
     )];

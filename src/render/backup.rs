@@ -81,6 +81,12 @@ pub fn render(m: &Topology, doc: &mut Doc) {
             ))
             .build(),
     ));
+    // Once the primary is retired, its region has nothing left to back up; the DR instance
+    // keeps its automated backups.
+    if !super::database::exists(m, side) {
+        doc.add("backup.tf", blocks);
+        return;
+    }
     blocks.push(resource(
         "aws_backup_selection",
         "primary",

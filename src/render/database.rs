@@ -20,6 +20,39 @@ pub fn attr(side: Side, attr: &str) -> Expression {
     rs("aws_db_instance", side, attr)
 }
 
+/// Whether the side's instance is rendered (the old primary is not, once retired).
+pub fn exists(m: &Topology, side: Side) -> bool {
+    !(side == Side::Primary && m.database.primary_retired)
+}
+
+/// The side's instance identifier: from the resource, or by name once the instance is retired
+/// (the fence and the event rules still name the old primary).
+pub fn identifier(m: &Topology, side: Side) -> Expression {
+    if exists(m, side) {
+        attr(side, "identifier")
+    } else {
+        m.names.db_identifier(side).expr()
+    }
+}
+
+/// The side's instance ARN, as `identifier`.
+pub fn arn(m: &Topology, side: Side) -> Expression {
+    if exists(m, side) {
+        attr(side, "arn")
+    } else {
+        super::aws::arn(m, side, "rds", &format!("db:{}", m.names.db_identifier(side).template()))
+    }
+}
+
+/// The side that takes writes: the primary, or the DR instance once the primary is retired.
+pub fn writer(m: &Topology) -> Side {
+    if m.database.primary_retired {
+        Side::Dr
+    } else {
+        Side::Primary
+    }
+}
+
 /// The side's database security group id.
 pub fn security_group(side: Side) -> Expression {
     r(&format!("aws_security_group.{side}_db.id"))
@@ -285,7 +318,7 @@ fn db_instance(m: &Topology, side: Side, doc: &mut Doc) {
             resource("aws_db_instance", side.label(), body.build())
         }
         Side::Dr => {
-            let body = base.add_attribute(("replicate_source_db", attr(Side::Primary, "arn")));
+            let body = base.add_attribute(("replicate_source_db", arn(m, Side::Primary)));
             let body = common(m, side, body).add_block(labelled(
                 "lifecycle",
                 &[],
@@ -315,12 +348,17 @@ fn db_instance(m: &Topology, side: Side, doc: &mut Doc) {
 pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
     network(m, side, doc);
     monitoring(m, side, doc);
-    db_instance(m, side, doc);
+    if exists(m, side) {
+        db_instance(m, side, doc);
+    }
 }
 
 /// Automated backups of the primary, replicated to DR under the DR key, so that point-in-time
 /// recovery survives the loss of the primary region.
 pub fn replication(m: &Topology, doc: &mut Doc) {
+    if !exists(m, Side::Primary) {
+        return;
+    }
     doc.add(
         "database.tf",
         [resource(

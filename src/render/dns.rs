@@ -106,7 +106,15 @@ fn record(m: &Topology, side: Side, doc: &mut Doc) {
         .add_attribute(("name", fqdn(m)))
         .add_attribute(("type", "CNAME"))
         .add_attribute(("ttl", u64::from(m.dns.ttl_seconds)))
-        .add_attribute(("records", arr([rs("aws_db_instance", side, "address")])))
+        // Once the primary is retired both records name the writer, the DR instance.
+        .add_attribute((
+            "records",
+            arr([rs(
+                "aws_db_instance",
+                if super::database::exists(m, side) { side } else { Side::Dr },
+                "address",
+            )]),
+        ))
         .add_attribute(("set_identifier", side.label()));
     if let Some(check) = check {
         body = body.add_attribute(("health_check_id", check));

@@ -101,7 +101,7 @@ fn fence_group(m: &Topology, doc: &mut Doc) {
 
 fn workflow_function(m: &Topology, doc: &mut Doc) {
     let side = Side::Dr;
-    let primary = rs("aws_db_instance", Side::Primary, "arn");
+    let primary = super::database::arn(m, Side::Primary);
     let replica = rs("aws_db_instance", side, "arn");
     let rotation =
         r("aws_serverlessapplicationrepository_cloudformation_stack.dr_rotation.outputs.RotationLambdaARN");
@@ -157,7 +157,7 @@ fn workflow_function(m: &Topology, doc: &mut Doc) {
             reserved_concurrency: m.failover.observer_reserved_concurrency.map(|_| 2),
             environment: vec![
                 ("PRIMARY_REGION", Expression::from(m.primary.region.name())),
-                ("PRIMARY_ID", rs("aws_db_instance", Side::Primary, "identifier")),
+                ("PRIMARY_ID", super::database::identifier(m, Side::Primary)),
                 ("REPLICA_ID", rs("aws_db_instance", side, "identifier")),
                 ("FENCE_SECURITY_GROUP", r("aws_security_group.fenced.id")),
                 ("STATE_TABLE", r("aws_dynamodb_table.failover.name")),
@@ -184,7 +184,7 @@ fn events(m: &Topology, doc: &mut Doc) {
         json(obj([
             ("source", strs(["aws.rds"])),
             ("detail-type", strs(["RDS DB Instance Event"])),
-            ("resources", arr([rs("aws_db_instance", Side::Primary, "arn")])),
+            ("resources", arr([super::database::arn(m, Side::Primary)])),
         ]))
     };
     let dr_bus = arn(m, Side::Dr, "events", "event-bus/default");

@@ -193,7 +193,10 @@ pub fn render(m: &Topology) -> FileSet {
         alerts::render(m, side, &mut main);
         observers::render(m, side, &mut main);
     }
-    monitor::render(m, &mut main);
+    // Once the primary is retired there is no replica left to promote.
+    if !m.database.primary_retired {
+        monitor::render(m, &mut main);
+    }
     failover::render(m, &mut main);
     stepfunctions::render(m, &mut main);
     dns::render(m, &mut main);

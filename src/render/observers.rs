@@ -90,7 +90,7 @@ pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
         "to_primary_db",
         "PostgreSQL to the primary database".to_string(),
         m.database.port,
-        super::network::cidr(m, Side::Primary),
+        super::network::cidr(m, super::database::writer(m)),
     )];
     if metric_mode(m) {
         permissions.push(Statement::allow("PublishObservations", &["cloudwatch:PutMetricData"], "*").when(
@@ -122,7 +122,7 @@ pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
             timeout_seconds: f.probe_timeout_seconds + 3,
             reserved_concurrency: f.observer_reserved_concurrency,
             environment: vec![
-                ("PRIMARY_HOST", rs("aws_db_instance", Side::Primary, "address")),
+                ("PRIMARY_HOST", rs("aws_db_instance", super::database::writer(m), "address")),
                 ("PRIMARY_PORT", Expression::from(m.database.port.to_string())),
                 ("PROBE_TIMEOUT_SECONDS", Expression::from(f.probe_timeout_seconds.to_string())),
                 ("PATH_TOKEN", r(TOKEN)),

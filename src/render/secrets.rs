@@ -65,7 +65,7 @@ pub fn render(m: &Topology, doc: &mut Doc) {
     // the workflow points the DR copy at the promoted instance.
     let value = obj([
         ("engine", Expression::from("postgres")),
-        ("host", rs("aws_db_instance", Side::Primary, "address")),
+        ("host", rs("aws_db_instance", super::database::writer(m), "address")),
         ("dns_name", super::dns::fqdn(m)),
         ("ssl", Expression::from(true)),
         ("port", Expression::from(u64::from(d.port))),
@@ -216,7 +216,9 @@ fn rotation(m: &Topology, side: Side, doc: &mut Doc) {
         ),
     ];
     doc.add("secrets.tf", blocks);
-    if side == Side::Primary {
+    // Rotation of the primary region's copy needs the primary; once it is retired, the DR copy
+    // (standalone since the failover) is rotated in the DR region.
+    if side == Side::Primary && super::database::exists(m, side) {
         doc.add(
             "secrets.tf",
             [resource(

@@ -124,6 +124,12 @@ database {
 
   # Days between automatic rotations of the master password (1 to 365).
   password_rotation_days = 30
+
+  # After a failover: the DR instance is the writer and the old primary is retired. The rendering
+  # no longer declares the old primary (the next apply deletes it, with its final snapshot when
+  # not destroyable), points the writer name at the DR instance and stops the monitor, which has
+  # no replica left to promote. RUNBOOK.md, "Failback".
+  primary_retired = false
 }
 
 # The failover DNS name.
