@@ -1,5 +1,7 @@
 """The pure failover step: every gate, every transition, and the scenarios an on-call SRE fears."""
 
+from pathlib import Path
+
 import pytest
 
 from drgen_lambda import fsm
@@ -224,3 +226,10 @@ def test_the_diagram_has_every_transition():
 def test_every_recovery_event_has_a_closing_event():
     for kind, ends in fsm.RECOVERY_EVENTS.values():
         assert ends and all(fsm.CLOSING_EVENTS[e] == kind for e in ends)
+
+
+def test_the_runbook_diagram_is_generated_from_the_table():
+    runbook = (Path(__file__).resolve().parents[2] / "RUNBOOK.md").read_text()
+    begin, end = "<!-- fsm:begin -->\n```mermaid\n", "```\n<!-- fsm:end -->"
+    region = runbook[runbook.index(begin) + len(begin) : runbook.index(end)]
+    assert region == fsm.diagram(), "RUNBOOK.md's state diagram is stale: paste `python3 -m drgen_lambda.fsm`"
