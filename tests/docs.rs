@@ -268,3 +268,17 @@ fn every_drgen_command_in_the_docs_runs() {
     }
     assert!(ran >= 5, "only {ran} drgen commands found in the docs");
 }
+
+#[test]
+fn the_output_layout_lists_every_rendered_file() {
+    let readme = read("README.md");
+    let start = readme.find("## Output layout").unwrap();
+    let layout = &readme[start..start + readme[start..].find("\n## ").unwrap_or(readme.len() - start)];
+    let model = Topology::from_config(&Config::default(), Some("prod")).unwrap();
+    for path in drgen::render::render(&model).files.keys() {
+        if path.starts_with("bootstrap/") {
+            continue;
+        }
+        assert!(layout.contains(path.as_str()), "README's output layout does not list {path}");
+    }
+}
