@@ -43,51 +43,20 @@ class Aws:
         except (ClientError, BotoCoreError) as e:
             raise AwsError(f"{service}.{operation}", e) from e
 
-    def replica_lag(self, replica_id, now=None) -> Optional[Lag]:
-        """The newest ReplicaLag datapoint of the last five minutes with its age, or None."""
-        end = now or datetime.datetime.now(datetime.timezone.utc)
-        answer = self._call(
-            "cloudwatch",
-            "get_metric_data",
-            MetricDataQueries=[
-                {
-                    "Id": "lag",
-                    "MetricStat": {
-                        "Metric": {
-                            "Namespace": "AWS/RDS",
-                            "MetricName": "ReplicaLag",
-                            "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": replica_id}],
-                        },
-                        "Period": 60,
-                        "Stat": "Maximum",
-                    },
-                }
-            ],
-            StartTime=end - datetime.timedelta(minutes=5),
-            EndTime=end,
-            ScanBy="TimestampDescending",
-        )
-        for result in answer.get("MetricDataResults", []):
-            if result.get("Values"):
-                # A one-minute datapoint is stamped with the start of its period.
-                age = (end - result["Timestamps"][0]).total_seconds() - 60
-                return Lag(float(result["Values"][0]), max(0.0, age))
-        return None
-
-    def connections(self, region, instance_id, now=None) -> Optional[float]:
-        """The newest DatabaseConnections datapoint of the last five minutes, or None."""
-        end = now or datetime.datetime.now(datetime.timezone.utc)
+    def _newest_rds_datapoint(self, metric, instance_id, end, region=None):
+        """(value, timestamp) of the newest one-minute maximum of an AWS/RDS metric of the last
+        five minutes, or None."""
         answer = self._call(
             "cloudwatch",
             "get_metric_data",
             region=region,
             MetricDataQueries=[
                 {
-                    "Id": "connections",
+                    "Id": "newest",
                     "MetricStat": {
                         "Metric": {
                             "Namespace": "AWS/RDS",
-                            "MetricName": "DatabaseConnections",
+                            "MetricName": metric,
                             "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": instance_id}],
                         },
                         "Period": 60,
@@ -101,8 +70,24 @@ class Aws:
         )
         for result in answer.get("MetricDataResults", []):
             if result.get("Values"):
-                return float(result["Values"][0])
+                return float(result["Values"][0]), result["Timestamps"][0]
         return None
+
+    def replica_lag(self, replica_id, now=None) -> Optional[Lag]:
+        """The newest ReplicaLag datapoint of the last five minutes with its age, or None."""
+        end = now or datetime.datetime.now(datetime.timezone.utc)
+        newest = self._newest_rds_datapoint("ReplicaLag", replica_id, end)
+        if newest is None:
+            return None
+        value, stamp = newest
+        # A one-minute datapoint is stamped with the start of its period.
+        return Lag(value, max(0.0, (end - stamp).total_seconds() - 60))
+
+    def connections(self, region, instance_id, now=None) -> Optional[float]:
+        """The newest DatabaseConnections datapoint of the last five minutes, or None."""
+        end = now or datetime.datetime.now(datetime.timezone.utc)
+        newest = self._newest_rds_datapoint("DatabaseConnections", instance_id, end, region=region)
+        return None if newest is None else newest[0]
 
     def put_metrics(self, namespace, metrics, dimensions):
         """Publishes (name, value, unit) triples."""
