@@ -65,6 +65,7 @@ pub struct Settings {
     pub reserved_concurrency_per_region: Option<BTreeMap<String, u32>>,
     pub reserved_concurrency: bool,
     pub observer_access_logs: bool,
+    pub primary_retired: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -147,6 +148,7 @@ impl Explanation {
                     .map(|n| BTreeMap::from([("primary".to_string(), n), ("dr".to_string(), n + 3)])),
                 reserved_concurrency: m.failover.observer_reserved_concurrency.is_some(),
                 observer_access_logs: m.failover.observer_access_logs,
+                primary_retired: m.database.primary_retired,
             },
             resources: count_resources(files),
             rto: RtoTable {
