@@ -148,52 +148,62 @@ pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
     doc.add("alarms.tf", blocks);
 }
 
+/// An alarm on any occurrence of a counted event (errors, throttles, failed executions) in one
+/// minute.
+fn occurrences<'a>(
+    m: &Topology,
+    side: Side,
+    label: String,
+    name: &str,
+    description: String,
+    (namespace, metric): (&str, &'a str),
+    dimensions: Vec<(&'a str, Expression)>,
+) -> hcl::Block {
+    alarm(
+        side,
+        Alarm {
+            label,
+            name: m.names.alarm(name, side),
+            description,
+            namespace: Expression::from(namespace),
+            metric,
+            dimensions,
+            statistic: "Sum",
+            comparison: "GreaterThanThreshold",
+            threshold: 0.0,
+            periods: 1,
+            period: 60,
+            missing: "notBreaching",
+        },
+    )
+}
+
 /// The errors (and, for observers, throttles) of every drgen function in the region.
 fn function_alarms(m: &Topology, side: Side, doc: &Doc) -> Vec<hcl::Block> {
     let mut blocks = Vec::new();
     for function in doc.functions(side) {
         let label = super::functions::label(function, side);
+        let name = || vec![("FunctionName", r(&format!("aws_lambda_function.{label}.function_name")))];
         if function == Function::Observer {
             // A throttled observer answers Route 53 with an error, which moves DNS.
-            blocks.push(alarm(
+            blocks.push(occurrences(
+                m,
                 side,
-                Alarm {
-                    label: format!("{label}_throttles"),
-                    name: m.names.alarm("observer-throttles", side),
-                    description:
-                        "The observer was throttled: Route 53 sees failures that are not the database's"
-                            .into(),
-                    namespace: Expression::from("AWS/Lambda"),
-                    metric: "Throttles",
-                    dimensions: vec![(
-                        "FunctionName",
-                        r(&format!("aws_lambda_function.{label}.function_name")),
-                    )],
-                    statistic: "Sum",
-                    comparison: "GreaterThanThreshold",
-                    threshold: 0.0,
-                    periods: 1,
-                    period: 60,
-                    missing: "notBreaching",
-                },
+                format!("{label}_throttles"),
+                "observer-throttles",
+                "The observer was throttled: Route 53 sees failures that are not the database's".into(),
+                ("AWS/Lambda", "Throttles"),
+                name(),
             ));
         }
-        blocks.push(alarm(
+        blocks.push(occurrences(
+            m,
             side,
-            Alarm {
-                label: format!("{label}_errors"),
-                name: m.names.alarm(&format!("{}-errors", function.word()), side),
-                description: format!("The {} function failed", function.word()),
-                namespace: Expression::from("AWS/Lambda"),
-                metric: "Errors",
-                dimensions: vec![("FunctionName", r(&format!("aws_lambda_function.{label}.function_name")))],
-                statistic: "Sum",
-                comparison: "GreaterThanThreshold",
-                threshold: 0.0,
-                periods: 1,
-                period: 60,
-                missing: "notBreaching",
-            },
+            format!("{label}_errors"),
+            &format!("{}-errors", function.word()),
+            format!("The {} function failed", function.word()),
+            ("AWS/Lambda", "Errors"),
+            name(),
         ));
     }
     blocks
@@ -202,12 +212,8 @@ fn function_alarms(m: &Topology, side: Side, doc: &Doc) -> Vec<hcl::Block> {
 /// The monitor's own signals and the failover workflow's outcome, in the DR region.
 fn monitor_alarms(m: &Topology) -> Vec<hcl::Block> {
     let side = Side::Dr;
-    let own = |label: &str, name: &str, description: &str, metric: &'static str, missing: &'static str| {
-        let (comparison, threshold, periods) = if metric == "PrimaryReachable" {
-            ("LessThanThreshold", 1.0, 3)
-        } else {
-            ("GreaterThanOrEqualToThreshold", 1.0, 1)
-        };
+    // A flag the monitor raises (1) on a tick: held, split-brain risk.
+    let raised = |label: &str, name: &str, description: &str, metric: &'static str| {
         alarm(
             side,
             Alarm {
@@ -218,57 +224,63 @@ fn monitor_alarms(m: &Topology) -> Vec<hcl::Block> {
                 metric,
                 dimensions: vec![],
                 statistic: "Maximum",
-                comparison,
-                threshold,
-                periods,
-                period: 60,
-                missing,
-            },
-        )
-    };
-    let machine = || vec![("StateMachineArn", r("aws_sfn_state_machine.promote.arn"))];
-    let workflow = |label: &str, name: &str, metric: &'static str, description: &str| {
-        alarm(
-            side,
-            Alarm {
-                label: label.into(),
-                name: m.names.alarm(name, side),
-                description: description.into(),
-                namespace: Expression::from("AWS/States"),
-                metric,
-                dimensions: machine(),
-                statistic: "Sum",
-                comparison: "GreaterThanThreshold",
-                threshold: 0.0,
+                comparison: "GreaterThanOrEqualToThreshold",
+                threshold: 1.0,
                 periods: 1,
                 period: 60,
                 missing: "notBreaching",
             },
         )
     };
+    let machine = || vec![("StateMachineArn", r("aws_sfn_state_machine.promote.arn"))];
     vec![
-        own(
-            "dr_probe_failures",
-            "probe-failures",
-            "The DR monitor could not reach the primary, or published nothing (a silent monitor), for three minutes",
-            "PrimaryReachable",
-            "breaching",
+        // Missing data breaches: a silent monitor pages as loudly as an unreachable primary.
+        alarm(
+            side,
+            Alarm {
+                label: "dr_probe_failures".into(),
+                name: m.names.alarm("probe-failures", side),
+                description: "The DR monitor could not reach the primary, or published nothing (a silent monitor), for three minutes".into(),
+                namespace: m.names.metric_namespace().expr(),
+                metric: "PrimaryReachable",
+                dimensions: vec![],
+                statistic: "Maximum",
+                comparison: "LessThanThreshold",
+                threshold: 1.0,
+                periods: 3,
+                period: 60,
+                missing: "breaching",
+            },
         ),
-        own(
+        raised(
             "dr_failover_held",
             "failover-held",
             "The primary is down for the confirm window but a gate holds automatic promotion: a human decides (see the page)",
             "Held",
-            "notBreaching",
         ),
-        own(
+        raised(
             "dr_split_brain",
             "split-brain",
             "split-brain risk: the old primary accepts connections while the writer authority says DR",
             "SplitBrainRisk",
-            "notBreaching",
         ),
-        workflow("dr_workflow_failed", "workflow-failed", "ExecutionsFailed", "The failover workflow failed (see its page)"),
-        workflow("dr_workflow_timed_out", "workflow-timed-out", "ExecutionsTimedOut", "The failover workflow timed out"),
+        occurrences(
+            m,
+            side,
+            "dr_workflow_failed".into(),
+            "workflow-failed",
+            "The failover workflow failed (see its page)".into(),
+            ("AWS/States", "ExecutionsFailed"),
+            machine(),
+        ),
+        occurrences(
+            m,
+            side,
+            "dr_workflow_timed_out".into(),
+            "workflow-timed-out",
+            "The failover workflow timed out".into(),
+            ("AWS/States", "ExecutionsTimedOut"),
+            machine(),
+        ),
     ]
 }
