@@ -254,3 +254,18 @@ fn a_retired_primary_is_no_longer_declared_and_the_writer_name_follows_the_dr_in
         .unwrap()
         .contains("trading-db-primary-${var.environment_suffix}"));
 }
+
+#[test]
+fn a_silent_monitor_pages_and_cannot_move_dns_back() {
+    let files = render(None);
+    // The authority alarm keeps its state when the monitor stops publishing...
+    let authority = named(&files, "aws_cloudwatch_metric_alarm", "writer_authority");
+    assert_eq!(attr(&authority, "treat_missing_data").unwrap(), "\"ignore\"");
+    let check = named(&files, "aws_route53_health_check", "writer_authority");
+    assert_eq!(attr(&check, "insufficient_data_health_status").unwrap(), "\"LastKnownStatus\"");
+    // ...and the monitor's own metric going missing counts as failing, which pages.
+    let silent = named(&files, "aws_cloudwatch_metric_alarm", "dr_probe_failures");
+    assert_eq!(attr(&silent, "treat_missing_data").unwrap(), "\"breaching\"");
+    assert_eq!(attr(&silent, "metric_name").unwrap(), "\"PrimaryReachable\"");
+    assert!(attr(&silent, "alarm_actions").unwrap().contains("aws_sns_topic.dr_alerts.arn"));
+}

@@ -283,26 +283,18 @@ def _adopt(state, obs, rules):
     ]
 
 
-def _split_brain(state, obs, rules):
-    return _page(
-        state,
-        obs,
-        rules,
-        key="split-brain",
-        subject="drgen: split-brain risk",
-        message="split-brain risk: old primary reachable and unfenced. Fence it now (see the RUNBOOK).",
-    )
+def _split_brain_page(key, what):
+    """The effect that pages "split-brain risk" (repeated every repage interval) about `what`."""
+
+    def page(state, obs, rules):
+        message = f"split-brain risk: {what}. Fence it now (see the RUNBOOK)."
+        return _page(state, obs, rules, key=key, subject="drgen: split-brain risk", message=message)
+
+    return page
 
 
-def _fence_broken(state, obs, rules):
-    return _page(
-        state,
-        obs,
-        rules,
-        key="fence-broken",
-        subject="drgen: split-brain risk",
-        message="split-brain risk: the fenced old primary accepts connections again. Fence it now (see the RUNBOOK).",
-    )
+_split_brain = _split_brain_page("split-brain", "old primary reachable and unfenced")
+_fence_broken = _split_brain_page("fence-broken", "the fenced old primary accepts connections again")
 
 
 def _fence_done(state, obs, rules):
