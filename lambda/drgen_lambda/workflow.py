@@ -19,12 +19,17 @@ class NotReady(Exception):
 
 
 def ensure_promoted(cfg, aws, store, now):
-    """Promotes the replica unless that has already started, and publishes the writer authority."""
-    instance = aws.instance(cfg.replica_id)
-    if instance.get("ReadReplicaSourceDBInstanceIdentifier"):
-        if instance.get("DBInstanceStatus") != "available":
-            raise NotReady(f"replica is {instance.get('DBInstanceStatus')}")
-        aws.promote(cfg.replica_id, cfg.backup_retention)
+    """Promotes the replica unless that has already started, and publishes the writer authority.
+
+    A promotion in progress keeps the replica `modifying` with its source set for minutes; the
+    authority recorded in the state table (by the monitor, or by this step) says it has started,
+    so the fence does not wait for RDS to finish."""
+    if not store.authority_is_dr():
+        instance = aws.instance(cfg.replica_id)
+        if instance.get("ReadReplicaSourceDBInstanceIdentifier"):
+            if instance.get("DBInstanceStatus") != "available":
+                raise NotReady(f"replica is {instance.get('DBInstanceStatus')}")
+            aws.promote(cfg.replica_id, cfg.backup_retention)
     aws.put_metrics(cfg.namespace, [("WriterIsDr", 1, "None")], [])
     store.set_authority(now)
     store.mark_fence(promotion_started_at=now)

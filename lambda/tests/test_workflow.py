@@ -94,6 +94,23 @@ def test_ensure_promoted_promotes_once_and_records_the_start(world):
     assert world[2].fence()["promotion_started_at"] == NOW
 
 
+def test_a_promotion_in_progress_does_not_hold_up_the_fence(world, monkeypatch):
+    cfg, aws, store = world
+    store.set_authority(NOW - 30)  # the monitor called PromoteReadReplica 30 s ago
+    busy = {"ReadReplicaSourceDBInstanceIdentifier": "x", "DBInstanceStatus": "modifying"}
+    monkeypatch.setattr(aws, "instance", lambda i, region=None: busy)
+    monkeypatch.setattr(aws, "promote", lambda *a: pytest.fail("promoted twice"))
+    assert step(world, "ensure_promoted") == {"promoted": True}
+
+
+def test_a_replica_promoted_by_hand_is_not_promoted_again(world, monkeypatch):
+    cfg, aws, store = world
+    boto3.client("rds").promote_read_replica(DBInstanceIdentifier=CFG.replica_id)
+    monkeypatch.setattr(aws, "promote", lambda *a: pytest.fail("promoted twice"))
+    assert step(world, "ensure_promoted") == {"promoted": True}
+    assert store.authority_is_dr()
+
+
 def test_ensure_promoted_waits_for_a_busy_replica(world, monkeypatch):
     cfg, aws, store = world
     monkeypatch.setattr(

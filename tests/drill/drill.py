@@ -119,6 +119,8 @@ class World:
         self.stop = threading.Event()
         self.load_stop = threading.Event()
         self.primary_region_down = False
+        # RDS's promotion time as the stand-in reports it (scaled like every other interval).
+        self.promotion_seconds = RDS_PROMOTION_MODEL_SECONDS / SCALE
         self.acks = []  # (id, server, time)
         self.next_id = 0
         self.id_lock = threading.Lock()

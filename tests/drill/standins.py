@@ -78,9 +78,19 @@ class Aws:
         except (pg.PgError, OSError) as e:
             raise adapters.AwsError("rds.describe_db_instances", e) from e
 
-    def replica_state(self, replica_id):
+    def _replica(self):
+        """(status, still a replica) as RDS reports them: pg_promote() takes a second, RDS takes
+        minutes, so for the modelled promotion time after the call the instance stays
+        `modifying` with its replication source."""
         in_recovery = self._standby("SELECT pg_is_in_recovery()") == "t"
-        return fsm.Replica("available", in_recovery)
+        with self.lock:
+            started = self.promoted_at
+        if started is not None and time.time() - started < self.world.promotion_seconds:
+            return "modifying", True
+        return "available", in_recovery
+
+    def replica_state(self, replica_id):
+        return fsm.Replica(*self._replica())
 
     def instance(self, instance_id, region=None):
         if region is not None:
@@ -88,9 +98,9 @@ class Aws:
                 raise adapters.AwsError("rds.describe_db_instances", "Could not connect to the endpoint URL")
             groups = ["sg-fenced"] if self.fenced_groups else ["sg-db"]
             return {"DBInstanceStatus": "available", "VpcSecurityGroups": [{"VpcSecurityGroupId": g} for g in groups]}
-        in_recovery = self._standby("SELECT pg_is_in_recovery()") == "t"
-        instance = {"DBInstanceStatus": "available", "Endpoint": {"Address": "standby"}}
-        if in_recovery:
+        status, is_replica = self._replica()
+        instance = {"DBInstanceStatus": status, "Endpoint": {"Address": "standby"}}
+        if is_replica:
             instance["ReadReplicaSourceDBInstanceIdentifier"] = "primary"
         return instance
 
