@@ -2,6 +2,7 @@
 //!
 //! Data flows one way: `cli` → `config` → `model` → `render` → `output`.
 
+pub mod calls;
 pub mod canonical;
 pub mod cli;
 mod commands;

@@ -12,6 +12,9 @@ from .fsm import RECOVERY_EVENTS, Lag, Replica
 
 _CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"})
 
+# The observer answers Route 53, which waits two seconds: one attempt with short timeouts.
+OBSERVER_CLIENT = Config(connect_timeout=0.5, read_timeout=0.5, retries={"total_max_attempts": 1, "mode": "standard"})
+
 
 class AwsError(Exception):
     """An AWS call failed or was throttled."""
@@ -27,14 +30,15 @@ ReplicaState = Replica
 class Aws:
     """The AWS calls the functions make, each in one place."""
 
-    def __init__(self, session=None):
+    def __init__(self, session=None, config=_CLIENT_CONFIG):
         self._session = session or boto3.session.Session()
+        self._config = config
         self._clients = {}
 
     def _client(self, name, region=None):
         key = (name, region)
         if key not in self._clients:
-            self._clients[key] = self._session.client(name, region_name=region, config=_CLIENT_CONFIG)
+            self._clients[key] = self._session.client(name, region_name=region, config=self._config)
         return self._clients[key]
 
     def _call(self, service, operation, region=None, **kwargs):
@@ -129,6 +133,11 @@ class Aws:
         answer = self._call("secretsmanager", "describe_secret", SecretId=secret_id)
         value = self._call("secretsmanager", "get_secret_value", SecretId=secret_id)
         return answer, json.loads(value["SecretString"])
+
+    def secret_value(self, secret_id):
+        """The secret's current value, without its description (the monitor may only read it)."""
+        value = self._call("secretsmanager", "get_secret_value", SecretId=secret_id)
+        return json.loads(value["SecretString"])
 
     def detach_secret(self, secret_id):
         """Makes the DR copy of a replicated secret standalone."""

@@ -61,6 +61,14 @@ class ObserverConfig(NamedTuple):
     publish_metric: bool
     heartbeat_table: str
     state_table: str
+    target_side: str
+
+
+def _side(env, name):
+    value = env.get(name, "primary").strip()
+    if value not in ("primary", "dr"):
+        raise ConfigError(f"{name} must be primary or dr, not {value!r}")
+    return value
 
 
 def observer_config(env: Mapping[str, str]) -> ObserverConfig:
@@ -76,6 +84,7 @@ def observer_config(env: Mapping[str, str]) -> ObserverConfig:
         publish_metric=_flag(env, "PUBLISH_METRIC"),
         heartbeat_table=env.get("HEARTBEAT_TABLE", "").strip(),
         state_table=env.get("STATE_TABLE", "").strip(),
+        target_side=_side(env, "TARGET_SIDE"),
     )
 
 

@@ -3,7 +3,9 @@
 Behind an API Gateway REST API (endpoint mode) it answers Route 53: 200 `ok` while the primary
 accepts connections, 503 otherwise, 404 for a request without the deployment's path token (API
 Gateway answers other paths itself; the function checks again). It
-never returns detail. On a schedule it publishes PrimaryReachable (CloudWatch mode) and, in the
+never returns detail. Route 53 needs the answer within two seconds of connecting: the probe is
+bounded by its timeout and the authority read by the observer's client deadline (one attempt,
+0.5 s to connect, 0.5 s to read); an answer that cannot be had in time is a 503. On a schedule it publishes PrimaryReachable (CloudWatch mode) and, in the
 primary region, leaves a heartbeat in the failover state table while the primary accepts
 connections.
 """
@@ -22,18 +24,33 @@ def _reply(status, body):
     return {"statusCode": status, "headers": {"Content-Type": "text/plain", "Cache-Control": "no-store"}, "body": body}
 
 
-def _authority_is_dr(cfg, aws):
-    """The writer authority as recorded in this region's copy of the state table. Once it says DR
-    the observer reports the old primary as unreachable, so that DNS cannot swing back to it in
-    the minutes Route 53 takes to follow the authority alarm. A failed read counts as "not DR":
-    the alarm stays the sticky guard."""
+def _demoted(cfg, aws):
+    """Whether the writer authority, as recorded in this region's copy of the state table, takes
+    the writer name away from the instance this observer probes: the old primary once the
+    authority says DR. Only an affirmative, readable answer keeps it: a failed or slow read
+    demotes (fails closed), so that a returning old primary cannot get the writer name back
+    while this region's table cannot say who the writer is. Route 53 then reads a 503 from this
+    observer, which moves the writer name to the replica: unavailable for writes, never split."""
     if not cfg.state_table:
         return False
     try:
-        return adapters.Store(aws, cfg.state_table).authority_is_dr()
+        writer = "dr" if adapters.Store(aws, cfg.state_table).authority_is_dr() else "primary"
     except adapters.AwsError as e:
         log("warning", "authority_unreadable", error=str(e))
-        return False
+        return True
+    return writer != cfg.target_side
+
+
+_AWS = []
+
+
+def _aws():
+    """One client set per execution environment, reused by warm invocations: a new session per
+    request costs more than Route 53's two seconds allow. Its calls have a short deadline and
+    no retry (`adapters.OBSERVER_CLIENT`)."""
+    if not _AWS:
+        _AWS.append(adapters.Aws(config=adapters.OBSERVER_CLIENT))
+    return _AWS[0]
 
 
 def handle(event, cfg, check=probe.probe, aws=None):
@@ -44,12 +61,12 @@ def handle(event, cfg, check=probe.probe, aws=None):
         path = event.get("path") or ""
         if event["httpMethod"] not in ("GET", "HEAD") or not hmac.compare_digest(path, "/" + cfg.token):
             return _NOT_FOUND
-    aws = aws or adapters.Aws()
+    aws = aws or _aws()
     state = check(target.host, target.port, target.timeout)
     accepting = state == probe.ACCEPTING
-    demoted = accepting and _authority_is_dr(cfg, aws)
+    demoted = accepting and _demoted(cfg, aws)
     reachable = accepting and not demoted
-    log("info", "probe", observer=cfg.observer, state=state, authority_dr=demoted)
+    log("info", "probe", observer=cfg.observer, state=state, demoted=demoted)
     if not http:
         if accepting and cfg.heartbeat_table:
             # The primary-region observer tells the DR side, through the global table, that the

@@ -4,11 +4,14 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+import calls_record
 import pytest
+from botocore.client import BaseClient
 
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 
@@ -156,3 +159,28 @@ def secure_postgres():
     yield cluster
     cluster.run(PG_BIN / "pg_ctl", "-D", cluster.data, "-m", "immediate", "stop", check=False)
     shutil.rmtree(root, ignore_errors=True)
+
+
+RECORDER = calls_record.Recorder(calls_record.load())
+
+
+def pytest_sessionstart(session):
+    """Every AWS call a handler makes is recorded, to be compared with lambda/calls.json."""
+    RECORDER.install(BaseClient)
+
+
+def _complete(session):
+    """Whether the whole suite ran (no selection), so that a declared call no test made is a
+    finding rather than a test that was left out."""
+    option = session.config.option
+    selected = {str(Path(a)) for a in session.config.args}
+    return not option.keyword and not option.markexpr and selected <= {"tests"} and session.testsfailed == 0
+
+
+def pytest_sessionfinish(session, exitstatus):
+    problems = calls_record.compare(RECORDER.calls, calls_record.load(), _complete(session))
+    if problems:
+        sys.stderr.write("\nThe code's AWS calls and lambda/calls.json disagree:\n")
+        for problem in problems:
+            sys.stderr.write(f"  {problem}\n")
+        session.exitstatus = 1

@@ -102,3 +102,10 @@ def test_monitor_errors(change, message):
 def test_a_short_token_is_refused():
     with pytest.raises(ConfigError, match="PATH_TOKEN"):
         observer_config(dict(OBSERVER, PATH_TOKEN="short"))
+
+
+def test_the_observer_target_side_is_primary_or_dr():
+    assert observer_config(OBSERVER).target_side == "primary"
+    assert observer_config(dict(OBSERVER, TARGET_SIDE="dr")).target_side == "dr"
+    with pytest.raises(ConfigError, match="TARGET_SIDE must be primary or dr"):
+        observer_config(dict(OBSERVER, TARGET_SIDE="west"))

@@ -1,5 +1,8 @@
 """The observer behind a function URL and on a schedule."""
 
+import socket
+import time
+
 import boto3
 from moto import mock_aws
 from test_config import OBSERVER
@@ -98,7 +101,53 @@ def test_once_the_authority_says_dr_the_observer_reports_the_old_primary_unreach
 
 
 @mock_aws
-def test_an_unreadable_authority_does_not_move_dns(aws_env, capsys):
+def test_an_unreadable_authority_fails_closed(aws_env, capsys):
+    # The table copy of this region is impaired: the observer cannot say who the writer is, so a
+    # reachable old primary must not keep (or get back) the writer name.
     cfg = CFG._replace(state_table="no-such-table")
+    assert observer.handle(request("/" + CFG.token), cfg, check=checker(probe.ACCEPTING))["statusCode"] == 503
+    assert "authority_unreadable" in capsys.readouterr().out
+
+
+@mock_aws
+def test_after_a_failover_the_observers_of_the_new_writer_answer_200(aws_env):
+    # database.primary_retired: the observers probe the DR instance, which the authority names.
+    create_table()
+    cfg = CFG._replace(state_table=TABLE, target_side="dr")
+    store = adapters.Store(adapters.Aws(), TABLE)
+    store.set_authority(1000.0)
     assert observer.handle(request("/" + CFG.token), cfg, check=checker(probe.ACCEPTING))["statusCode"] == 200
+    store.clear_authority()
+    assert observer.handle(request("/" + CFG.token), cfg, check=checker(probe.ACCEPTING))["statusCode"] == 503
+
+
+def test_the_observer_keeps_one_client_set_with_a_deadline_inside_route53s_two_seconds(monkeypatch):
+    monkeypatch.setattr(observer, "_AWS", [])
+    first = observer._aws()
+    assert observer._aws() is first
+    deadline = adapters.OBSERVER_CLIENT
+    assert deadline.retries == {"total_max_attempts": 1, "mode": "standard"}
+    # One attempt: connect and read bound the authority read; with the probe of an accepting
+    # primary (milliseconds) the answer stays inside the two seconds Route 53 waits.
+    assert deadline.connect_timeout + deadline.read_timeout <= 1.0
+    assert first._client("dynamodb", "us-west-2").meta.config.read_timeout == deadline.read_timeout
+
+
+def test_a_slow_authority_read_is_cut_at_the_deadline_and_fails_closed(monkeypatch, capsys):
+    # A DynamoDB endpoint that accepts the connection and never answers (a listener on
+    # 127.0.0.1 that does not respond): the read gives up within the client deadline.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", f"http://127.0.0.1:{port}")
+        aws = adapters.Aws(config=adapters.OBSERVER_CLIENT)
+        cfg = CFG._replace(state_table=TABLE)
+        started = time.monotonic()
+        reply = observer.handle(request("/" + CFG.token), cfg, check=checker(probe.ACCEPTING), aws=aws)
+        elapsed = time.monotonic() - started
+    assert reply["statusCode"] == 503
+    assert elapsed < 1.5, elapsed
     assert "authority_unreadable" in capsys.readouterr().out

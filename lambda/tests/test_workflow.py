@@ -8,6 +8,7 @@ import zipfile
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID as ACCOUNT
 from moto.secretsmanager.models import secretsmanager_backends
@@ -129,27 +130,34 @@ def test_await_standalone_waits_until_the_replica_is_a_writer(world):
     assert step(world, "await_standalone")["endpoint"] == replica()["Endpoint"]["Address"]
 
 
-def stop_replication(secret_id):
+def stop_replication(aws):
     """StopReplicationToReplica as AWS documents it: the DR copy becomes a standalone secret with
-    the same name and value. moto 5.2.1 does not implement the call, so the test makes the change
-    in moto's backends."""
-    west = secretsmanager_backends[ACCOUNT]["us-west-2"]
-    replica = west.describe_secret(secret_id)
-    value = boto3.client("secretsmanager", region_name="us-west-2").get_secret_value(SecretId=secret_id)
-    source = replica.source
-    source.replicas = [r for r in source.replicas if r.region != "us-west-2"]
-    del west.secrets[replica.arn]
-    boto3.client("secretsmanager", region_name="us-west-2").create_secret(
-        Name=secret_id, SecretString=value["SecretString"]
-    )
-    stop_replication.calls.append(secret_id)
+    the same name and value. moto 5.2.1 does not implement the call, so a botocore before-call
+    handler on the adapter's own client answers it after making the change in moto's backends;
+    the package's code makes the real call."""
+
+    def answer(params, **kwargs):
+        secret_id = json.loads(params["body"])["SecretId"]
+        west = secretsmanager_backends[ACCOUNT]["us-west-2"]
+        replica = west.describe_secret(secret_id)
+        value = boto3.client("secretsmanager", region_name="us-west-2").get_secret_value(SecretId=secret_id)
+        source = replica.source
+        source.replicas = [r for r in source.replicas if r.region != "us-west-2"]
+        del west.secrets[replica.arn]
+        created = boto3.client("secretsmanager", region_name="us-west-2").create_secret(
+            Name=secret_id, SecretString=value["SecretString"]
+        )
+        stop_replication.calls.append(secret_id)
+        return AWSResponse("", 200, {}, None), {"ARN": created["ARN"]}
+
+    aws._client("secretsmanager").meta.events.register("before-call.secrets-manager.StopReplicationToReplica", answer)
 
 
 stop_replication.calls = []
 
 
 def test_the_dr_secret_is_detached_pointed_at_the_writer_and_rotated_later(world, monkeypatch):
-    monkeypatch.setattr(world[1], "detach_secret", stop_replication)
+    stop_replication(world[1])
     step(world, "ensure_promoted")
     assert step(world, "promote_secret") == {"host": replica()["Endpoint"]["Address"]}
     sm = boto3.client("secretsmanager", region_name="us-west-2")

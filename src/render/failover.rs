@@ -101,49 +101,8 @@ fn fence_group(m: &Topology, doc: &mut Doc) {
 
 fn workflow_function(m: &Topology, doc: &mut Doc) {
     let side = Side::Dr;
-    let primary = super::database::arn(m, Side::Primary);
-    let replica = rs("aws_db_instance", side, "arn");
     let rotation =
         r("aws_serverlessapplicationrepository_cloudformation_stack.dr_rotation.outputs.RotationLambdaARN");
-    let permissions = vec![
-        Statement::allow(
-            "PromoteTheReplica",
-            &["rds:DescribeDBInstances", "rds:PromoteReadReplica"],
-            replica,
-        ),
-        Statement::allow(
-            "FenceTheOldPrimary",
-            &["rds:DescribeDBInstances", "rds:ModifyDBInstance", "rds:RebootDBInstance"],
-            primary,
-        ),
-        // GetMetricData has no resource-level permissions; publishing is limited to drgen's namespace.
-        Statement::allow("ReadConnections", &["cloudwatch:GetMetricData"], "*"),
-        Statement::allow("PublishAuthority", &["cloudwatch:PutMetricData"], "*").when(
-            "StringEquals",
-            "cloudwatch:namespace",
-            [m.names.metric_namespace().expr()],
-        ),
-        Statement::allow(
-            "KeepState",
-            &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
-            r("aws_dynamodb_table.failover.arn"),
-        ),
-        Statement::allow(
-            "PromoteTheSecret",
-            &[
-                "secretsmanager:DescribeSecret",
-                "secretsmanager:GetSecretValue",
-                "secretsmanager:PutSecretValue",
-                "secretsmanager:StopReplicationToReplica",
-                "secretsmanager:RotateSecret",
-            ],
-            dr_secret_arn(m),
-        ),
-        // Turning rotation on needs permission to invoke the rotation function.
-        Statement::allow("ScheduleRotation", &["lambda:InvokeFunction"], rotation.clone()),
-        Statement::allow("Announce", &["events:PutEvents"], arn(m, side, "events", "event-bus/default")),
-        Statement::allow("Alert", &["sns:Publish"], super::alerts::topic(side)),
-    ];
     let n = |v: u32| Expression::from(v.to_string());
     functions::render(
         m,
@@ -171,7 +130,6 @@ fn workflow_function(m: &Topology, doc: &mut Doc) {
             ],
             egress: Vec::new(),
             in_vpc: false,
-            permissions,
         },
         doc,
     );

@@ -6,12 +6,21 @@ use hcl::expr::Expression;
 use hcl::{Block, Body};
 
 use super::aws::{arn, log_group, name_tag, role, role_policy, Statement};
+use super::calls;
 use super::network::{subnet_ids, vpc_id};
 use super::Doc;
 use crate::model::{Side, Topology};
 use crate::naming::{Function, Role};
 use crate::package::Package;
 use crate::syntax::{arr, call, labelled, obj, provider, r, resource, rs, t};
+
+/// Where an egress rule admits traffic.
+#[derive(Clone)]
+pub enum Destination {
+    Cidr(Expression),
+    /// A managed prefix list: a gateway endpoint's service.
+    PrefixList(Expression),
+}
 
 /// What differs between drgen's functions.
 pub struct Spec {
@@ -24,12 +33,10 @@ pub struct Spec {
     /// Reserved concurrency, when any.
     pub reserved_concurrency: Option<u32>,
     pub environment: Vec<(&'static str, Expression)>,
-    /// Outbound TCP: (label, description, port, CIDR).
-    pub egress: Vec<(&'static str, String, u16, Expression)>,
+    /// Outbound TCP besides the AWS calls' endpoints: (label, description, port, destination).
+    pub egress: Vec<(&'static str, String, u16, Destination)>,
     /// In the region's private subnets (true), or outside any VPC.
     pub in_vpc: bool,
-    /// Permissions beyond logs, tracing, the network interfaces, the queue and the key.
-    pub permissions: Vec<Statement>,
 }
 
 impl Spec {
@@ -89,27 +96,52 @@ pub fn render(m: &Topology, spec: Spec, doc: &mut Doc) {
                 .add_attribute(name_tag(&m.names.regional_purpose(spec.function.word(), side)))
                 .build(),
         ));
+    }
+    // The AWS calls the function's code makes, from the package's declaration.
+    let made = calls::made(spec.function, &spec.environment);
+    if spec.in_vpc {
         // Every function in a VPC sends its X-Ray traces through the VPC's endpoint.
         doc.endpoint(side, "xray");
-    }
-    let own = super::network::cidr(m, side);
-    let endpoints = ("to_endpoints", "HTTPS to the VPC endpoints".to_string(), 443, own);
-    let egress: Vec<_> =
-        if spec.in_vpc { spec.egress.iter().chain([&endpoints]).collect() } else { Vec::new() };
-    for (rule, description, port, cidr) in egress {
-        blocks.push(resource(
-            "aws_vpc_security_group_egress_rule",
-            &format!("{label}_{rule}"),
-            Body::builder()
-                .add_attribute(("provider", p()))
-                .add_attribute(("security_group_id", security_group(spec.function, side)))
-                .add_attribute(("description", description.as_str()))
-                .add_attribute(("ip_protocol", "tcp"))
-                .add_attribute(("from_port", u64::from(*port)))
-                .add_attribute(("to_port", u64::from(*port)))
-                .add_attribute(("cidr_ipv4", cidr.clone()))
-                .build(),
+        let (interface, gateway) = calls::endpoints(side, &made);
+        let mut egress: Vec<(String, String, u16, Destination)> =
+            spec.egress.iter().map(|(l, d, p, dst)| ((*l).to_string(), d.clone(), *p, dst.clone())).collect();
+        for service in interface {
+            doc.endpoint(side, service);
+        }
+        egress.push((
+            "to_endpoints".to_string(),
+            "HTTPS to the VPC interface endpoints".to_string(),
+            443,
+            Destination::Cidr(super::network::cidr(m, side)),
         ));
+        for service in gateway {
+            doc.gateway_endpoint(side, service);
+            egress.push((
+                format!("to_{service}"),
+                format!("HTTPS to {service} through its gateway endpoint (the service's prefix list)"),
+                443,
+                Destination::PrefixList(super::network::prefix_list(m, side, service)),
+            ));
+        }
+        for (rule, description, port, destination) in egress {
+            let (key, value) = match destination {
+                Destination::Cidr(e) => ("cidr_ipv4", e),
+                Destination::PrefixList(e) => ("prefix_list_id", e),
+            };
+            blocks.push(resource(
+                "aws_vpc_security_group_egress_rule",
+                &format!("{label}_{rule}"),
+                Body::builder()
+                    .add_attribute(("provider", p()))
+                    .add_attribute(("security_group_id", security_group(spec.function, side)))
+                    .add_attribute(("description", description.as_str()))
+                    .add_attribute(("ip_protocol", "tcp"))
+                    .add_attribute(("from_port", u64::from(port)))
+                    .add_attribute(("to_port", u64::from(port)))
+                    .add_attribute((key, value))
+                    .build(),
+            ));
+        }
     }
     blocks.extend(role(
         &label,
@@ -133,7 +165,7 @@ pub fn render(m: &Topology, spec: Spec, doc: &mut Doc) {
     if spec.in_vpc {
         statements.extend(network_interface_statements(m, side));
     }
-    statements.extend(spec.permissions);
+    statements.extend(calls::statements(m, side, &made));
     blocks.extend(role_policy(&label, side, &label, statements));
 
     let environment = obj(spec.environment);

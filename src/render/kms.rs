@@ -13,13 +13,19 @@ use crate::syntax::{provider, r, resource, t};
 const VIA_SERVICES: &[&str] =
     &["rds", "secretsmanager", "sns", "sqs", "ssm", "backup", "lambda", "states", "dynamodb"];
 
-/// Services that use the key as themselves: CloudWatch and EventBridge publish to encrypted
-/// SNS topics.
-const DIRECT_SERVICES: &[&str] =
-    &["cloudwatch.amazonaws.com", "events.amazonaws.com", "states.amazonaws.com"];
+/// Services that use the key as themselves: CloudWatch alarms and EventBridge rules publish to
+/// the SNS topics that the key encrypts. SNS asks KMS for them with the topic's ARN as the
+/// encryption context (`aws:sns:topicArn`), so the statement is scoped by
+/// `kms:EncryptionContext:aws:sns:topicArn`; `aws:SourceAccount` is not a key that EventBridge
+/// supplies when it delivers to an encrypted topic, and a statement conditioned on it drops every
+/// event (SNS developer guide, "Key management", compatibility with AWS services:
+/// https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html). Step Functions publishes
+/// with its execution role, through `ServicesOnBehalfOfAccount`.
+pub const TOPIC_PUBLISHERS: [&str; 2] = ["cloudwatch.amazonaws.com", "events.amazonaws.com"];
 
 /// A key and its alias. `via` lists the regional services (by endpoint prefix) that may use it
-/// on behalf of the account; `direct` the service principals that use it themselves.
+/// on behalf of the account; `topics` the SNS topics it encrypts, which AWS services publish to
+/// as themselves.
 pub fn key(
     m: &Topology,
     side: Side,
@@ -27,7 +33,7 @@ pub fn key(
     alias: &AwsName,
     description: &str,
     via: &[&str],
-    direct: &[&str],
+    topics: &[AwsName],
 ) -> [Block; 3] {
     let via_services: Vec<String> = via.iter().map(|s| regional_service(m, side, s)).collect();
     let mut statements = vec![
@@ -55,11 +61,15 @@ pub fn key(
         .principal("Service", [Expression::String(regional_service(m, side, "logs"))])
         .when("ArnLike", "kms:EncryptionContext:aws:logs:arn", [arn(m, side, "logs", "log-group:*")]),
     ];
-    if !direct.is_empty() {
+    if !topics.is_empty() {
         statements.push(
             Statement::allow("ServicesPublishingToTopics", &["kms:Decrypt", "kms:GenerateDataKey*"], "*")
-                .principal("Service", direct.iter().map(|d| Expression::from(*d)))
-                .when("StringEquals", "aws:SourceAccount", [t(&account(side))]),
+                .principal("Service", TOPIC_PUBLISHERS.iter().map(|d| Expression::from(*d)))
+                .when(
+                    "StringEquals",
+                    "kms:EncryptionContext:aws:sns:topicArn",
+                    topics.iter().map(|name| arn(m, side, "sns", &name.template())),
+                ),
         );
         // Vended log delivery writes the state machine's execution logs to a CMK-encrypted log
         // group (Step Functions developer guide, "Logging using CloudWatch Logs").
@@ -97,6 +107,14 @@ pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
     let description = format!("drgen {} key for the {} region ({})", m.name, side, m.region(side).region);
     doc.add(
         "kms.tf",
-        key(m, side, side.label(), &m.names.kms_alias(side), &description, VIA_SERVICES, DIRECT_SERVICES),
+        key(
+            m,
+            side,
+            side.label(),
+            &m.names.kms_alias(side),
+            &description,
+            VIA_SERVICES,
+            &[m.names.topic(side)],
+        ),
     );
 }

@@ -7,6 +7,7 @@ mod aws;
 mod backend;
 mod backup;
 mod bootstrap;
+mod calls;
 mod data;
 mod database;
 mod dns;

@@ -5,8 +5,7 @@
 
 use hcl::expr::Expression;
 
-use super::aws::{arn, Statement};
-use super::functions::{self, Spec};
+use super::functions::{self, Destination, Spec};
 use super::{DbClient, Doc};
 use crate::config::FailoverMode;
 use crate::model::{Side, Topology};
@@ -26,37 +25,9 @@ pub fn dr_secret_arn(m: &Topology) -> Expression {
     )
 }
 
-/// The statements that read and write the failover state table.
-pub fn table_access(sid: &str, actions: &[&str], table: Expression) -> Statement {
-    Statement::allow(sid, actions, table)
-}
-
 pub fn render(m: &Topology, doc: &mut Doc) {
     let side = Side::Dr;
     let f = &m.failover;
-    let replica_arn = rs("aws_db_instance", side, "arn");
-    for service in ["monitoring", "rds", "sns", "events", "logs", "states", "secretsmanager"] {
-        doc.endpoint(side, service);
-    }
-    let permissions = vec![
-        // Neither call supports resource-level permissions; publishing is limited to drgen's namespace.
-        Statement::allow("ReadReplicaLag", &["cloudwatch:GetMetricData"], "*"),
-        Statement::allow("PublishObservations", &["cloudwatch:PutMetricData"], "*").when(
-            "StringEquals",
-            "cloudwatch:namespace",
-            [m.names.metric_namespace().expr()],
-        ),
-        Statement::allow("Promote", &["rds:DescribeDBInstances", "rds:PromoteReadReplica"], replica_arn),
-        table_access(
-            "KeepState",
-            &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchGetItem"],
-            r("aws_dynamodb_table.failover.arn"),
-        ),
-        Statement::allow("ReadCredentials", &["secretsmanager:GetSecretValue"], dr_secret_arn(m)),
-        Statement::allow("StartFailover", &["states:StartExecution"], r("aws_sfn_state_machine.promote.arn")),
-        Statement::allow("Announce", &["events:PutEvents"], arn(m, side, "events", "event-bus/default")),
-        Statement::allow("Alert", &["sns:Publish"], super::alerts::topic(side)),
-    ];
     let mode = match f.mode {
         FailoverMode::Automatic => "automatic",
         FailoverMode::Manual => "manual",
@@ -103,17 +74,16 @@ pub fn render(m: &Topology, doc: &mut Doc) {
                     "to_primary_db",
                     "PostgreSQL to the primary database".into(),
                     m.database.port,
-                    super::network::cidr(m, Side::Primary),
+                    Destination::Cidr(super::network::cidr(m, Side::Primary)),
                 ),
                 (
                     "to_replica_db",
                     "PostgreSQL to the replica (WAL positions)".into(),
                     m.database.port,
-                    super::network::cidr(m, side),
+                    Destination::Cidr(super::network::cidr(m, side)),
                 ),
             ],
             in_vpc: true,
-            permissions,
         },
         doc,
     );

@@ -240,6 +240,18 @@ fn flow_logs(m: &Topology, side: Side, doc: &mut Doc) {
     );
 }
 
+/// The id of the prefix list of a gateway endpoint's service (`dynamodb`, `s3`) in the side's
+/// region: a gateway endpoint routes to the service's public addresses, so a security group
+/// admits the traffic only through an egress rule to this list. From the endpoint drgen creates,
+/// or, when the VPC has one already, from the region's AWS-managed list by name.
+pub fn prefix_list(m: &Topology, side: Side, service: &str) -> Expression {
+    if already_there(m, side, service) {
+        r(&format!("data.aws_prefix_list.{side}_{service}.id"))
+    } else {
+        r(&format!("aws_vpc_endpoint.{side}_{service}.prefix_list_id"))
+    }
+}
+
 /// Whether an existing VPC already has an endpoint for the service.
 fn already_there(m: &Topology, side: Side, service: &str) -> bool {
     match &m.region(side).network {
@@ -251,6 +263,21 @@ fn already_there(m: &Topology, side: Side, service: &str) -> bool {
 /// The gateway endpoints requested for this side, on each of its route tables.
 fn gateway_endpoints(m: &Topology, side: Side, doc: &mut Doc) {
     let region = m.region(side);
+    let existing: Vec<_> = doc
+        .gateway_endpoints(side)
+        .filter(|s| already_there(m, side, s))
+        .map(|service| {
+            data(
+                "aws_prefix_list",
+                &format!("{side}_{service}"),
+                Body::builder()
+                    .add_attribute(("provider", provider(side)))
+                    .add_attribute(("name", format!("com.amazonaws.{}.{service}", region.region)))
+                    .build(),
+            )
+        })
+        .collect();
+    doc.add("network.tf", existing);
     let blocks: Vec<_> = doc
         .gateway_endpoints(side)
         .filter(|s| !already_there(m, side, s))

@@ -7,7 +7,7 @@ use hcl::expr::Expression;
 use hcl::Body;
 
 use super::aws::{log_group, resource_policy, Statement};
-use super::functions::{self, Spec};
+use super::functions::{self, Destination, Spec};
 use super::{DbClient, Doc};
 use crate::config::HealthCheckMode;
 use crate::model::{Side, Topology};
@@ -85,32 +85,17 @@ pub fn token(m: &Topology, doc: &mut Doc) {
 pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
     let f = &m.failover;
     let label = functions::label(Function::Observer, side);
-    let mut permissions = Vec::new();
     let egress = vec![(
         "to_primary_db",
         "PostgreSQL to the primary database".to_string(),
         m.database.port,
-        super::network::cidr(m, super::database::writer(m)),
+        Destination::Cidr(super::network::cidr(m, super::database::writer(m))),
     )];
-    if metric_mode(m) {
-        permissions.push(Statement::allow("PublishObservations", &["cloudwatch:PutMetricData"], "*").when(
-            "StringEquals",
-            "cloudwatch:namespace",
-            [m.names.metric_namespace().expr()],
-        ));
-        doc.endpoint(side, "monitoring");
-    }
-    // Each observer reads the writer authority from its region's copy of the state table; the
-    // primary-region one also leaves the heartbeat there.
-    let (table, actions, heartbeat) = match side {
-        Side::Primary => (
-            super::failover::primary_table_arn(m),
-            vec!["dynamodb:GetItem", "dynamodb:PutItem"],
-            r("aws_dynamodb_table.failover.name"),
-        ),
-        Side::Dr => (r("aws_dynamodb_table.failover.arn"), vec!["dynamodb:GetItem"], Expression::from("")),
+    // The primary-region observer leaves the heartbeat in its region's copy of the state table.
+    let heartbeat = match side {
+        Side::Primary => r("aws_dynamodb_table.failover.name"),
+        Side::Dr => Expression::from(""),
     };
-    permissions.push(Statement::allow("FollowTheAuthority", &actions, table));
     functions::render(
         m,
         Spec {
@@ -131,10 +116,11 @@ pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
                 ("PUBLISH_METRIC", Expression::from(metric_mode(m).to_string())),
                 ("HEARTBEAT_TABLE", heartbeat),
                 ("STATE_TABLE", r("aws_dynamodb_table.failover.name")),
+                // The side whose instance is probed: the authority demotes it unless it names it.
+                ("TARGET_SIDE", Expression::from(super::database::writer(m).label())),
             ],
             egress,
             in_vpc: true,
-            permissions,
         },
         doc,
     );

@@ -156,6 +156,9 @@ class Aws:
         with self.lock:
             return {"PrimaryRegion": "us-east-1"}, dict(self.secret_value)
 
+    def secret_value(self, secret_id):
+        return self.secret(secret_id)[1]
+
     def detach_secret(self, secret_id):
         pass
 
