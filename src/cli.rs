@@ -36,6 +36,29 @@ pub enum Command {
     /// Print the JSON Schema of the config file.
     #[command(after_help = "Example:\n  drgen schema > drgen.schema.json")]
     Schema,
+    /// Print a shell completion script for drgen.
+    #[command(
+        after_help = "Example:\n  drgen completions bash > ~/.local/share/bash-completion/completions/drgen"
+    )]
+    Completions(CompletionsArgs),
+    /// Print drgen's man page (roff).
+    #[command(after_help = "Example:\n  drgen man > ~/.local/share/man/man1/drgen.1")]
+    Man,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: Shell,
 }
 
 #[derive(Debug, Args)]
@@ -62,6 +85,9 @@ pub struct RenderArgs {
     /// packages, which files inside them differ).
     #[arg(long, requires = "check")]
     pub diff: bool,
+    /// With --check: how to report the differences (json: one object, for bots).
+    #[arg(long, value_enum, default_value = "text", requires = "check")]
+    pub format: OutputFormat,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -29,6 +29,14 @@ pub fn dispatch(command: Command) -> Result<ExitCode> {
             println!("{}", starter::schema_json());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Completions(args) => {
+            crate::manpage::completions(args.shell, &mut std::io::stdout().lock());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            crate::manpage::man(&mut std::io::stdout().lock()).context("writing the man page")?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -43,6 +51,11 @@ fn render_command(args: &RenderArgs) -> Result<ExitCode> {
     warn(&model);
     let files = render::render(&model);
     let diff = output::compare(&files, &args.out)?;
+    if args.check && matches!(args.format, crate::cli::OutputFormat::Json) {
+        let report = check_report(args, &files, &diff)?;
+        println!("{report}");
+        return Ok(if diff.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) });
+    }
     if args.check {
         if diff.is_empty() {
             println!("{}: up to date ({} files)", args.out.display(), files.files.len());
@@ -75,6 +88,31 @@ fn render_command(args: &RenderArgs) -> Result<ExitCode> {
         args.out.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `render --check --format json`: one object with every changed, missing and stale file and,
+/// with `--diff`, each changed file's unified diff. The schema is in README.md.
+fn check_report(args: &RenderArgs, files: &output::FileSet, diff: &output::Differences) -> Result<String> {
+    let path = |p: &String| serde_json::Value::String(args.out.join(p).display().to_string());
+    let mut changed = Vec::new();
+    for p in &diff.changed {
+        let mut entry = serde_json::Map::new();
+        entry.insert("path".into(), path(p));
+        if args.diff {
+            entry.insert("diff".into(), output::file_diff(&args.out, p, &files.files[p])?.into());
+        }
+        changed.push(serde_json::Value::Object(entry));
+    }
+    let report = serde_json::json!({
+        "version": 1,
+        "out": args.out.display().to_string(),
+        "up_to_date": diff.is_empty(),
+        "files": files.files.len(),
+        "changed": changed,
+        "missing": diff.missing.iter().map(path).collect::<Vec<_>>(),
+        "stale": diff.stale.iter().map(path).collect::<Vec<_>>(),
+    });
+    Ok(serde_json::to_string_pretty(&report)?)
 }
 
 fn validate(args: &ModelArgs) -> Result<ExitCode> {

@@ -12,6 +12,7 @@ pub mod error;
 pub mod explain;
 pub mod health;
 pub mod lambda_zip;
+pub mod manpage;
 pub mod model;
 pub mod naming;
 pub mod output;

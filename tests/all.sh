@@ -26,5 +26,7 @@ cargo build --locked --quiet
 bash tests/drill.sh
 
 echo "== terraform fmt, terraform validate, checkov on every example"
+python3 -m ruff check --config lambda/pyproject.toml --extend-ignore S,PLR,PLW,E501 tests/verify/test_find_terraform.py
+python3 -m pytest -q -p no:cacheprovider tests/verify/test_find_terraform.py
 cargo build --workspace --locked --quiet
 python3 tests/verify/verify.py

@@ -23,9 +23,17 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 TOOLS = ROOT / ".tools"
 TERRAFORM = Path(os.environ.get("DRGEN_TERRAFORM", TOOLS / "terraform"))
-# A Terraform >= 1.5, when the machine has one: it validates the output as written, including
-# what 1.0.3 does not know (pre- and postconditions).
-MODERN = os.environ.get("DRGEN_TERRAFORM_MODERN") or shutil.which("terraform") or "/usr/local/bin/terraform"
+# Where a Terraform >= 1.5 may be, besides DRGEN_TERRAFORM_MODERN and every `terraform` on PATH:
+# it validates the output as written, including what 1.0.3 does not know (pre- and
+# postconditions).
+KNOWN_PLACES = (
+    "/usr/local/bin/terraform",
+    "/usr/bin/terraform",
+    "/opt/terraform/terraform",
+    str(Path.home() / ".local" / "bin" / "terraform"),
+    str(Path.home() / ".tfenv" / "bin" / "terraform"),
+    str(Path.home() / "bin" / "terraform"),
+)
 CHECKOV = Path(os.environ.get("DRGEN_CHECKOV", TOOLS / "checkov" / "bin" / "checkov"))
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "debug"
 DRGEN = TARGET / "drgen"
@@ -52,6 +60,45 @@ def run(cmd, cwd=None, env=None, check=True):
     if check and proc.returncode != 0:
         raise Failure(f"{' '.join(map(str, cmd))} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def candidates(env=None, known=KNOWN_PLACES):
+    """Every Terraform binary worth asking, in order of preference, without duplicates."""
+    env = os.environ if env is None else env
+    found = []
+    if env.get("DRGEN_TERRAFORM_MODERN"):
+        found.append(env["DRGEN_TERRAFORM_MODERN"])
+    for directory in env.get("PATH", "").split(os.pathsep):
+        if directory:
+            found.append(str(Path(directory) / "terraform"))
+    found.extend(known)
+    unique = []
+    for binary in found:
+        path = Path(binary)
+        if path.is_file() and os.access(path, os.X_OK):
+            resolved = str(path.resolve())
+            if resolved not in [str(Path(u).resolve()) for u in unique]:
+                unique.append(binary)
+    return unique
+
+
+def find_modern(env=None, known=KNOWN_PLACES):
+    """The newest Terraform >= 1.5 among the candidates, as (path, version), or None."""
+    best = None
+    for binary in candidates(env, known):
+        v = version(binary)
+        if v is not None and v >= (1, 5, 0) and (best is None or v > best[1]):
+            best = (binary, v)
+    return best
+
+
+def require_modern(found, env=None):
+    """In CI a Terraform >= 1.5 is required: without it pre- and postconditions go unchecked."""
+    env = os.environ if env is None else env
+    if found is None and env.get("CI") == "true":
+        raise Failure(
+            "no Terraform >= 1.5 found (DRGEN_TERRAFORM_MODERN, PATH, " + ", ".join(KNOWN_PLACES) + "); CI requires one"
+        )
 
 
 def require_tools():
@@ -258,9 +305,11 @@ def main():
         work = Path(tmp)
         tf = Terraform(work)
         terraforms = [tf]
-        modern_version = version(MODERN)
-        if modern_version is not None and modern_version >= (1, 5, 0):
-            terraforms.append(Terraform(work, Path(MODERN)))
+        found = find_modern()
+        require_modern(found)
+        if found is not None:
+            terraforms.append(Terraform(work, Path(found[0])))
+            print(f"verify: modern Terraform {'.'.join(map(str, found[1]))} at {found[0]}")
         else:
             print("verify: WARNING: no Terraform >= 1.5 found; pre- and postconditions are NOT validated", file=sys.stderr)
         names = " and ".join(".".join(map(str, t.version)) for t in terraforms)
