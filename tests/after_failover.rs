@@ -1,6 +1,7 @@
 //! The rendering after a failover (`database.primary_retired`): the promoted DR instance is the
 //! only writer, so it must be protected, backed up and copied to the other region exactly as the
-//! primary was.
+//! primary was, and the root must own everything a destroy has to remove, the DR secret that the
+//! failover workflow made standalone included.
 
 use drgen::config::{Config, Format};
 use drgen::model::Topology;
@@ -16,6 +17,7 @@ fn model(config: &str) -> Topology {
 
 struct Rendered {
     tf: Vec<Body>,
+    readme: String,
 }
 
 fn render(config: &str) -> Rendered {
@@ -27,7 +29,8 @@ fn render(config: &str) -> Rendered {
         })
         .map(|(_, bytes)| hcl::parse(std::str::from_utf8(bytes).unwrap()).unwrap())
         .collect();
-    Rendered { tf }
+    let readme = String::from_utf8(files["README.md"].clone()).unwrap();
+    Rendered { tf, readme }
 }
 
 fn resources(r: &Rendered, kind: &str) -> Vec<Block> {
@@ -135,4 +138,71 @@ fn the_writer_after_a_failover_takes_a_final_snapshot_and_is_protected_unless_de
     let writer = named(&destroyable, "aws_db_instance", "dr").unwrap();
     assert_eq!(attr(&writer, "deletion_protection"), "false");
     assert_eq!(attr(&writer, "skip_final_snapshot"), "true");
+}
+
+#[test]
+fn after_a_failover_the_rendering_owns_the_standalone_dr_secret() {
+    // Before a failover the DR copy is the master secret's replica, owned through `replica`.
+    assert!(named(&render(""), "aws_secretsmanager_secret", "dr").is_none());
+
+    for (config, window) in [(RETIRED, "0"), (RETIRED_PROTECTED, "30")] {
+        let after = render(config);
+        let master = named(&after, "aws_secretsmanager_secret", "master").unwrap();
+        let dr = named(&after, "aws_secretsmanager_secret", "dr").expect("the standalone DR secret is owned");
+        assert_eq!(attr(&dr, "provider"), "aws.dr");
+        assert_eq!(attr(&dr, "name"), attr(&master, "name"), "the replica kept the master's name");
+        assert_eq!(attr(&dr, "kms_key_id"), "aws_kms_key.dr.arn");
+        // A destroy deletes it with the recovery window that `destroyable` sets for the master.
+        assert_eq!(attr(&dr, "recovery_window_in_days"), window);
+        assert_eq!(attr(&master, "recovery_window_in_days"), window);
+        // Rotated by the DR region's function; the workflow turned rotation on already.
+        let rotation = named(&after, "aws_secretsmanager_secret_rotation", "dr").unwrap();
+        assert_eq!(attr(&rotation, "secret_id"), "aws_secretsmanager_secret.dr.id");
+        assert!(attr(&rotation, "rotation_lambda_arn").contains("dr_rotation"));
+        assert_eq!(attr(&rotation, "rotate_immediately"), "false");
+        let outputs: Vec<Block> = after
+            .tf
+            .iter()
+            .flat_map(Body::blocks)
+            .filter(|b| b.identifier() == "output" && b.labels()[0].as_str() == "master_secret_arn")
+            .cloned()
+            .collect();
+        assert_eq!(attr(&outputs[0], "value"), "aws_secretsmanager_secret.dr.arn");
+    }
+}
+
+/// The `terraform import <address> <id>` commands of a text.
+fn imports(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|line| line.trim().strip_prefix("terraform import "))
+        .map(|rest| {
+            let (address, id) = rest.split_once(' ').expect("terraform import <address> <id>");
+            (address.to_string(), id.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn the_documented_import_names_the_owned_dr_secret_of_this_rendering() {
+    let after = render(RETIRED);
+    let m = model(RETIRED);
+    let secret = m.names.secret().with_suffix("prod");
+    let readme = imports(&after.readme);
+    assert_eq!(readme.len(), 1, "the rendered README shows one import: {readme:?}");
+    let runbook =
+        imports(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/RUNBOOK.md")).unwrap());
+    assert!(!runbook.is_empty(), "RUNBOOK.md shows the import");
+    for (address, id) in readme.iter().chain(&runbook) {
+        let (kind, name) = address.split_once('.').unwrap();
+        let block = named(&after, kind, name).unwrap_or_else(|| panic!("{address} is not in the rendering"));
+        assert_eq!(kind, "aws_secretsmanager_secret");
+        assert_eq!(attr(&block, "provider"), "aws.dr");
+        // The id is the secret's ARN, looked up in the DR region by the rendered name.
+        assert!(id.contains("aws secretsmanager describe-secret") && id.contains("--query ARN"), "{id}");
+        assert!(id.contains(&format!("--region {}", m.dr.region)), "{id}");
+    }
+    let (_, id) = &readme[0];
+    assert!(id.contains(&format!("--secret-id {secret} ")), "{id}");
+    // The README of a rendering before any failover shows no import.
+    assert!(imports(&render("").readme).is_empty());
 }
