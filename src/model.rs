@@ -339,7 +339,7 @@ impl Topology {
             }
         }
         if config.database.primary_retired {
-            warnings.push("database.primary_retired: the old primary is not rendered, so the next apply deletes it (snapshot it first); the DR instance is the writer and there is no failover target until a new topology adds a replica".into());
+            warnings.push("database.primary_retired: the old primary is not rendered, so the next apply deletes it (snapshot it first); the DR instance is the writer and there is no failover target until a new topology adds a replica; import the standalone DR secret before the first apply (README.md of the output)".into());
         }
         let state_access_logs = c.access_logs(&config.state);
         let names = match (&name, &suffix) {

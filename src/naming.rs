@@ -167,9 +167,10 @@ impl Names {
         )
     }
 
-    /// The AWS Backup selection of the primary database.
-    pub fn backup_selection(&self) -> AwsName {
-        self.name("primary-database", 50, "AWS Backup selection name")
+    /// The AWS Backup selection of the side's database (the DR instance has one once it is the
+    /// writer).
+    pub fn backup_selection(&self, side: Side) -> AwsName {
+        self.name(&format!("{}-database", side.label()), 50, "AWS Backup selection name")
     }
 
     pub fn kms_alias(&self, side: Side) -> AwsName {
@@ -296,7 +297,6 @@ impl Names {
             self.state_machine(),
             self.secret(),
             self.backup_plan(),
-            self.backup_selection(),
             self.state_bucket(),
             self.state_replica_bucket(),
             self.lock_table(),
@@ -332,6 +332,7 @@ impl Names {
                 self.alarm("primary-observer-check", side),
                 self.topic(side),
                 self.backup_vault(side),
+                self.backup_selection(side),
                 self.alarm("replica-lag", side),
                 self.dead_letter_queue(Function::Observer, side),
                 self.dead_letter_queue(Function::Monitor, side),

@@ -10,8 +10,9 @@ use drgen::config::Config;
 use drgen::model::Topology;
 
 const DOCS: [&str; 2] = ["README.md", "RUNBOOK.md"];
-const EXAMPLES: [Option<&str>; 5] = [
+const EXAMPLES: [Option<&str>; 6] = [
     None,
+    Some("examples/after-failover.hcl"),
     Some("examples/cloudwatch-health-checks.hcl"),
     Some("examples/eu-regions.hcl"),
     Some("examples/existing-network.hcl"),

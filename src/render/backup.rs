@@ -1,5 +1,5 @@
-//! AWS Backup: a CMK-encrypted vault in each region and a daily plan for the primary whose
-//! recovery points are copied to the DR vault.
+//! AWS Backup: a CMK-encrypted vault in each region and a daily plan for the writer whose
+//! recovery points are copied to the other region's vault.
 
 use hcl::Body;
 
@@ -26,16 +26,20 @@ fn lifecycle(days: u32) -> hcl::Block {
     labelled("lifecycle", &[], Body::builder().add_attribute(("delete_after", u64::from(days))).build())
 }
 
+/// The daily plan and its selection live in the writer's region (AWS Backup plans and selections
+/// are regional): the primary's, or the promoted DR instance's once the primary is retired. The
+/// recovery points are copied to the other region's vault with the same lifecycle.
 pub fn render(m: &Topology, doc: &mut Doc) {
     if !m.backup.aws_backup {
         return;
     }
-    let side = Side::Primary;
     doc.add("backup.tf", Side::BOTH.map(|s| vault(m, s)));
+    // IAM is global: one role, declared through the primary region's provider, serves the plan
+    // in either region.
     let mut blocks = role(
         "backup",
-        side,
-        &m.names.role(Role::Backup, side),
+        Side::Primary,
+        &m.names.role(Role::Backup, Side::Primary),
         "backup.amazonaws.com",
         "Runs the AWS Backup plan of the database.",
     )
@@ -45,19 +49,24 @@ pub fn render(m: &Topology, doc: &mut Doc) {
             "aws_iam_role_policy_attachment",
             &format!("backup_{}", if policy.ends_with("Backup") { "backup" } else { "restores" }),
             Body::builder()
-                .add_attribute(("provider", provider(side)))
+                .add_attribute(("provider", provider(Side::Primary)))
                 .add_attribute(("role", r("aws_iam_role.backup.name")))
                 .add_attribute((
                     "policy_arn",
-                    t(&format!("arn:{}:iam::aws:policy/service-role/{policy}", super::aws::partition(side))),
+                    t(&format!(
+                        "arn:{}:iam::aws:policy/service-role/{policy}",
+                        super::aws::partition(Side::Primary)
+                    )),
                 ))
                 .build(),
         ));
     }
+    let side = super::database::writer(m);
+    let plan = plan_label(side);
     let retention = m.backup.retention_days;
     blocks.push(resource(
         "aws_backup_plan",
-        "daily",
+        &plan,
         Body::builder()
             .add_attribute(("provider", provider(side)))
             .add_attribute(("name", m.names.backup_plan().expr()))
@@ -73,7 +82,10 @@ pub fn render(m: &Topology, doc: &mut Doc) {
                         "copy_action",
                         &[],
                         Body::builder()
-                            .add_attribute(("destination_vault_arn", rs("aws_backup_vault", Side::Dr, "arn")))
+                            .add_attribute((
+                                "destination_vault_arn",
+                                rs("aws_backup_vault", side.other(), "arn"),
+                            ))
                             .add_block(lifecycle(retention))
                             .build(),
                     ))
@@ -81,22 +93,26 @@ pub fn render(m: &Topology, doc: &mut Doc) {
             ))
             .build(),
     ));
-    // Once the primary is retired, its region has nothing left to back up; the DR instance
-    // keeps its automated backups.
-    if !super::database::exists(m, side) {
-        doc.add("backup.tf", blocks);
-        return;
-    }
     blocks.push(resource(
         "aws_backup_selection",
-        "primary",
+        side.label(),
         Body::builder()
             .add_attribute(("provider", provider(side)))
-            .add_attribute(("name", m.names.backup_selection().expr()))
-            .add_attribute(("plan_id", r("aws_backup_plan.daily.id")))
+            .add_attribute(("name", m.names.backup_selection(side).expr()))
+            .add_attribute(("plan_id", r(&format!("aws_backup_plan.{plan}.id"))))
             .add_attribute(("iam_role_arn", r("aws_iam_role.backup.arn")))
-            .add_attribute(("resources", arr([r("aws_db_instance.primary.arn")])))
+            .add_attribute(("resources", arr([super::database::attr(side, "arn")])))
             .build(),
     ));
     doc.add("backup.tf", blocks);
+}
+
+/// The plan's label: `daily` in the primary region, as before any failover; `dr_daily` in the DR
+/// region, a separate address, so that retiring the primary deletes the primary region's plan
+/// rather than leaving it behind when its provider changes.
+fn plan_label(side: Side) -> String {
+    match side {
+        Side::Primary => "daily".to_string(),
+        Side::Dr => format!("{side}_daily"),
+    }
 }

@@ -1,6 +1,7 @@
 //! The database: the PostgreSQL 15 primary in the primary region and its cross-region read
 //! replica in DR, each with its own subnet group, security group, parameter group,
-//! enhanced-monitoring role and log groups; and the replication of automated backups to DR.
+//! enhanced-monitoring role and log groups; and the replication of the writer's automated
+//! backups to the other region.
 
 use hcl::expr::Expression;
 use hcl::{Block, Body};
@@ -51,6 +52,11 @@ pub fn writer(m: &Topology) -> Side {
     } else {
         Side::Primary
     }
+}
+
+/// Whether the side's instance is a read replica: the DR instance until the primary is retired.
+fn is_replica(m: &Topology, side: Side) -> bool {
+    side == Side::Dr && !m.database.primary_retired
 }
 
 /// The side's database security group id.
@@ -267,11 +273,12 @@ fn common(m: &Topology, side: Side, body: hcl::structure::BodyBuilder) -> hcl::s
         .add_attribute(("monitoring_role_arn", r(&format!("aws_iam_role.{label}_rds_monitoring.arn"))))
         .add_attribute(("enabled_cloudwatch_logs_exports", strs(LOGS)))
         .add_attribute(("deletion_protection", !m.destroyable))
-        // RDS refuses a final snapshot when it deletes a read replica: the replica always skips
-        // it (the primary's final snapshot and the replicated backups cover the data).
-        .add_attribute(("skip_final_snapshot", m.destroyable || side == Side::Dr))
+        // RDS refuses a final snapshot when it deletes a read replica: the replica skips it (the
+        // primary's final snapshot and the replicated backups cover the data). The writer, the
+        // promoted DR instance once the primary is retired, takes one unless destroyable.
+        .add_attribute(("skip_final_snapshot", m.destroyable || is_replica(m, side)))
         .add_attribute(("delete_automated_backups", m.destroyable));
-    if !m.destroyable && side == Side::Primary {
+    if !m.destroyable && !is_replica(m, side) {
         body = body.add_attribute(("final_snapshot_identifier", m.names.final_snapshot(side).expr()));
     }
     body.add_attribute((
@@ -328,13 +335,16 @@ fn db_instance(m: &Topology, side: Side, doc: &mut Doc) {
         }
     };
     doc.add("database.tf", [block]);
-    doc.note("database.tf", "resource", &["aws_db_instance", side.label()], match side {
-        Side::Primary => "The writable primary. The password is the master secret's first value; rotation owns it afterwards, so it is ignored, as is engine_version: RDS applies minor versions in the maintenance window.",
-        Side::Dr => "The cross-region read replica. replicate_source_db is ignored so that after a promotion the next apply does not destroy the new primary (see RUNBOOK.md, failback).",
+    doc.note("database.tf", "resource", &["aws_db_instance", side.label()], match (side, is_replica(m, side)) {
+        (Side::Primary, _) => "The writable primary. The password is the master secret's first value; rotation owns it afterwards, so it is ignored, as is engine_version: RDS applies minor versions in the maintenance window.",
+        (Side::Dr, true) => "The cross-region read replica. replicate_source_db is ignored so that after a promotion the next apply does not destroy the new primary (see RUNBOOK.md, failback).",
+        (Side::Dr, false) => "The promoted DR instance, the writer since the failover. replicate_source_db is ignored so that no apply destroys it (see RUNBOOK.md, failback); it is backed up, and its backups copied to the other region, as the primary was.",
     });
-    let (what, id_desc) = match side {
-        Side::Primary => ("primary", "writable primary"),
-        Side::Dr => ("replica", "cross-region read replica"),
+    let (what, id_desc) = match (side, is_replica(m, side)) {
+        (Side::Primary, _) => ("primary", "writable primary"),
+        (Side::Dr, true) => ("replica", "cross-region read replica"),
+        // The output keeps its name: scripts read it before and after the failover.
+        (Side::Dr, false) => ("replica", "writer (the promoted DR instance)"),
     };
     doc.output(
         &format!("{what}_endpoint"),
@@ -353,21 +363,26 @@ pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
     }
 }
 
-/// Automated backups of the primary, replicated to DR under the DR key, so that point-in-time
-/// recovery survives the loss of the primary region.
+/// Automated backups of the writer, replicated to the other region under that region's key, so
+/// that point-in-time recovery survives the loss of the writer's region: from the primary to DR,
+/// and from the promoted DR instance back to the primary region once the primary is retired.
+///
+/// The resource is created in the destination region (the provider of the other side) and takes
+/// the source instance's ARN and a KMS key of the destination region:
+/// <https://registry.terraform.io/providers/hashicorp/aws/latest/docs/resources/db_instance_automated_backups_replication>,
+/// <https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_StartDBInstanceAutomatedBackupsReplication.html>.
 pub fn replication(m: &Topology, doc: &mut Doc) {
-    if !exists(m, Side::Primary) {
-        return;
-    }
+    let source = writer(m);
+    let destination = source.other();
     doc.add(
         "database.tf",
         [resource(
             "aws_db_instance_automated_backups_replication",
-            "primary_to_dr",
+            &format!("{source}_to_{destination}"),
             Body::builder()
-                .add_attribute(("provider", provider(Side::Dr)))
-                .add_attribute(("source_db_instance_arn", attr(Side::Primary, "arn")))
-                .add_attribute(("kms_key_id", rs("aws_kms_key", Side::Dr, "arn")))
+                .add_attribute(("provider", provider(destination)))
+                .add_attribute(("source_db_instance_arn", attr(source, "arn")))
+                .add_attribute(("kms_key_id", rs("aws_kms_key", destination, "arn")))
                 .add_attribute(("retention_period", u64::from(m.database.backup_retention_days)))
                 .build(),
         )],

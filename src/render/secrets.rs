@@ -32,7 +32,7 @@ pub fn render(m: &Topology, doc: &mut Doc) {
             .add_attribute(("name", m.names.secret().expr()))
             .add_attribute(("description", "Master credentials of the drgen PostgreSQL database"))
             .add_attribute(("kms_key_id", rs("aws_kms_key", side, "arn")))
-            .add_attribute(("recovery_window_in_days", if m.destroyable { 0 } else { 30 }))
+            .add_attribute(("recovery_window_in_days", recovery_window(m)))
             .add_block(labelled(
                 "replica",
                 &[],
@@ -94,13 +94,70 @@ pub fn render(m: &Topology, doc: &mut Doc) {
         &["aws_secretsmanager_secret_version", "master"],
         "The random-password data source yields a new value on every plan; only the first is stored, and rotation owns the value afterwards. The password also sits in the (encrypted) Terraform state.",
     );
+    if m.database.primary_retired {
+        standalone_dr(m, doc);
+    }
     for side in Side::BOTH {
         rotation(m, side, doc);
     }
-    doc.output(
-        "master_secret_arn",
-        "ARN of the secret with the master credentials (replicated to the DR region). The value itself is never output.",
-        r("aws_secretsmanager_secret.master.arn"),
+    if m.database.primary_retired {
+        doc.output(
+            "master_secret_arn",
+            "ARN of the live secret with the master credentials: the DR region's, standalone since the failover. The value itself is never output.",
+            r(&format!("{DR_SECRET}.arn")),
+        );
+    } else {
+        doc.output(
+            "master_secret_arn",
+            "ARN of the secret with the master credentials (replicated to the DR region). The value itself is never output.",
+            r("aws_secretsmanager_secret.master.arn"),
+        );
+    }
+}
+
+/// The address of the DR region's secret once it is standalone (rendered only with
+/// `database.primary_retired`); RUNBOOK.md and the rendered README import it there.
+pub const DR_SECRET: &str = "aws_secretsmanager_secret.dr";
+
+/// Days Secrets Manager keeps a deleted secret: none when destroyable, so that a destroy frees
+/// the name at once and the same suffix can be rendered again.
+fn recovery_window(m: &Topology) -> u64 {
+    if m.destroyable {
+        0
+    } else {
+        30
+    }
+}
+
+/// The DR region's copy of the master secret after the failover. The workflow made it standalone
+/// (`StopReplicationToReplica`), so the primary region's `aws_secretsmanager_secret.master` no
+/// longer owns it and a destroy of that resource leaves it behind; its name would then block the
+/// replica of the next rendering of this suffix. This rendering owns it: the operator imports the
+/// existing secret once (RUNBOOK.md, "Failback"), after which a destroy deletes it with the
+/// recovery window of `destroyable`. Its value is the workflow's and rotation's, so no version is
+/// rendered.
+fn standalone_dr(m: &Topology, doc: &mut Doc) {
+    let side = Side::Dr;
+    let (kind, label) = DR_SECRET.split_once('.').expect("an address");
+    doc.add(
+        "secrets.tf",
+        [resource(
+            kind,
+            label,
+            Body::builder()
+                .add_attribute(("provider", provider(side)))
+                .add_attribute(("name", m.names.secret().expr()))
+                .add_attribute(("description", "Master credentials of the drgen PostgreSQL database"))
+                .add_attribute(("kms_key_id", rs("aws_kms_key", side, "arn")))
+                .add_attribute(("recovery_window_in_days", recovery_window(m)))
+                .build(),
+        )],
+    );
+    doc.note(
+        "secrets.tf",
+        "resource",
+        &[kind, label],
+        "The DR copy of the master secret, standalone since the failover. It exists before this rendering is first applied: import it first (terraform import, see README.md in this directory), or the apply fails with ResourceExistsException.",
     );
 }
 
@@ -217,30 +274,61 @@ fn rotation(m: &Topology, side: Side, doc: &mut Doc) {
     ];
     doc.add("secrets.tf", blocks);
     // Rotation of the primary region's copy needs the primary; once it is retired, the DR copy
-    // (standalone since the failover) is rotated in the DR region.
+    // (standalone since the failover) is rotated in the DR region. The workflow turned that
+    // rotation on already, so this one does not rotate immediately.
     if side == Side::Primary && super::database::exists(m, side) {
         doc.add(
             "secrets.tf",
-            [resource(
-            "aws_secretsmanager_secret_rotation",
-            "master",
-            Body::builder()
-                .add_attribute(("provider", p()))
-                .add_attribute(("secret_id", r("aws_secretsmanager_secret.master.id")))
-                .add_attribute((
-                    "rotation_lambda_arn",
-                    r("aws_serverlessapplicationrepository_cloudformation_stack.primary_rotation.outputs.RotationLambdaARN"),
-                ))
-                .add_block(labelled(
-                    "rotation_rules",
-                    &[],
-                    Body::builder()
-                        .add_attribute(("automatically_after_days", u64::from(m.database.password_rotation_days)))
-                        .build(),
-                ))
-                .add_attribute(("depends_on", arr([r("aws_db_instance.primary"), r("aws_secretsmanager_secret_version.master")])))
-                .build(),
-        )],
+            [schedule(
+                m,
+                side,
+                "master",
+                r("aws_secretsmanager_secret.master.id"),
+                None,
+                &[r("aws_db_instance.primary"), r("aws_secretsmanager_secret_version.master")],
+            )],
         );
     }
+    if side == Side::Dr && m.database.primary_retired {
+        doc.add(
+            "secrets.tf",
+            [schedule(m, side, "dr", r(&format!("{DR_SECRET}.id")), Some(false), &[r("aws_db_instance.dr")])],
+        );
+    }
+}
+
+/// The rotation schedule of one region's secret, by that region's rotation function.
+fn schedule(
+    m: &Topology,
+    side: Side,
+    label: &str,
+    secret_id: Expression,
+    rotate_immediately: Option<bool>,
+    depends_on: &[Expression],
+) -> hcl::Block {
+    let mut body = Body::builder()
+        .add_attribute(("provider", provider(side)))
+        .add_attribute(("secret_id", secret_id))
+        .add_attribute((
+            "rotation_lambda_arn",
+            r(&format!(
+                "aws_serverlessapplicationrepository_cloudformation_stack.{side}_rotation.outputs.RotationLambdaARN"
+            )),
+        ));
+    if let Some(now) = rotate_immediately {
+        body = body.add_attribute(("rotate_immediately", now));
+    }
+    resource(
+        "aws_secretsmanager_secret_rotation",
+        label,
+        body.add_block(labelled(
+            "rotation_rules",
+            &[],
+            Body::builder()
+                .add_attribute(("automatically_after_days", u64::from(m.database.password_rotation_days)))
+                .build(),
+        ))
+        .add_attribute(("depends_on", arr(depends_on.iter().cloned())))
+        .build(),
+    )
 }
