@@ -30,3 +30,6 @@ python3 -m ruff check --config lambda/pyproject.toml --extend-ignore S,PLR,PLW,E
 python3 -m pytest -q -p no:cacheprovider tests/verify/test_find_terraform.py
 cargo build --workspace --locked --quiet
 python3 tests/verify/verify.py
+
+echo "== pre-commit hook, CI recipes"
+bash tests/ecosystem.sh
