@@ -85,9 +85,19 @@ pub struct RenderArgs {
     /// packages, which files inside them differ).
     #[arg(long, requires = "check")]
     pub diff: bool,
+    /// root: a root module with its backend and providers; module: a child module that your
+    /// root calls with the providers aws.primary and aws.dr (the bootstrap root stays a root).
+    #[arg(long, value_enum, default_value = "root")]
+    pub layout: Layout,
     /// With --check: how to report the differences (json: one object, for bots).
     #[arg(long, value_enum, default_value = "text", requires = "check")]
     pub format: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Layout {
+    Root,
+    Module,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -49,7 +49,11 @@ fn warn(model: &Topology) {
 fn render_command(args: &RenderArgs) -> Result<ExitCode> {
     let model = load_model(&args.model)?;
     warn(&model);
-    let files = render::render(&model);
+    let layout = match args.layout {
+        crate::cli::Layout::Root => render::Layout::Root,
+        crate::cli::Layout::Module => render::Layout::Module,
+    };
+    let files = render::render_layout(&model, layout);
     let diff = output::compare(&files, &args.out)?;
     if args.check && matches!(args.format, crate::cli::OutputFormat::Json) {
         let report = check_report(args, &files, &diff)?;

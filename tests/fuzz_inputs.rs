@@ -36,13 +36,17 @@ fn fuzz_inputs_are_refused_or_rendered() {
         let Ok(entries) = std::fs::read_dir(root.join(dir)) else { continue };
         for entry in entries {
             let path = entry.unwrap().path();
-            if path.file_name().is_some_and(|n| n != ".gitignore" && n != ".keep") {
+            // Configs only: examples/ also holds a calling root and CI recipes in folders.
+            if path.is_file() && path.file_name().is_some_and(|n| n != ".gitignore" && n != ".keep") {
                 rendered += replay(&std::fs::read(&path).unwrap());
                 inputs += 1;
             }
         }
     }
-    let examples = std::fs::read_dir(root.join("examples")).unwrap().count();
+    let examples = std::fs::read_dir(root.join("examples"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().is_file())
+        .count();
     assert!(inputs >= examples && examples >= 4, "the seeds are missing ({inputs} inputs)");
     assert!(rendered >= examples, "every example is a valid config; only {rendered} rendered");
 }

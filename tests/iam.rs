@@ -69,7 +69,10 @@ fn rendered(config: Option<&Path>) -> Vec<Body> {
 fn configs() -> Vec<Option<std::path::PathBuf>> {
     let mut list = vec![None];
     for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")).unwrap() {
-        list.push(Some(entry.unwrap().path()));
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "hcl" || e == "json") {
+            list.push(Some(path));
+        }
     }
     list
 }

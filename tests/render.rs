@@ -13,6 +13,7 @@ fn examples() -> Vec<(String, Option<PathBuf>)> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"))
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "hcl" || e == "json"))
         .collect();
     paths.sort();
     for p in paths {
@@ -36,8 +37,13 @@ fn render(config: Option<&Path>) -> FileSet {
 
 #[test]
 fn every_generated_file_matches_its_snapshot() {
-    for (name, config) in examples() {
-        let files = render(config.as_deref());
+    let module = ("module-layout".to_string(), None);
+    for (name, config) in examples().into_iter().chain([module]) {
+        let files = if name == "module-layout" {
+            drgen::render::render_layout(&model(None), drgen::render::Layout::Module)
+        } else {
+            render(config.as_deref())
+        };
         let mut settings = insta::Settings::clone_current();
         settings.set_snapshot_path("snapshots/render");
         settings.set_prepend_module_to_snapshot(false);

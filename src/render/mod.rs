@@ -14,6 +14,8 @@ mod dns;
 mod failover;
 mod functions;
 mod kms;
+mod module;
+pub use module::TAGGABLE;
 mod monitor;
 mod network;
 mod observers;
@@ -131,6 +133,14 @@ impl Doc {
         self.endpoints.get(&side).into_iter().flatten().copied()
     }
 
+    /// Rewrites every file's body (the module layout's tags).
+    fn map_bodies(&mut self, f: impl Fn(Body) -> Body) {
+        for structures in self.files.values_mut() {
+            let body = f(Body::from(std::mem::take(structures)));
+            *structures = body.into_iter().collect();
+        }
+    }
+
     fn finish(mut self, dir: &str, files: &mut FileSet) {
         if !self.outputs.is_empty() {
             let outputs = std::mem::take(&mut self.outputs);
@@ -175,13 +185,36 @@ pub fn hcl_text(body: &Body) -> String {
     canonical::format(&raw)
 }
 
-/// Renders the whole output directory.
+/// How the output is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layout {
+    /// A root module with its backend and providers.
+    #[default]
+    Root,
+    /// A child module that the user's root calls with the two provider aliases.
+    Module,
+}
+
+/// Renders the whole output directory as a root.
 pub fn render(m: &Topology) -> FileSet {
+    render_layout(m, Layout::Root)
+}
+
+/// Renders the whole output directory in the given layout. The bootstrap root is a root in both.
+pub fn render_layout(m: &Topology, layout: Layout) -> FileSet {
     let mut files = FileSet::default();
 
     let mut main = Doc::default();
-    root::render(m, &mut main);
-    backend::render(m, &mut main);
+    match layout {
+        Layout::Root => {
+            root::render(m, &mut main);
+            backend::render(m, &mut main);
+        }
+        Layout::Module => {
+            main.add("variables.tf", [root::suffix_variable(m)]);
+            module::render(m, &mut main);
+        }
+    }
     data::render(m, &mut main);
     for side in Side::BOTH {
         kms::render(m, side, &mut main);
@@ -211,8 +244,17 @@ pub fn render(m: &Topology) -> FileSet {
         network::render(m, side, &mut main);
     }
     database::replication(m, &mut main);
+    if layout == Layout::Module {
+        main.map_bodies(module::tag_everything);
+    }
     main.finish("", &mut files);
-    files.add("README.md", readme::render(m));
+    files.add(
+        "README.md",
+        match layout {
+            Layout::Root => readme::render(m),
+            Layout::Module => readme::render_module(m),
+        },
+    );
     for package in Package::ALL {
         files.add(package.path(), package.zip());
     }

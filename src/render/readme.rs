@@ -61,3 +61,28 @@ pub fn render(m: &Topology) -> String {
     .render()
     .expect("the template renders every model")
 }
+
+#[derive(Template)]
+#[template(path = "module-readme.md", escape = "none")]
+struct ModuleReadme {
+    name: String,
+    suffix: String,
+    primary_region: String,
+    dr_region: String,
+    module_name: String,
+    module_dir: String,
+}
+
+/// The README of the module layout: how a root calls the module.
+pub fn render_module(m: &Topology) -> String {
+    ModuleReadme {
+        name: m.name.clone(),
+        suffix: m.suffix.to_string(),
+        primary_region: m.primary.region.to_string(),
+        dr_region: m.dr.region.to_string(),
+        module_name: m.name.replace('-', "_"),
+        module_dir: "drgen".to_string(),
+    }
+    .render()
+    .expect("the template renders every model")
+}

@@ -186,9 +186,11 @@ class Terraform:
         shutil.copytree(root, copy, ignore=shutil.ignore_patterns("bootstrap", ".terraform*"))
         for path in extra:
             shutil.copy2(path, copy / path.name)
-        (copy / "zz_version_override.tf").write_text(OVERRIDE)
+        # Every module of the copy (the root, and a module layout it calls) gets the override.
+        for directory in {tf.parent for tf in copy.rglob("*.tf")} | {copy}:
+            (directory / "zz_version_override.tf").write_text(OVERRIDE)
         if self.legacy:
-            for tf in copy.glob("*.tf"):
+            for tf in copy.rglob("*.tf"):
                 tf.write_text(strip_conditions(tf.read_text()))
         run([self.binary, "init", "-backend=false", "-input=false", "-no-color"], cwd=copy, env=self.env)
         proc = run([self.binary, "validate", "-json", "-no-color"], cwd=copy, env=self.env, check=False)
@@ -248,8 +250,11 @@ def examples():
     return found
 
 
-def render(name, config, out: Path):
-    cmd = [DRGEN, "render", "--env-suffix", SUFFIX, "--out", out]
+MODULE_ROOT = ROOT / "examples" / "module-root"
+
+
+def render(name, config, out: Path, layout="root"):
+    cmd = [DRGEN, "render", "--env-suffix", SUFFIX, "--out", out, "--layout", layout]
     if config:
         cmd += ["--config", config]
     run(cmd)
@@ -257,6 +262,25 @@ def render(name, config, out: Path):
     if config:
         explain += ["--config", config]
     return json.loads(run(explain).stdout)
+
+
+def module_caller(explained, module_out: Path):
+    """examples/module-root, next to the rendered module, with this rendering's regions and
+    suffix: a root that calls the module as a user's root would."""
+    caller = module_out.parent
+    text = (MODULE_ROOT / "main.tf").read_text()
+    topology = explained["topology"]
+    text = text.replace('region = "us-east-1"', f'region = "{topology["primary_region"]}"')
+    text = text.replace('region = "us-west-2"', f'region = "{topology["dr_region"]}"')
+    text = text.replace('environment_suffix = "prod"', f'environment_suffix = "{SUFFIX}"')
+    (caller / "main.tf").write_text(text)
+    return caller
+
+
+def same_tree(a: Path, b: Path):
+    """The relative paths whose bytes differ between two directories."""
+    names = {p.relative_to(a) for p in a.rglob("*") if p.is_file()} | {p.relative_to(b) for p in b.rglob("*") if p.is_file()}
+    return sorted(str(n) for n in names if not ((a / n).is_file() and (b / n).is_file() and (a / n).read_bytes() == (b / n).read_bytes()))
 
 
 def check_packages(out: Path):
@@ -345,6 +369,32 @@ def main():
             active = [s["check"] for s in skips if applies(s, settings)]
             for check in active:
                 applied[check] = applied.get(check, 0) + 1
+
+            # The module layout, called by examples/module-root: fmt, validate and checkov as the
+            # root layout; its bootstrap root is the root layout's, byte for byte.
+            module_out = work / "module" / name / "drgen"
+            render(name, config, module_out, layout="module")
+            caller = module_caller(explained, module_out)
+            for differing in same_tree(out / "bootstrap", module_out / "bootstrap"):
+                problems.append(f"{name}: module layout's bootstrap/{differing} differs from the root layout's")
+            changed = tf.fmt_check(caller)
+            fmt_files += sum(1 for _ in caller.rglob("*.tf"))
+            problems += [f"{name} (module): terraform fmt would change {c}" for c in changed]
+            counts["fmt"] += len(changed)
+            for terraform in terraforms:
+                diagnostics, valid = terraform.validate(caller)
+                validated += 1
+                counts["validate"] += len(diagnostics)
+                for d in diagnostics:
+                    where = d.get("range", {}).get("filename", "")
+                    problems.append(f"{name} (module): {d.get('severity')}: {d.get('summary')}: {d.get('detail', '')} {where}")
+                if not valid and not diagnostics:
+                    problems.append(f"{name} (module): invalid without diagnostics")
+            _, module_failed, _ = checkov(caller, active)
+            totals[1] += len(module_failed)
+            for f in module_failed:
+                problems.append(f"{name} (module): checkov {f['check_id']} {f['check_name']} at {f['resource']} ({f['file_path']})")
+
             passed, failed, skipped = checkov(out, active)
             totals[0] += len(passed)
             totals[1] += len(failed)
