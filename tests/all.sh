@@ -25,6 +25,11 @@ python3 -m ruff format --config lambda/pyproject.toml --check tests/drill
 cargo build --locked --quiet
 bash tests/drill.sh
 
+echo "== Terraform state during an outage: the README's switch to the DR copy and back, with Terraform's S3 backend against moto"
+python3 -m ruff check --config lambda/pyproject.toml tests/backend
+python3 -m ruff format --config lambda/pyproject.toml --check tests/backend
+bash tests/backend_switch.sh
+
 echo "== terraform fmt, terraform validate, checkov on every example"
 python3 -m ruff check --config lambda/pyproject.toml --extend-ignore S,PLR,PLW,E501 tests/verify/test_find_terraform.py
 python3 -m pytest -q -p no:cacheprovider tests/verify/test_find_terraform.py
