@@ -23,7 +23,8 @@ def ensure_promoted(cfg, aws, store, now):
 
     A promotion in progress keeps the replica `modifying` with its source set for minutes; the
     authority recorded in the state table (by the monitor, or by this step) says it has started,
-    so the fence does not wait for RDS to finish."""
+    so the fence does not wait for RDS to finish. The authority's first time identifies the
+    promotion, and with it the fence record."""
     if not store.authority_is_dr():
         instance = aws.instance(cfg.replica_id)
         if instance.get("ReadReplicaSourceDBInstanceIdentifier"):
@@ -32,7 +33,6 @@ def ensure_promoted(cfg, aws, store, now):
             aws.promote(cfg.replica_id, cfg.backup_retention)
     aws.put_metrics(cfg.namespace, [("WriterIsDr", 1, "None")], [])
     store.set_authority(now)
-    store.mark_fence(promotion_started_at=now)
     return {"promoted": True}
 
 
@@ -63,8 +63,9 @@ def _gone(error):
 
 
 def fence(cfg, aws, store, now):
-    """Replaces the old primary's security groups with the deny-all group, then reboots it once to
-    cut the sessions that connection tracking keeps open. Fails while its region's API fails."""
+    """Replaces the old primary's security groups with the deny-all group, then reboots it once per
+    promotion to cut the sessions that connection tracking keeps open. Fails while its region's
+    API fails."""
     try:
         instance = aws.instance(cfg.primary_id, region=cfg.primary_region)
     except adapters.AwsError as e:

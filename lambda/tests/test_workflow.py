@@ -90,8 +90,10 @@ def replica():
 def test_ensure_promoted_promotes_once_and_records_the_start(world):
     assert step(world, "ensure_promoted") == {"promoted": True}
     assert not replica().get("ReadReplicaSourceDBInstanceIdentifier")
-    assert step(world, "ensure_promoted") == {"promoted": True}
-    assert world[2].fence()["promotion_started_at"] == NOW
+    assert workflow.handle({"step": "ensure_promoted"}, *world, NOW + 60) == {"promoted": True}
+    # The promotion is identified by its start, which a later call does not move.
+    assert world[2].promotion() == NOW
+    assert world[2].fence() == {"promotion_started_at": NOW}
 
 
 def test_a_promotion_in_progress_does_not_hold_up_the_fence(world, monkeypatch):
@@ -101,6 +103,7 @@ def test_a_promotion_in_progress_does_not_hold_up_the_fence(world, monkeypatch):
     monkeypatch.setattr(aws, "instance", lambda i, region=None: busy)
     monkeypatch.setattr(aws, "promote", lambda *a: pytest.fail("promoted twice"))
     assert step(world, "ensure_promoted") == {"promoted": True}
+    assert store.promotion() == NOW - 30
 
 
 def test_a_replica_promoted_by_hand_is_not_promoted_again(world, monkeypatch):
@@ -163,14 +166,63 @@ def test_the_dr_secret_is_detached_pointed_at_the_writer_and_rotated_later(world
     assert stop_replication.calls == [CFG.secret_id]
 
 
-def test_the_fence_replaces_the_groups_and_reboots_once(world):
+def reboots(aws, monkeypatch):
+    """The old primary's reboots, counted on their way to moto."""
+    calls = []
+    original = aws.reboot
+
+    def reboot(region, instance_id):
+        calls.append(instance_id)
+        original(region, instance_id)
+
+    monkeypatch.setattr(aws, "reboot", reboot)
+    return calls
+
+
+def test_the_fence_replaces_the_groups_and_reboots_once(world, monkeypatch):
     cfg, aws, store = world
+    rebooted = reboots(aws, monkeypatch)
+    step(world, "ensure_promoted")
     assert step(world, "fence") == {"fenced": True}
     east = boto3.client("rds", region_name="us-east-1")
     groups = east.describe_db_instances(DBInstanceIdentifier=cfg.primary_id)["DBInstances"][0]["VpcSecurityGroups"]
     assert [g["VpcSecurityGroupId"] for g in groups] == [cfg.fence_group]
     assert {"fenced_at", "rebooted_at"} <= set(store.fence())
     assert step(world, "fence") == {"fenced": True}
+    assert rebooted == [cfg.primary_id]
+
+
+def test_a_second_failover_after_a_reset_reboots_again_and_confirms_anew(world, monkeypatch):
+    """Failback's reset-authority ends the promotion: the next one must cut the old primary's
+    sessions again and must not take the previous confirmation for its own."""
+    cfg, aws, store = world
+    rebooted = reboots(aws, monkeypatch)
+    step(world, "ensure_promoted")
+    step(world, "fence")
+    put_connections(0)
+    step(world, "verify_fence")
+    assert "confirmed_at" in store.fence() and len(rebooted) == 1
+    store.clear_authority()
+    assert store.fence() == {}
+    later = NOW + 86_400
+    workflow.handle({"step": "ensure_promoted"}, cfg, aws, store, later)
+    assert store.fence() == {"promotion_started_at": later}
+    assert workflow.handle({"step": "fence"}, cfg, aws, store, later) == {"fenced": True}
+    assert len(rebooted) == 2
+    assert "confirmed_at" not in store.fence()
+
+
+def test_a_fence_record_of_another_promotion_is_ignored(world, monkeypatch):
+    """A record left by an earlier promotion (a drill that was never reset, or one written before
+    records were scoped) neither skips the reboot nor confirms the fence."""
+    cfg, aws, store = world
+    rebooted = reboots(aws, monkeypatch)
+    earlier = NOW - 86_400
+    store._put("fence", promotion_started_at=earlier, fenced_at=earlier, rebooted_at=earlier, confirmed_at=earlier)
+    step(world, "ensure_promoted")
+    assert store.fence() == {"promotion_started_at": NOW}
+    step(world, "fence")
+    assert rebooted == [cfg.primary_id]
 
 
 def test_the_fence_fails_while_the_primary_region_fails(world, monkeypatch):
@@ -197,6 +249,7 @@ def test_the_reboot_waits_for_an_instance_that_is_not_available(world, monkeypat
             "DBInstanceStatus": "rebooting",
         },
     )
+    step(world, "ensure_promoted")
     with pytest.raises(workflow.NotReady, match="rebooting"):
         step(world, "fence")
 
@@ -224,6 +277,7 @@ def test_the_fence_is_confirmed_only_when_connections_drop_to_zero(world):
 
 
 def test_zero_connections_confirm_the_fence(world):
+    step(world, "ensure_promoted")
     put_connections(0)
     assert step(world, "verify_fence") == {"confirmed": True}
     assert world[2].fence()["confirmed_at"] == NOW
@@ -264,6 +318,7 @@ def test_a_deleted_old_primary_counts_as_fenced(world):
     boto3.client("rds", region_name="us-east-1").delete_db_instance(
         DBInstanceIdentifier=cfg.primary_id, SkipFinalSnapshot=True
     )
+    step(world, "ensure_promoted")
     assert step(world, "fence") == {"fenced": True, "deleted": True}
     assert step(world, "verify_fence") == {"confirmed": True, "deleted": True}
     assert {"fenced_at", "rebooted_at", "confirmed_at"} <= set(store.fence())
