@@ -274,16 +274,41 @@ class Store:
         item = self._get("authority")
         return bool(item) and item.get("writer", {}).get("S") == "dr"
 
+    def promotion(self) -> Optional[float]:
+        """When the current promotion started (the writer authority's time), or None."""
+        item = self._get("authority")
+        if not item or item.get("writer", {}).get("S") != "dr":
+            return None
+        return float(item["at"]["N"])
+
     def set_authority(self, now):
-        self._put("authority", writer="dr", at=now)
+        """Records that a promotion started at `now`, unless one is recorded already: its first
+        time identifies the promotion, and its fence record is keyed by it."""
+        if self.promotion() is None:
+            self._put("authority", writer="dr", at=now)
 
     def clear_authority(self):
+        """Failback: ends the promotion, its fence record first (a failure in between leaves a
+        record that no later promotion reads)."""
+        self._aws._call("dynamodb", "delete_item", TableName=self._table, Key={"pk": {"S": "fence"}})
         self._aws._call("dynamodb", "delete_item", TableName=self._table, Key={"pk": {"S": "authority"}})
 
     def fence(self):
-        item = self._get("fence")
-        return {k: float(v["N"]) for k, v in item.items() if "N" in v} if item else {}
+        """The current promotion's fence progress: promotion_started_at, and fenced_at,
+        rebooted_at, confirmed_at as the workflow records them. A record of another promotion
+        (one that failback ended, or one from before records were scoped) counts as none."""
+        promotion = self.promotion()
+        if promotion is None:
+            return {}
+        item = self._get("fence") or {}
+        times = {k: float(v["N"]) for k, v in item.items() if "N" in v}
+        if times.get("promotion_started_at") != promotion:
+            times = {}
+        return dict(times, promotion_started_at=promotion)
 
     def mark_fence(self, **times):
-        merged = dict(self.fence(), **times)
-        self._put("fence", **merged)
+        """Adds progress to the current promotion's fence record (replacing one of another)."""
+        current = self.fence()
+        if not current:
+            raise LookupError("no promotion is recorded (the writer authority is not DR); no fence record to mark")
+        self._put("fence", **dict(current, **times))

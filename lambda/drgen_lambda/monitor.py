@@ -205,7 +205,9 @@ class Monitor:
         return {"action": "ran", "phase": state["phase"], "ticks": ticks}
 
     def reset_authority(self):
-        """Failback: back to "primary", allowed only once the DR instance is a replica again."""
+        """Failback: back to "primary", allowed only once the DR instance is a replica again. Ends
+        the promotion with its fence record, so that the next failover fences (and reboots) the old
+        primary again and waits for its own confirmation."""
         replica = self.aws.replica_state(self.cfg.replica_id)
         if not replica.is_replica:
             return {"action": "refused", "reason": "the DR instance is not a replica; re-create it first"}

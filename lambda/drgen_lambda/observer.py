@@ -1,13 +1,13 @@
 """Connectivity observer: probes the primary database from inside a VPC.
 
 Behind an API Gateway REST API (endpoint mode) it answers Route 53: 200 `ok` while the primary
-accepts connections, 503 otherwise, 404 for a request without the deployment's path token (API
-Gateway answers other paths itself; the function checks again). It
-never returns detail. Route 53 needs the answer within two seconds of connecting: the probe is
-bounded by its timeout and the authority read by the observer's client deadline (one attempt,
-0.5 s to connect, 0.5 s to read); an answer that cannot be had in time is a 503. On a schedule it publishes PrimaryReachable (CloudWatch mode) and, in the
-primary region, leaves a heartbeat in the failover state table while the primary accepts
-connections.
+accepts connections and the writer authority names it, 503 otherwise, 404 for a request without
+the deployment's path token (API Gateway answers other paths itself; the function checks
+again). It never returns detail. Route 53 needs the answer within two seconds of connecting:
+the probe is bounded by its timeout and the authority read by the observer's client deadline
+(one attempt, 0.5 s to connect, 0.5 s to read); an answer that cannot be had in time is a 503.
+On a schedule it publishes PrimaryReachable (CloudWatch mode) and, in the primary region, leaves
+a heartbeat in the failover state table while the primary accepts connections.
 """
 
 import hmac

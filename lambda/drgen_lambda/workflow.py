@@ -1,9 +1,12 @@
 """The failover workflow's steps, one handler each, called by the DR-region state machine.
 
 The function runs outside the VPCs: the fence must reach the primary region's RDS API, and the DR
-VPC has no route to another region. Every step is idempotent, so Step Functions may retry it.
-A step that must wait raises NotReady; a failed AWS call raises AwsError; both are retried by
-the state machine, which pages when it gives up. The same function records the primary's RDS
+VPC has no route to another region. Every step is idempotent, so Step Functions may call it again.
+A step that has to wait answers `{"ready": False, "waiting_for": ...}`: waiting is a normal
+answer, not an error, so a healthy failover does not count in the function's Errors metric (and
+its alarm). The state machine checks the answer and calls the step again after a Wait, a bounded
+number of times, and pages when the bound runs out. A failed AWS call raises AwsError, which the
+state machine retries with backoff and then pages. The same function records the primary's RDS
 events forwarded from the primary region, for the monitor's veto.
 """
 
@@ -14,8 +17,9 @@ from . import adapters, config, fsm
 from .logs import log
 
 
-class NotReady(Exception):
-    """The step's condition does not hold yet; the state machine retries it."""
+def _waiting(what):
+    """The answer of a step whose condition does not hold yet."""
+    return {"ready": False, "waiting_for": what}
 
 
 def ensure_promoted(cfg, aws, store, now):
@@ -23,38 +27,42 @@ def ensure_promoted(cfg, aws, store, now):
 
     A promotion in progress keeps the replica `modifying` with its source set for minutes; the
     authority recorded in the state table (by the monitor, or by this step) says it has started,
-    so the fence does not wait for RDS to finish."""
+    so the fence does not wait for RDS to finish. The authority's first time identifies the
+    promotion, and with it the fence record."""
     if not store.authority_is_dr():
         instance = aws.instance(cfg.replica_id)
         if instance.get("ReadReplicaSourceDBInstanceIdentifier"):
-            if instance.get("DBInstanceStatus") != "available":
-                raise NotReady(f"replica is {instance.get('DBInstanceStatus')}")
+            status = instance.get("DBInstanceStatus")
+            if status != "available":
+                return _waiting(f"the replica is {status}; PromoteReadReplica needs it available")
             aws.promote(cfg.replica_id, cfg.backup_retention)
     aws.put_metrics(cfg.namespace, [("WriterIsDr", 1, "None")], [])
     store.set_authority(now)
-    store.mark_fence(promotion_started_at=now)
-    return {"promoted": True}
+    return {"ready": True, "promoted": True}
 
 
 def await_standalone(cfg, aws, store, now):
     instance = aws.instance(cfg.replica_id)
     status = instance.get("DBInstanceStatus")
     if instance.get("ReadReplicaSourceDBInstanceIdentifier") or status != "available":
-        raise NotReady(f"the DR instance is {status} and not yet a standalone writer")
-    return {"endpoint": instance["Endpoint"]["Address"]}
+        return _waiting(f"the DR instance is {status} and not yet a standalone writer")
+    return {"ready": True, "endpoint": instance["Endpoint"]["Address"]}
 
 
 def promote_secret(cfg, aws, store, now):
     """The DR secret serves the promoted instance: standalone, its host, rotation in the DR region.
     In this order: StopReplicationToReplica, PutSecretValue, RotateSecret(RotateImmediately=False)."""
-    endpoint = await_standalone(cfg, aws, store, now)["endpoint"]
+    standalone = await_standalone(cfg, aws, store, now)
+    if not standalone["ready"]:
+        return standalone
+    endpoint = standalone["endpoint"]
     described, value = aws.secret(cfg.secret_id)
     if described.get("PrimaryRegion") and described["PrimaryRegion"] != cfg.region:
         aws.detach_secret(cfg.secret_id)
     if value.get("host") != endpoint:
         aws.put_secret(cfg.secret_id, dict(value, host=endpoint))
     aws.schedule_rotation(cfg.secret_id, cfg.rotation_function, cfg.rotation_days)
-    return {"host": endpoint}
+    return {"ready": True, "host": endpoint}
 
 
 def _gone(error):
@@ -63,25 +71,27 @@ def _gone(error):
 
 
 def fence(cfg, aws, store, now):
-    """Replaces the old primary's security groups with the deny-all group, then reboots it once to
-    cut the sessions that connection tracking keeps open. Fails while its region's API fails."""
+    """Replaces the old primary's security groups with the deny-all group, then reboots it once per
+    promotion to cut the sessions that connection tracking keeps open. Raises AwsError while its
+    region's API fails; waits while the instance is in a state that cannot be rebooted."""
     try:
         instance = aws.instance(cfg.primary_id, region=cfg.primary_region)
     except adapters.AwsError as e:
         if not _gone(e):
             raise
         store.mark_fence(fenced_at=now, rebooted_at=now)
-        return {"fenced": True, "deleted": True}
+        return {"ready": True, "fenced": True, "deleted": True}
     groups = [g["VpcSecurityGroupId"] for g in instance.get("VpcSecurityGroups", [])]
     if groups != [cfg.fence_group]:
         aws.fence(cfg.primary_region, cfg.primary_id, cfg.fence_group)
         store.mark_fence(fenced_at=now)
     if "rebooted_at" not in store.fence():
-        if instance.get("DBInstanceStatus") not in ("available", "storage-optimization"):
-            raise NotReady(f"the old primary is {instance.get('DBInstanceStatus')}; reboot waits")
+        status = instance.get("DBInstanceStatus")
+        if status not in ("available", "storage-optimization"):
+            return _waiting(f"the old primary is {status}; the reboot that cuts its open sessions waits for it")
         aws.reboot(cfg.primary_region, cfg.primary_id)
         store.mark_fence(rebooted_at=now)
-    return {"fenced": True}
+    return {"ready": True, "fenced": True}
 
 
 def verify_fence(cfg, aws, store, now):
@@ -92,12 +102,14 @@ def verify_fence(cfg, aws, store, now):
         if not _gone(e):
             raise
         store.mark_fence(confirmed_at=now)
-        return {"confirmed": True, "deleted": True}
+        return {"ready": True, "confirmed": True, "deleted": True}
     connections = aws.connections(cfg.primary_region, cfg.primary_id)
-    if connections is None or connections > 0:
-        raise NotReady(f"the old primary reports {connections} connections")
+    if connections is None:
+        return _waiting("the old primary reports no DatabaseConnections datapoint yet")
+    if connections > 0:
+        return _waiting(f"the old primary reports {connections:g} connections")
     store.mark_fence(confirmed_at=now)
-    return {"confirmed": True}
+    return {"ready": True, "confirmed": True}
 
 
 def announce(cfg, aws, store, now):

@@ -1,4 +1,5 @@
-"""The boto3 adapters turn every failure into AwsError."""
+"""The boto3 adapters turn every failure into AwsError; the state table keeps one promotion's
+fence record."""
 
 import boto3
 import pytest
@@ -6,6 +7,20 @@ from botocore.exceptions import EndpointConnectionError
 from moto import mock_aws
 
 from drgen_lambda import adapters
+
+TABLE = "failover"
+
+
+@pytest.fixture()
+def store(aws_env):
+    with mock_aws():
+        boto3.client("dynamodb").create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield adapters.Store(adapters.Aws(), TABLE)
 
 
 @mock_aws
@@ -72,3 +87,42 @@ def test_detach_secret_calls_stop_replication_to_replica(aws_env):
     aws._clients[("secretsmanager", None)] = Client()
     aws.detach_secret("s")
     assert calls == [{"SecretId": "s"}]
+
+
+def test_a_promotion_is_identified_by_its_first_start(store):
+    assert store.promotion() is None and not store.authority_is_dr()
+    store.set_authority(100.0)
+    store.set_authority(160.0)  # the workflow's ensure_promoted after the monitor's promotion
+    assert store.promotion() == 100.0 and store.authority_is_dr()
+
+
+def test_the_fence_record_belongs_to_the_current_promotion(store):
+    assert store.fence() == {}
+    store.set_authority(100.0)
+    assert store.fence() == {"promotion_started_at": 100.0}
+    store.mark_fence(fenced_at=101.0)
+    store.mark_fence(rebooted_at=102.0)
+    assert store.fence() == {"promotion_started_at": 100.0, "fenced_at": 101.0, "rebooted_at": 102.0}
+    store.clear_authority()
+    assert store.fence() == {} and store._get("fence") is None and store.promotion() is None
+    store.set_authority(200.0)
+    assert store.fence() == {"promotion_started_at": 200.0}
+
+
+def test_a_record_of_another_promotion_is_ignored_and_replaced(store):
+    store._put("fence", promotion_started_at=100.0, rebooted_at=101.0, confirmed_at=102.0)
+    store.set_authority(200.0)
+    assert store.fence() == {"promotion_started_at": 200.0}
+    store.mark_fence(fenced_at=201.0)
+    assert store.fence() == {"promotion_started_at": 200.0, "fenced_at": 201.0}
+
+
+def test_an_authority_other_than_dr_is_no_promotion(store):
+    store._put("authority", writer="primary", at=100.0)
+    assert store.promotion() is None and store.fence() == {}
+
+
+def test_fence_progress_needs_a_promotion(store):
+    with pytest.raises(LookupError, match="no promotion"):
+        store.mark_fence(fenced_at=1.0)
+    assert store._get("fence") is None

@@ -260,6 +260,36 @@ def test_reset_authority_only_once_the_dr_instance_is_a_replica_again(world):
     assert m.reset_authority()["action"] == "refused"
 
 
+def recreate_replica():
+    """Failback's precondition: the DR instance is a replica again."""
+    rds = boto3.client("rds")
+    rds.delete_db_instance(DBInstanceIdentifier=REPLICA, SkipFinalSnapshot=True)
+    rds.create_db_instance_read_replica(
+        DBInstanceIdentifier=REPLICA, SourceDBInstanceIdentifier="trading-db-primary-prod"
+    )
+
+
+def test_reset_authority_forgets_the_fence_and_the_next_failover_waits_for_its_own(world):
+    clock = Clock()
+    caught_up(world, clock)
+    put_lag(250)
+    assert make(world, clock=clock).run("failover-1")["phase"] == fsm.PROMOTING
+    store = adapters.Store(adapters.Aws(), TABLE)
+    store.mark_fence(fenced_at=clock(), rebooted_at=clock(), confirmed_at=clock())
+    assert make(world, clock=clock).run("fenced")["phase"] == fsm.FENCED
+    recreate_replica()
+    assert make(world, clock=clock).reset_authority()["action"] == "reset"
+    assert store.fence() == {} and not store.authority_is_dr()
+    # The next failover: the previous confirmation is not this promotion's.
+    caught_up(world, clock)
+    put_lag(250)
+    aws = Recording()
+    assert make(world, aws=aws, clock=clock).run("failover-2")["phase"] == fsm.PROMOTING
+    assert "promote" in aws.names()
+    assert "confirmed_at" not in store.fence()
+    assert make(world, clock=clock).run("waiting")["phase"] == fsm.PROMOTING
+
+
 def test_the_handler_runs_and_resets(world, monkeypatch):
     env = dict(MONITOR, TOPIC_ARN=world.topic_arn, STATE_MACHINE_ARN=world.state_machine_arn, RUN_SECONDS="0")
     env["PRIMARY_HOST"] = "127.0.0.1"

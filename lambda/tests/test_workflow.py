@@ -1,5 +1,6 @@
-"""The failover workflow's steps against moto: idempotent, waiting by NotReady, and the fence in
-the primary's own region."""
+"""The failover workflow's steps against moto: idempotent, waiting by answering "not ready" (never by
+raising: a raised exception counts in the function's Errors alarm), the fence in the primary's own
+region, and a fence record that belongs to one promotion."""
 
 import datetime
 import io
@@ -89,10 +90,12 @@ def replica():
 
 
 def test_ensure_promoted_promotes_once_and_records_the_start(world):
-    assert step(world, "ensure_promoted") == {"promoted": True}
+    assert step(world, "ensure_promoted") == {"ready": True, "promoted": True}
     assert not replica().get("ReadReplicaSourceDBInstanceIdentifier")
-    assert step(world, "ensure_promoted") == {"promoted": True}
-    assert world[2].fence()["promotion_started_at"] == NOW
+    assert workflow.handle({"step": "ensure_promoted"}, *world, NOW + 60) == {"ready": True, "promoted": True}
+    # The promotion is identified by its start, which a later call does not move.
+    assert world[2].promotion() == NOW
+    assert world[2].fence() == {"promotion_started_at": NOW}
 
 
 def test_a_promotion_in_progress_does_not_hold_up_the_fence(world, monkeypatch):
@@ -101,14 +104,15 @@ def test_a_promotion_in_progress_does_not_hold_up_the_fence(world, monkeypatch):
     busy = {"ReadReplicaSourceDBInstanceIdentifier": "x", "DBInstanceStatus": "modifying"}
     monkeypatch.setattr(aws, "instance", lambda i, region=None: busy)
     monkeypatch.setattr(aws, "promote", lambda *a: pytest.fail("promoted twice"))
-    assert step(world, "ensure_promoted") == {"promoted": True}
+    assert step(world, "ensure_promoted") == {"ready": True, "promoted": True}
+    assert store.promotion() == NOW - 30
 
 
 def test_a_replica_promoted_by_hand_is_not_promoted_again(world, monkeypatch):
     cfg, aws, store = world
     boto3.client("rds").promote_read_replica(DBInstanceIdentifier=CFG.replica_id)
     monkeypatch.setattr(aws, "promote", lambda *a: pytest.fail("promoted twice"))
-    assert step(world, "ensure_promoted") == {"promoted": True}
+    assert step(world, "ensure_promoted") == {"ready": True, "promoted": True}
     assert store.authority_is_dr()
 
 
@@ -119,15 +123,22 @@ def test_ensure_promoted_waits_for_a_busy_replica(world, monkeypatch):
         "instance",
         lambda i, region=None: {"ReadReplicaSourceDBInstanceIdentifier": "x", "DBInstanceStatus": "backing-up"},
     )
-    with pytest.raises(workflow.NotReady, match="backing-up"):
-        step(world, "ensure_promoted")
+    answer = step(world, "ensure_promoted")
+    assert answer["ready"] is False and "backing-up" in answer["waiting_for"]
+    assert not store.authority_is_dr()
 
 
 def test_await_standalone_waits_until_the_replica_is_a_writer(world):
-    with pytest.raises(workflow.NotReady):
-        step(world, "await_standalone")
+    answer = step(world, "await_standalone")
+    assert answer["ready"] is False and "not yet a standalone writer" in answer["waiting_for"]
     step(world, "ensure_promoted")
-    assert step(world, "await_standalone")["endpoint"] == replica()["Endpoint"]["Address"]
+    assert step(world, "await_standalone") == {"ready": True, "endpoint": replica()["Endpoint"]["Address"]}
+
+
+def test_the_secret_is_not_moved_while_the_instance_is_not_standalone(world, monkeypatch):
+    monkeypatch.setattr(world[1], "secret", lambda secret_id: pytest.fail("read the secret"))
+    answer = step(world, "promote_secret")
+    assert answer["ready"] is False and "not yet a standalone writer" in answer["waiting_for"]
 
 
 def stop_replication(aws):
@@ -159,7 +170,7 @@ stop_replication.calls = []
 def test_the_dr_secret_is_detached_pointed_at_the_writer_and_rotated_later(world, monkeypatch):
     stop_replication(world[1])
     step(world, "ensure_promoted")
-    assert step(world, "promote_secret") == {"host": replica()["Endpoint"]["Address"]}
+    assert step(world, "promote_secret") == {"ready": True, "host": replica()["Endpoint"]["Address"]}
     sm = boto3.client("secretsmanager", region_name="us-west-2")
     described = sm.describe_secret(SecretId=CFG.secret_id)
     assert "PrimaryRegion" not in described or described["PrimaryRegion"] == "us-west-2"
@@ -171,14 +182,63 @@ def test_the_dr_secret_is_detached_pointed_at_the_writer_and_rotated_later(world
     assert stop_replication.calls == [CFG.secret_id]
 
 
-def test_the_fence_replaces_the_groups_and_reboots_once(world):
+def reboots(aws, monkeypatch):
+    """The old primary's reboots, counted on their way to moto."""
+    calls = []
+    original = aws.reboot
+
+    def reboot(region, instance_id):
+        calls.append(instance_id)
+        original(region, instance_id)
+
+    monkeypatch.setattr(aws, "reboot", reboot)
+    return calls
+
+
+def test_the_fence_replaces_the_groups_and_reboots_once(world, monkeypatch):
     cfg, aws, store = world
-    assert step(world, "fence") == {"fenced": True}
+    rebooted = reboots(aws, monkeypatch)
+    step(world, "ensure_promoted")
+    assert step(world, "fence") == {"ready": True, "fenced": True}
     east = boto3.client("rds", region_name="us-east-1")
     groups = east.describe_db_instances(DBInstanceIdentifier=cfg.primary_id)["DBInstances"][0]["VpcSecurityGroups"]
     assert [g["VpcSecurityGroupId"] for g in groups] == [cfg.fence_group]
     assert {"fenced_at", "rebooted_at"} <= set(store.fence())
-    assert step(world, "fence") == {"fenced": True}
+    assert step(world, "fence") == {"ready": True, "fenced": True}
+    assert rebooted == [cfg.primary_id]
+
+
+def test_a_second_failover_after_a_reset_reboots_again_and_confirms_anew(world, monkeypatch):
+    """Failback's reset-authority ends the promotion: the next one must cut the old primary's
+    sessions again and must not take the previous confirmation for its own."""
+    cfg, aws, store = world
+    rebooted = reboots(aws, monkeypatch)
+    step(world, "ensure_promoted")
+    step(world, "fence")
+    put_connections(0)
+    assert step(world, "verify_fence")["ready"] is True
+    assert "confirmed_at" in store.fence() and len(rebooted) == 1
+    store.clear_authority()
+    assert store.fence() == {}
+    later = NOW + 86_400
+    assert workflow.handle({"step": "ensure_promoted"}, cfg, aws, store, later)["ready"] is True
+    assert store.fence() == {"promotion_started_at": later}
+    assert workflow.handle({"step": "fence"}, cfg, aws, store, later) == {"ready": True, "fenced": True}
+    assert len(rebooted) == 2
+    assert "confirmed_at" not in store.fence()
+
+
+def test_a_fence_record_of_another_promotion_is_ignored(world, monkeypatch):
+    """A record left by an earlier promotion (a drill that was never reset, or one written before
+    records were scoped) neither skips the reboot nor confirms the fence."""
+    cfg, aws, store = world
+    rebooted = reboots(aws, monkeypatch)
+    earlier = NOW - 86_400
+    store._put("fence", promotion_started_at=earlier, fenced_at=earlier, rebooted_at=earlier, confirmed_at=earlier)
+    step(world, "ensure_promoted")
+    assert store.fence() == {"promotion_started_at": NOW}
+    step(world, "fence")
+    assert rebooted == [cfg.primary_id]
 
 
 def test_the_fence_fails_while_the_primary_region_fails(world, monkeypatch):
@@ -205,8 +265,10 @@ def test_the_reboot_waits_for_an_instance_that_is_not_available(world, monkeypat
             "DBInstanceStatus": "rebooting",
         },
     )
-    with pytest.raises(workflow.NotReady, match="rebooting"):
-        step(world, "fence")
+    step(world, "ensure_promoted")
+    answer = step(world, "fence")
+    assert answer["ready"] is False and "rebooting" in answer["waiting_for"]
+    assert "rebooted_at" not in store.fence()
 
 
 def put_connections(value):
@@ -224,16 +286,19 @@ def put_connections(value):
 
 
 def test_the_fence_is_confirmed_only_when_connections_drop_to_zero(world):
-    with pytest.raises(workflow.NotReady, match="None"):
-        step(world, "verify_fence")
+    step(world, "ensure_promoted")
+    answer = step(world, "verify_fence")
+    assert answer == {"ready": False, "waiting_for": "the old primary reports no DatabaseConnections datapoint yet"}
     put_connections(12)
-    with pytest.raises(workflow.NotReady, match="12"):
-        step(world, "verify_fence")
+    answer = step(world, "verify_fence")
+    assert answer == {"ready": False, "waiting_for": "the old primary reports 12 connections"}
+    assert "confirmed_at" not in world[2].fence()
 
 
 def test_zero_connections_confirm_the_fence(world):
+    step(world, "ensure_promoted")
     put_connections(0)
-    assert step(world, "verify_fence") == {"confirmed": True}
+    assert step(world, "verify_fence") == {"ready": True, "confirmed": True}
     assert world[2].fence()["confirmed_at"] == NOW
 
 
@@ -272,8 +337,9 @@ def test_a_deleted_old_primary_counts_as_fenced(world):
     boto3.client("rds", region_name="us-east-1").delete_db_instance(
         DBInstanceIdentifier=cfg.primary_id, SkipFinalSnapshot=True
     )
-    assert step(world, "fence") == {"fenced": True, "deleted": True}
-    assert step(world, "verify_fence") == {"confirmed": True, "deleted": True}
+    step(world, "ensure_promoted")
+    assert step(world, "fence") == {"ready": True, "fenced": True, "deleted": True}
+    assert step(world, "verify_fence") == {"ready": True, "confirmed": True, "deleted": True}
     assert {"fenced_at", "rebooted_at", "confirmed_at"} <= set(store.fence())
 
 

@@ -242,36 +242,67 @@ class World:
         if conn is not None:
             conn.close()
 
-    # --- the workflow, with Step Functions' retries ------------------------------------------------
+    # --- the workflow, as the state machine runs it ----------------------------------------------
+    # The bounds of src/render/stepfunctions.rs: Retry (interval, attempts, backoff, max delay)
+    # for real errors; a bounded loop of Waits for a step that answers "not ready".
+    TRANSIENT = (5, 5, 2, None)
+    FENCE_RETRY = (30, 1441, 2, 60)
+
     def start_workflow(self):
         if self.workflow_thread is None:
             self.workflow_thread = threading.Thread(target=self._workflow, daemon=True)
             self.workflow_thread.start()
 
-    def _step(self, name, interval, attempts):
-        for _ in range(attempts):
+    def _task(self, name, retry):
+        """One Task state: the step's answer, AwsError retried with backoff; None when the
+        retrier gives up (the Catch pages)."""
+        interval, attempts, backoff, cap = retry
+        delay = interval
+        for attempt in range(attempts + 1):
             if self.stop.is_set():
-                return False
+                return None
             try:
-                workflow.handle({"step": name}, self.failover_cfg, self.aws, self.store, time.time())
-                self.workflow_log.append((name, "ok"))
-                return True
-            except (workflow.NotReady, adapters.AwsError) as e:
+                answer = workflow.handle({"step": name}, self.failover_cfg, self.aws, self.store, time.time())
+            except adapters.AwsError as e:
                 self.workflow_log.append((name, str(e)))
-                self.stop.wait(interval)
+                if attempt < attempts:
+                    self.stop.wait(delay / SCALE)
+                    delay = delay * backoff if cap is None else min(delay * backoff, cap)
+                continue
+            self.workflow_log.append((name, answer))
+            return answer
         self.aws.notify("topic", f"drgen: workflow step {name} failed", self.workflow_log[-1][1])
+        return None
+
+    def _poll(self, name, every, waits, retry, late=None):
+        """A step the state machine asks again every `every` s while it answers "not ready", at
+        most `waits` times; pages when it gives up, and once after `late` waits."""
+        for n in range(waits + 1):
+            answer = self._task(name, retry)
+            if answer is None:
+                return False
+            if answer["ready"]:
+                return True
+            if n == late:
+                self.aws.notify("topic", "drgen: promotion not finished after 30 minutes; still waiting", str(answer))
+            if n < waits:
+                self.stop.wait(every / SCALE)
+        self.aws.notify("topic", f"drgen: workflow step {name} gave up waiting", str(answer))
         return False
 
     def _workflow(self):
-        s = SCALE
-        if not self._step("ensure_promoted", 30 / s, 20):
+        if not self._poll("ensure_promoted", 30, 20, self.TRANSIENT):
             return
         fence = threading.Thread(
-            target=lambda: self._step("fence", 30 / s, 100) and self._step("verify_fence", 60 / s, 30), daemon=True
+            target=lambda: (
+                self._poll("fence", 60, 1441, self.FENCE_RETRY) and self._poll("verify_fence", 60, 30, self.TRANSIENT)
+            ),
+            daemon=True,
         )
         fence.start()
-        if self._step("await_standalone", 60 / s, 120):
-            self._step("promote_secret", 5 / s, 5)
+        # The stand-in's instance stays standalone once it is: promote_secret finds it so.
+        if self._poll("await_standalone", 60, 120, self.TRANSIENT, late=30):
+            self._task("promote_secret", self.TRANSIENT)
         fence.join(timeout=120)
 
     # --- scenario building blocks -----------------------------------------------------------------
