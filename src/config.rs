@@ -217,7 +217,7 @@ impl Default for DnsConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum HealthCheckMode {
-    /// Route 53 HTTPS checks on the observers' function URLs (fast).
+    /// Route 53 HTTPS checks on the observers' APIs (fast).
     Endpoint,
     /// Route 53 checks that follow CloudWatch alarms on the observers' metrics (60 s or slower).
     Cloudwatch,

@@ -54,7 +54,7 @@ pub fn runbook_timeline() -> String {
     let mut s = String::from("| t (s) | what happens |\n|---:|---|\n");
     let _ = writeln!(
         s,
-        "| 0–{} | each Route 53 checker fails the observer URLs {} times at a {} s interval |",
+        "| 0–{} | each Route 53 checker fails the observer APIs {} times at a {} s interval |",
         r.detection_seconds, observer.failure_threshold, observer.interval_seconds
     );
     let _ = writeln!(

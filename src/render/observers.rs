@@ -1,6 +1,6 @@
 //! Connectivity observers: a small function in each region's private subnets that probes the
 //! primary database (the DR one across the peering). Route 53 health checkers cannot reach
-//! private addresses, so the observers expose what they see: through a function URL that
+//! private addresses, so the observers expose what they see: through an API Gateway REST API that
 //! Route 53 checks over HTTPS (endpoint mode), or as a metric and alarm (CloudWatch mode).
 
 use hcl::expr::Expression;
