@@ -63,21 +63,26 @@ impl HealthGraph {
             HealthCheckMode::Endpoint => (m.failover.request_interval_seconds, m.failover.failure_threshold),
             HealthCheckMode::Cloudwatch => (60, m.failover.failure_threshold),
         };
+        let observers: Vec<Child> = Side::BOTH
+            .iter()
+            .map(|side| Child {
+                role: "observer",
+                side: Some(side.label()),
+                address: format!("aws_route53_health_check.{side}_observer"),
+                kind: observer_kind,
+                copies: 1,
+                interval_seconds,
+                failure_threshold,
+            })
+            .collect();
         let (children, threshold) = match m.dns.switch {
+            // After a failover both records name the DR instance and the authority says DR for
+            // good: the authority copies would keep the check unhealthy forever, so only the
+            // observers (which probe the writer) count.
+            _ if m.database.primary_retired => (observers, 1),
             // Authority says primary (3 healthy) AND at least one observer: 3 + 1.
             DnsSwitch::Detection => {
-                let mut children: Vec<Child> = Side::BOTH
-                    .iter()
-                    .map(|side| Child {
-                        role: "observer",
-                        side: Some(side.label()),
-                        address: format!("aws_route53_health_check.{side}_observer"),
-                        kind: observer_kind,
-                        copies: 1,
-                        interval_seconds,
-                        failure_threshold,
-                    })
-                    .collect();
+                let mut children = observers;
                 children.push(authority);
                 (children, AUTHORITY_COPIES + 1)
             }
@@ -149,6 +154,23 @@ mod tests {
                         observers == [true, true],
                         "{observers:?} {authority:?}"
                     );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn after_a_failover_the_observers_of_the_writer_alone_decide() {
+        for switch in [DnsSwitch::Detection, DnsSwitch::Promotion] {
+            let mut config = Config::default();
+            config.dns.switch = switch;
+            config.database.primary_retired = true;
+            let g = HealthGraph::new(&Topology::from_config(&config, Some("test")).unwrap());
+            assert_eq!((g.threshold, g.children.len()), (1, 2));
+            for observers in combinations::<2>() {
+                for authority in combinations::<3>() {
+                    // The authority says DR for good: it must not keep the check unhealthy.
+                    assert_eq!(g.primary_healthy(observers, authority), observers.contains(&true));
                 }
             }
         }

@@ -212,6 +212,8 @@ fn an_existing_network_uses_its_real_range_and_its_own_endpoints() {
     let network = text(&files, "network.tf");
     assert!(network.contains("postcondition"), "the plan must fail when vpc_cidr is wrong");
     assert!(network.contains("self.cidr_block == \"10.40.0.0/16\""));
+    // Private DNS of the interface endpoints needs both DNS attributes on the existing VPC.
+    assert!(network.contains("self.enable_dns_support && self.enable_dns_hostnames"), "{network}");
     let rule = named(&files, "aws_vpc_security_group_ingress_rule", "primary_db_from_networks");
     let admitted = attr(&rule, "for_each").unwrap();
     assert!(

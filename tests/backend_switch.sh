@@ -116,11 +116,11 @@ set_input() {
   printf 'resource "terraform_data" "marker" {\n  input = "%s"\n}\n' "$1" >"$root/main.tf"
 }
 tf() {
-  (cd "$root" && timeout 120 terraform "$@" -no-color </dev/null)
+  (cd "$root" && timeout 300 terraform "$@" -no-color </dev/null)
 }
 apply() {
   set_input "$1"
-  tf apply -auto-approve -input=false >"$work/apply.log" 2>&1 || {
+  tf apply -auto-approve -input=false -lock-timeout=60s >"$work/apply.log" 2>&1 || {
     cat "$work/apply.log" >&2
     fail "terraform apply of $1"
   }
@@ -150,7 +150,7 @@ documented() {
 # `terraform plan -detailed-exitcode` must say "no changes" (0): the state read is the newest.
 plan_clean() {
   local code=0
-  tf plan -detailed-exitcode -input=false -lock-timeout=10s >"$work/plan.log" 2>&1 || code=$?
+  tf plan -detailed-exitcode -input=false -lock-timeout=60s >"$work/plan.log" 2>&1 || code=$?
   if [ "$code" -ne 0 ]; then
     cat "$work/plan.log" >&2
     fail "plan after $1 exited $code, not 0 (no changes)"

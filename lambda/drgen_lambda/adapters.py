@@ -6,7 +6,14 @@ from typing import Optional
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 
 from .fsm import RECOVERY_EVENTS, Lag, Replica
 
@@ -17,11 +24,22 @@ OBSERVER_CLIENT = Config(connect_timeout=0.5, read_timeout=0.5, retries={"total_
 
 
 class AwsError(Exception):
-    """An AWS call failed or was throttled."""
+    """An AWS call failed or was throttled. `unreachable` says the service did not answer (no
+    connection, a timeout, or a 5xx): what a region's outage looks like, as opposed to an
+    answer that refuses the call."""
 
     def __init__(self, operation, error):
         super().__init__(f"{operation} failed: {error}")
         self.operation = operation
+        self.unreachable = _unreachable(error)
+
+
+def _unreachable(error):
+    if isinstance(error, (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)):
+        return True
+    if isinstance(error, ClientError):
+        return error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
+    return False
 
 
 ReplicaState = Replica

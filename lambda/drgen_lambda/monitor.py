@@ -211,10 +211,21 @@ class Monitor:
         replica = self.aws.replica_state(self.cfg.replica_id)
         if not replica.is_replica:
             return {"action": "refused", "reason": "the DR instance is not a replica; re-create it first"}
-        state = fsm.initial_state()
-        self.store.clear_authority()
-        self.store.save(state)
-        self.publish(state, reachable=True)
+        # Under the run lock: a scheduled run saves its state after every tick and would put
+        # back the phase this reset clears.
+        owner = "reset-authority"
+        if not self.store.acquire(owner, self.clock(), 60):
+            return {
+                "action": "refused",
+                "reason": "a monitor run holds the run lock; invoke reset-authority again within a minute",
+            }
+        try:
+            state = fsm.initial_state()
+            self.store.clear_authority()
+            self.store.save(state)
+            self.publish(state, reachable=True)
+        finally:
+            self.store.release(owner)
         return {"action": "reset", "phase": state["phase"]}
 
 

@@ -4,14 +4,16 @@ Behind an API Gateway REST API (endpoint mode) it answers Route 53: 200 `ok` whi
 accepts connections and the writer authority names it, 503 otherwise, 404 for a request without
 the deployment's path token (API Gateway answers other paths itself; the function checks
 again). It never returns detail. Route 53 needs the answer within two seconds of connecting:
-the probe is bounded by its timeout and the authority read by the observer's client deadline
-(one attempt, 0.5 s to connect, 0.5 s to read); an answer that cannot be had in time is a 503.
+the probe and the authority read run side by side inside one 1.5 s budget (the read also has
+the client deadline: one attempt, 0.5 s to connect, 0.5 s to read); an answer that cannot be
+had in time is a 503.
 On a schedule it publishes PrimaryReachable (CloudWatch mode) and, in the primary region, leaves
 a heartbeat in the failover state table while the primary accepts connections.
 """
 
 import hmac
 import os
+import threading
 import time
 
 from . import adapters, config, probe
@@ -53,6 +55,33 @@ def _aws():
     return _AWS[0]
 
 
+# Route 53 waits two seconds for the answer after it connects; API Gateway and Lambda take part
+# of them. The whole answer to a health check is bounded by this budget.
+ANSWER_SECONDS = 1.5
+
+
+def _authority_in_background(cfg, aws):
+    """Starts the authority read beside the probe; returns a function that waits for it until a
+    deadline and answers whether the probed instance is demoted (True when the read has not
+    finished in time: fail closed)."""
+    result = {}
+
+    def read():
+        result["demoted"] = _demoted(cfg, aws)
+
+    worker = threading.Thread(target=read, daemon=True)
+    worker.start()
+
+    def wait(deadline):
+        worker.join(max(0.0, deadline - time.monotonic()))
+        if "demoted" not in result:
+            log("warning", "authority_unreadable", error="no answer within the observer's deadline")
+            return True
+        return result["demoted"]
+
+    return wait
+
+
 def handle(event, cfg, check=probe.probe, aws=None):
     """Handles an API Gateway proxy request or a scheduled run."""
     target = cfg.target
@@ -62,9 +91,17 @@ def handle(event, cfg, check=probe.probe, aws=None):
         if event["httpMethod"] not in ("GET", "HEAD") or not hmac.compare_digest(path, "/" + cfg.token):
             return _NOT_FOUND
     aws = aws or _aws()
-    state = check(target.host, target.port, target.timeout)
-    accepting = state == probe.ACCEPTING
-    demoted = accepting and _demoted(cfg, aws)
+    if http:
+        # The probe and the authority read run side by side, both inside the answer's budget.
+        deadline = time.monotonic() + ANSWER_SECONDS
+        authority = _authority_in_background(cfg, aws)
+        state = check(target.host, target.port, min(target.timeout, ANSWER_SECONDS))
+        accepting = state == probe.ACCEPTING
+        demoted = accepting and authority(deadline)
+    else:
+        state = check(target.host, target.port, target.timeout)
+        accepting = state == probe.ACCEPTING
+        demoted = accepting and _demoted(cfg, aws)
     reachable = accepting and not demoted
     log("info", "probe", observer=cfg.observer, state=state, demoted=demoted)
     if not http:

@@ -70,27 +70,38 @@ def _gone(error):
     return "DBInstanceNotFound" in str(error)
 
 
+def _region_down(cfg, error):
+    """While the old primary's region does not answer, the fence waits: in a regional outage that
+    is the normal course, not a failure (a refused call still raises)."""
+    if not error.unreachable:
+        raise error
+    return _waiting(f"the {cfg.primary_region} RDS API does not answer ({error.operation})")
+
+
 def fence(cfg, aws, store, now):
-    """Replaces the old primary's security groups with the deny-all group, then reboots it once per
-    promotion to cut the sessions that connection tracking keeps open. Raises AwsError while its
-    region's API fails; waits while the instance is in a state that cannot be rebooted."""
+    """Replaces the old primary's security groups with the deny-all group, then, in a later call
+    once the change has applied, reboots it once per promotion to cut the sessions that
+    connection tracking keeps open. Waits while its region's API does not answer and while the
+    instance is in a state that cannot be rebooted; raises AwsError when a call is refused."""
     try:
         instance = aws.instance(cfg.primary_id, region=cfg.primary_region)
+        groups = [g["VpcSecurityGroupId"] for g in instance.get("VpcSecurityGroups", [])]
+        if groups != [cfg.fence_group]:
+            aws.fence(cfg.primary_region, cfg.primary_id, cfg.fence_group)
+            store.mark_fence(fenced_at=now)
+            # The instance is `modifying` until the change applies: reboot on a later call.
+            return _waiting("the deny-all security group to apply before the reboot")
+        if "rebooted_at" not in store.fence():
+            status = instance.get("DBInstanceStatus")
+            if status not in ("available", "storage-optimization"):
+                return _waiting(f"the old primary is {status}; the reboot that cuts its open sessions waits for it")
+            aws.reboot(cfg.primary_region, cfg.primary_id)
+            store.mark_fence(rebooted_at=now)
     except adapters.AwsError as e:
-        if not _gone(e):
-            raise
-        store.mark_fence(fenced_at=now, rebooted_at=now)
-        return {"ready": True, "fenced": True, "deleted": True}
-    groups = [g["VpcSecurityGroupId"] for g in instance.get("VpcSecurityGroups", [])]
-    if groups != [cfg.fence_group]:
-        aws.fence(cfg.primary_region, cfg.primary_id, cfg.fence_group)
-        store.mark_fence(fenced_at=now)
-    if "rebooted_at" not in store.fence():
-        status = instance.get("DBInstanceStatus")
-        if status not in ("available", "storage-optimization"):
-            return _waiting(f"the old primary is {status}; the reboot that cuts its open sessions waits for it")
-        aws.reboot(cfg.primary_region, cfg.primary_id)
-        store.mark_fence(rebooted_at=now)
+        if _gone(e):
+            store.mark_fence(fenced_at=now, rebooted_at=now)
+            return {"ready": True, "fenced": True, "deleted": True}
+        return _region_down(cfg, e)
     return {"ready": True, "fenced": True}
 
 
@@ -98,12 +109,12 @@ def verify_fence(cfg, aws, store, now):
     """Confirms the fence once the old primary reports no connections (or no longer exists)."""
     try:
         aws.instance(cfg.primary_id, region=cfg.primary_region)
+        connections = aws.connections(cfg.primary_region, cfg.primary_id)
     except adapters.AwsError as e:
-        if not _gone(e):
-            raise
-        store.mark_fence(confirmed_at=now)
-        return {"ready": True, "confirmed": True, "deleted": True}
-    connections = aws.connections(cfg.primary_region, cfg.primary_id)
+        if _gone(e):
+            store.mark_fence(confirmed_at=now)
+            return {"ready": True, "confirmed": True, "deleted": True}
+        return _region_down(cfg, e)
     if connections is None:
         return _waiting("the old primary reports no DatabaseConnections datapoint yet")
     if connections > 0:

@@ -3,7 +3,7 @@ fence record."""
 
 import boto3
 import pytest
-from botocore.exceptions import EndpointConnectionError
+from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
 from moto import mock_aws
 
 from drgen_lambda import adapters
@@ -126,3 +126,13 @@ def test_fence_progress_needs_a_promotion(store):
     with pytest.raises(LookupError, match="no promotion"):
         store.mark_fence(fenced_at=1.0)
     assert store._get("fence") is None
+
+
+def test_an_unanswered_call_is_unreachable_and_a_refused_one_is_not():
+    assert adapters.AwsError("rds.x", ConnectTimeoutError(endpoint_url="https://rds")).unreachable
+    assert adapters.AwsError("rds.x", EndpointConnectionError(endpoint_url="https://rds")).unreachable
+    down = ClientError({"Error": {"Code": "ServiceUnavailable"}, "ResponseMetadata": {"HTTPStatusCode": 503}}, "X")
+    assert adapters.AwsError("rds.x", down).unreachable
+    denied = ClientError({"Error": {"Code": "AccessDenied"}, "ResponseMetadata": {"HTTPStatusCode": 403}}, "X")
+    assert not adapters.AwsError("rds.x", denied).unreachable
+    assert not adapters.AwsError("rds.x", "a message").unreachable

@@ -260,6 +260,20 @@ def test_reset_authority_only_once_the_dr_instance_is_a_replica_again(world):
     assert m.reset_authority()["action"] == "refused"
 
 
+def test_reset_authority_waits_for_a_running_monitor_instead_of_racing_it(world):
+    """A scheduled run saves its state after every tick: a reset in the middle of a run would be
+    undone by the run's next save. The reset takes the run lock, and refuses while a run has it."""
+    clock = Clock()
+    store = adapters.Store(adapters.Aws(), TABLE)
+    assert store.acquire("a-scheduled-run", clock(), 60)
+    answer = make(world, clock=clock).reset_authority()
+    assert answer["action"] == "refused" and "run lock" in answer["reason"]
+    store.release("a-scheduled-run")
+    assert make(world, clock=clock).reset_authority()["action"] == "reset"
+    # The reset released the lock: the next scheduled run is not skipped.
+    assert store.acquire("the-next-run", clock(), 60)
+
+
 def recreate_replica():
     """Failback's precondition: the DR instance is a replica again."""
     rds = boto3.client("rds")

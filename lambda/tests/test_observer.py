@@ -50,10 +50,12 @@ def test_a_wrong_token_or_method_gets_404_and_no_probe():
     assert check.calls == []
 
 
-def test_the_probe_uses_the_configured_target():
+def test_the_probe_uses_the_configured_target_within_the_answer_budget():
     check = checker(probe.ACCEPTING)
     observer.handle(request("/" + CFG.token), CFG, check=check)
-    assert check.calls == [("db.example.internal", 5432, 2.0)]
+    observer.handle({}, CFG, check=check)
+    # Route 53's request gets at most the answer budget; the scheduled run the configured timeout.
+    assert check.calls == [("db.example.internal", 5432, observer.ANSWER_SECONDS), ("db.example.internal", 5432, 2.0)]
 
 
 @mock_aws
@@ -151,3 +153,41 @@ def test_a_slow_authority_read_is_cut_at_the_deadline_and_fails_closed(monkeypat
     assert reply["statusCode"] == 503
     assert elapsed < 1.5, elapsed
     assert "authority_unreadable" in capsys.readouterr().out
+
+
+class SlowTable:
+    """An adapter whose table read takes `seconds` and finds no authority item."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def _call(self, service, operation, region=None, **kwargs):
+        time.sleep(self.seconds)
+        return {}
+
+
+def slow_check(seconds, state):
+    def check(host, port, timeout):
+        time.sleep(min(seconds, timeout))
+        return state
+
+    return check
+
+
+def test_a_slow_probe_and_a_slow_read_still_answer_inside_route53s_two_seconds():
+    cfg = CFG._replace(state_table=TABLE)
+    started = time.monotonic()
+    reply = observer.handle(request("/" + CFG.token), cfg, check=slow_check(1.2, probe.ACCEPTING), aws=SlowTable(1.0))
+    elapsed = time.monotonic() - started
+    assert reply["statusCode"] == 200
+    assert elapsed < observer.ANSWER_SECONDS + 0.4, elapsed
+
+
+def test_a_read_that_outlasts_the_budget_fails_closed_at_the_budget(capsys):
+    cfg = CFG._replace(state_table=TABLE)
+    started = time.monotonic()
+    reply = observer.handle(request("/" + CFG.token), cfg, check=checker(probe.ACCEPTING), aws=SlowTable(3.0))
+    elapsed = time.monotonic() - started
+    assert reply["statusCode"] == 503
+    assert observer.ANSWER_SECONDS - 0.1 < elapsed < observer.ANSWER_SECONDS + 0.4, elapsed
+    assert "no answer within the observer's deadline" in capsys.readouterr().out

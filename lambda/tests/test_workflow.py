@@ -10,6 +10,7 @@ import zipfile
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID as ACCOUNT
 from moto.secretsmanager.models import secretsmanager_backends
@@ -199,10 +200,15 @@ def test_the_fence_replaces_the_groups_and_reboots_once(world, monkeypatch):
     cfg, aws, store = world
     rebooted = reboots(aws, monkeypatch)
     step(world, "ensure_promoted")
-    assert step(world, "fence") == {"ready": True, "fenced": True}
+    # The security-group change first; the instance is `modifying` until it applies, so the
+    # reboot waits for a later call rather than failing on an instance that cannot reboot yet.
+    first = step(world, "fence")
+    assert first["ready"] is False and "deny-all" in first["waiting_for"]
+    assert rebooted == []
     east = boto3.client("rds", region_name="us-east-1")
     groups = east.describe_db_instances(DBInstanceIdentifier=cfg.primary_id)["DBInstances"][0]["VpcSecurityGroups"]
     assert [g["VpcSecurityGroupId"] for g in groups] == [cfg.fence_group]
+    assert step(world, "fence") == {"ready": True, "fenced": True}
     assert {"fenced_at", "rebooted_at"} <= set(store.fence())
     assert step(world, "fence") == {"ready": True, "fenced": True}
     assert rebooted == [cfg.primary_id]
@@ -214,6 +220,7 @@ def test_a_second_failover_after_a_reset_reboots_again_and_confirms_anew(world, 
     cfg, aws, store = world
     rebooted = reboots(aws, monkeypatch)
     step(world, "ensure_promoted")
+    step(world, "fence")
     step(world, "fence")
     put_connections(0)
     assert step(world, "verify_fence")["ready"] is True
@@ -238,19 +245,38 @@ def test_a_fence_record_of_another_promotion_is_ignored(world, monkeypatch):
     step(world, "ensure_promoted")
     assert store.fence() == {"promotion_started_at": NOW}
     step(world, "fence")
+    step(world, "fence")
     assert rebooted == [cfg.primary_id]
 
 
-def test_the_fence_fails_while_the_primary_region_fails(world, monkeypatch):
-    cfg, aws, store = world
+def primary_region(aws, monkeypatch, error):
+    """Every call to the primary region fails with `error`."""
     original = aws._call
 
-    def region_down(service, operation, region=None, **kw):
+    def failing(service, operation, region=None, **kw):
         if region == "us-east-1":
-            raise adapters.AwsError(f"{service}.{operation}", "Could not connect to the endpoint URL")
+            raise adapters.AwsError(f"{service}.{operation}", error)
         return original(service, operation, region=region, **kw)
 
-    monkeypatch.setattr(aws, "_call", region_down)
+    monkeypatch.setattr(aws, "_call", failing)
+
+
+def refused(operation):
+    answer = {"Error": {"Code": "AccessDenied", "Message": "no"}, "ResponseMetadata": {"HTTPStatusCode": 403}}
+    return ClientError(answer, operation)
+
+
+def test_the_fence_waits_while_the_primary_region_does_not_answer(world, monkeypatch):
+    # A regional outage is the fence's normal course: an answer, not an error (no Errors alarm).
+    cfg, aws, store = world
+    primary_region(aws, monkeypatch, EndpointConnectionError(endpoint_url="https://rds.us-east-1.amazonaws.com"))
+    answer = step(world, "fence")
+    assert answer["ready"] is False and "us-east-1 RDS API does not answer" in answer["waiting_for"]
+
+
+def test_a_refused_fence_call_is_an_error(world, monkeypatch):
+    cfg, aws, store = world
+    primary_region(aws, monkeypatch, refused("DescribeDBInstances"))
     with pytest.raises(adapters.AwsError, match="describe_db_instances"):
         step(world, "fence")
 
@@ -343,12 +369,10 @@ def test_a_deleted_old_primary_counts_as_fenced(world):
     assert {"fenced_at", "rebooted_at", "confirmed_at"} <= set(store.fence())
 
 
-def test_verify_fence_fails_while_the_region_fails(world, monkeypatch):
+def test_verify_fence_waits_while_the_region_does_not_answer_and_fails_when_refused(world, monkeypatch):
     cfg, aws, store = world
-
-    def down(instance_id, region=None):
-        raise adapters.AwsError("rds.describe_db_instances", "Could not connect to the endpoint URL")
-
-    monkeypatch.setattr(aws, "instance", down)
+    primary_region(aws, monkeypatch, ReadTimeoutError(endpoint_url="https://monitoring.us-east-1.amazonaws.com"))
+    assert step(world, "verify_fence")["ready"] is False
+    primary_region(aws, monkeypatch, refused("DescribeDBInstances"))
     with pytest.raises(adapters.AwsError):
         step(world, "verify_fence")

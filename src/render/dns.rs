@@ -324,6 +324,7 @@ pub fn render(m: &Topology, doc: &mut Doc) {
         ],
     );
     let rule = match m.dns.switch {
+        _ if m.database.primary_retired => "After a failover (database.primary_retired): healthy while at least one observer reaches the writer, the DR instance that both records name. The writer authority says DR for good, so its checks are not children here.",
         DnsSwitch::Detection => "Healthy when at least 4 of its 5 children are: the three writer-authority checks (the authority says primary) and at least one observer reaching the primary. Truth table: authority primary (3 healthy) + 0 observers = 3, unhealthy; + 1 or 2 observers = 4 or 5, healthy. Authority DR (0 healthy) + 2 observers = 2, unhealthy; one authority check lagging behind (1 healthy) + 2 observers = 3, unhealthy. One observer region lost never moves traffic while the other reaches the primary.",
         DnsSwitch::Promotion => "dns.switch = promotion: healthy while at least 2 of the 3 writer-authority checks say primary. DNS moves only once a promotion has started; one lagging authority check cannot outvote the other two.",
     };

@@ -181,6 +181,28 @@ pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
                                             ))
                                             .build(),
                                     ))
+                                    // Interface endpoints with private DNS need both DNS
+                                    // attributes on the VPC, or the services' names resolve to
+                                    // their public addresses, which the functions cannot reach
+                                    // (https://docs.aws.amazon.com/vpc/latest/privatelink/privatelink-access-aws-services.html).
+                                    .add_block(labelled(
+                                        "postcondition",
+                                        &[],
+                                        Body::builder()
+                                            .add_attribute((
+                                                "condition",
+                                                Expression::from(hcl::expr::BinaryOp::new(
+                                                    r("self.enable_dns_support"),
+                                                    hcl::expr::BinaryOperator::And,
+                                                    r("self.enable_dns_hostnames"),
+                                                )),
+                                            ))
+                                            .add_attribute((
+                                                "error_message",
+                                                "The VPC must have DNS support and DNS hostnames enabled: the VPC endpoints that drgen's functions use resolve through private DNS.",
+                                            ))
+                                            .build(),
+                                    ))
                                     .build(),
                             ))
                             .build(),
