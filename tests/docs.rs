@@ -283,3 +283,66 @@ fn the_output_layout_lists_every_rendered_file() {
         assert!(layout.contains(path.as_str()), "README's output layout does not list {path}");
     }
 }
+
+/// The service each rendered resource type belongs to, as the README's credentials list names
+/// it. A type missing here fails the test below, so a new kind of resource cannot slip past the
+/// list of what the applying principal needs.
+const SERVICE_OF: &[(&str, &str)] = &[
+    ("aws_api_gateway_", "API Gateway"),
+    ("aws_backup_", "AWS Backup"),
+    ("aws_cloudwatch_event_", "EventBridge"),
+    ("aws_cloudwatch_log_", "CloudWatch and Logs"),
+    ("aws_cloudwatch_metric_alarm", "CloudWatch and Logs"),
+    ("aws_db_", "RDS"),
+    ("aws_default_security_group", "EC2 (security"),
+    ("aws_dynamodb_", "DynamoDB"),
+    ("aws_flow_log", "flow logs"),
+    ("aws_iam_", "IAM (roles and inline policies)"),
+    ("aws_kms_", "KMS"),
+    ("aws_lambda_", "Lambda"),
+    ("aws_route53_", "Route 53"),
+    ("aws_route_table", "VPC"),
+    ("aws_route", "VPC"),
+    ("aws_secretsmanager_", "Secrets Manager"),
+    ("aws_security_group", "EC2 (security"),
+    ("aws_serverlessapplicationrepository_", "Serverless Application Repository"),
+    ("aws_sfn_", "Step Functions"),
+    ("aws_sns_", "SNS"),
+    ("aws_sqs_", "SQS"),
+    ("aws_ssm_", "Systems Manager Parameter Store"),
+    ("aws_subnet", "VPC"),
+    ("aws_vpc_endpoint", "endpoints"),
+    ("aws_vpc_peering_", "peering"),
+    ("aws_vpc_security_group_", "EC2 (security"),
+    ("aws_vpc", "VPC"),
+    ("aws_s3_", "S3 (bootstrap)"),
+    ("aws_lambda_permission", "Lambda"),
+];
+
+#[test]
+fn the_credentials_list_names_the_service_of_every_rendered_resource() {
+    let readme = read("README.md");
+    let start = readme.find("- **Credentials**: one principal").expect("the credentials item");
+    let end = start + readme[start..].find("\n- **").expect("the next item");
+    let list = readme[start..end].split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut kinds = BTreeSet::new();
+    for example in EXAMPLES {
+        let config = example.map_or_else(Config::default, |p| Config::load(&root().join(p)).unwrap());
+        let model = Topology::from_config(&config, Some("prod")).unwrap();
+        for (path, bytes) in &drgen::render::render(&model).files {
+            if Path::new(path).extension().is_some_and(|e| e == "tf") {
+                let body: hcl::Body = hcl::parse(&String::from_utf8_lossy(bytes)).unwrap();
+                for block in body.blocks().filter(|b| b.identifier() == "resource") {
+                    kinds.insert(block.labels()[0].as_str().to_string());
+                }
+            }
+        }
+    }
+    for kind in kinds {
+        let (_, service) =
+            SERVICE_OF.iter().find(|(prefix, _)| kind.starts_with(prefix)).unwrap_or_else(|| {
+                panic!("{kind}: which service? add it to SERVICE_OF and to the README's list")
+            });
+        assert!(list.contains(service), "README's credentials list does not name {service:?} ({kind})");
+    }
+}

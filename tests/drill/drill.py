@@ -186,6 +186,7 @@ class World:
             publish_metric=False,
             heartbeat_table="failover" if side == "primary" else "",
             state_table="failover",
+            target_side="primary",
         )
 
     def _observer_heartbeat(self):
