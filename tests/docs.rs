@@ -316,7 +316,6 @@ const SERVICE_OF: &[(&str, &str)] = &[
     ("aws_vpc_security_group_", "EC2 (security"),
     ("aws_vpc", "VPC"),
     ("aws_s3_", "S3 (bootstrap)"),
-    ("aws_lambda_permission", "Lambda"),
 ];
 
 #[test]
