@@ -152,7 +152,7 @@ class Aws:
         value = self._call("secretsmanager", "get_secret_value", SecretId=secret_id)
         return answer, json.loads(value["SecretString"])
 
-    def secret_value(self, secret_id):
+    def credentials(self, secret_id):
         """The secret's current value, without its description (the monitor may only read it)."""
         value = self._call("secretsmanager", "get_secret_value", SecretId=secret_id)
         return json.loads(value["SecretString"])

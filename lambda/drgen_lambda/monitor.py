@@ -28,7 +28,7 @@ class Positions:
     def _query(self, host, sql):
         try:
             if self._credentials is None:
-                self._credentials = self._aws.secret_value(self._cfg.secret_id)
+                self._credentials = self._aws.credentials(self._cfg.secret_id)
             c = self._credentials
             with self._connect(
                 host,

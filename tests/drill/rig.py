@@ -104,22 +104,32 @@ class Pair:
         p.psql("CREATE TABLE markers (id bigint PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())")
         p.psql("CREATE TABLE heartbeat (at timestamptz NOT NULL DEFAULT now())")
         s = self.standby
-        s.run(
-            PG_BIN / "pg_basebackup",
-            "-h",
-            REPLICATION,
-            "-p",
-            self.port,
-            "-U",
-            "postgres",
-            "-D",
-            s.data,
-            "-R",
-            "-X",
-            "stream",
-            "--checkpoint=fast",
-            "--no-sync",
-        )
+        # The base backup is retried a bounded number of times: on a loaded machine its
+        # replication connection is at times refused while the new primary settles.
+        for attempt in range(3):
+            copied = s.run(
+                PG_BIN / "pg_basebackup",
+                "-h",
+                REPLICATION,
+                "-p",
+                self.port,
+                "-U",
+                "postgres",
+                "-D",
+                s.data,
+                "-R",
+                "-X",
+                "stream",
+                "--checkpoint=fast",
+                "--no-sync",
+                check=False,
+            )
+            if copied.returncode == 0:
+                break
+            shutil.rmtree(s.data, ignore_errors=True)
+            if attempt == 2:
+                raise RuntimeError(f"pg_basebackup failed three times: {copied.stderr.strip()}")
+            time.sleep(1)
         # The copied configuration names the primary's address; the standby listens on its own.
         s.configure("hot_standby = on\n")
         s.start()

@@ -156,7 +156,7 @@ class Aws:
         with self.lock:
             return {"PrimaryRegion": "us-east-1"}, dict(self.secret_value)
 
-    def secret_value(self, secret_id):
+    def credentials(self, secret_id):
         return self.secret(secret_id)[1]
 
     def detach_secret(self, secret_id):
