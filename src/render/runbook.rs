@@ -74,7 +74,8 @@ struct Rendered {
 
 /// The kind and region role in a rendered name `<name>-<kind>-<side>-${var.environment_suffix}`.
 fn parse_name(m: &Topology, template: &str) -> Option<(String, Side)> {
-    let rest = template.strip_prefix(&format!("{}-", m.name))?.strip_suffix(&format!("-${{{SUFFIX_VAR}}}"))?;
+    let rest =
+        template.strip_prefix(&format!("{}-", m.name))?.strip_suffix(&format!("-${{{SUFFIX_VAR}}}"))?;
     let (kind, side) = rest.rsplit_once('-')?;
     let side = Side::BOTH.into_iter().find(|s| s.label() == side)?;
     Some((kind.to_string(), side))
@@ -126,7 +127,8 @@ fn notifying_rules(m: &Topology, doc: &Doc) -> Vec<Rendered> {
         if !(text(arn).starts_with("aws_sns_topic.") && text(arn).ends_with("_alerts.arn")) {
             continue;
         }
-        let label = text(rule).trim_start_matches("aws_cloudwatch_event_rule.").trim_end_matches(".name").to_string();
+        let label =
+            text(rule).trim_start_matches("aws_cloudwatch_event_rule.").trim_end_matches(".name").to_string();
         let Some(name) = rules.get(&label) else { continue };
         if let Some((kind, side)) = parse_name(m, name) {
             found.push(Rendered {
@@ -274,7 +276,9 @@ pub fn render(m: &Topology, doc: &Doc) -> String {
                 // rendering of an unforeseen model from failing.
                 ("(no entry: read the alarm's description)".to_string(), String::new(), String::new())
             },
-            |r| (fill(&r.action.means, &values), fill(&r.action.check, &values), fill(&r.action.act, &values)),
+            |r| {
+                (fill(&r.action.means, &values), fill(&r.action.check, &values), fill(&r.action.act, &values))
+            },
         );
         rows.push(Row {
             page: format!("alarm `{}`", alarm.name),
@@ -289,12 +293,19 @@ pub fn render(m: &Topology, doc: &Doc) -> String {
                 .unwrap_or_default()
                 .iter()
                 .filter_map(|kind| {
-                    rendered_alarms.iter().find(|a| a.side == Side::Dr && &a.kind == kind).map(|a| format!("`{}`", a.name))
+                    rendered_alarms
+                        .iter()
+                        .find(|a| a.side == Side::Dr && &a.kind == kind)
+                        .map(|a| format!("`{}`", a.name))
                 })
                 .collect();
             instead.push(Instead {
                 alarm: alarm.name.clone(),
-                dr: if dr.is_empty() { "none: the DR side cannot observe it".to_string() } else { dr.join(", ") },
+                dr: if dr.is_empty() {
+                    "none: the DR side cannot observe it".to_string()
+                } else {
+                    dr.join(", ")
+                },
             });
         }
     }
