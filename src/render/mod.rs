@@ -259,7 +259,7 @@ pub fn render_layout(m: &Topology, layout: Layout) -> FileSet {
     if layout == Layout::Module {
         main.map_bodies(module::tag_everything);
     }
-    let runbook = runbook::render(m, &main);
+    let runbook = runbook::render(m, &main, layout);
     main.finish("", &mut files);
     files.add("RUNBOOK.md", runbook);
     files.add(

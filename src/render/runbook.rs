@@ -3,6 +3,19 @@
 //! `pages.json` (one per page subject, alarm kind and notifying EventBridge rule); this module
 //! shows those that the rendering contains, reading the alarms and rules from the rendered
 //! configuration itself, so that the table cannot name an alarm that is not there.
+//!
+//! AWS behaviour the procedures rely on:
+//! - a Lambda function's payload from a file with `fileb://` is passed as it is by versions 1
+//!   and 2 of the AWS CLI (version 2 reads an inline blob as base64 unless told otherwise, and
+//!   version 1 does not know `--cli-binary-format`):
+//!   https://docs.aws.amazon.com/cli/v1/userguide/cli-usage-parameters-file.html,
+//!   https://docs.aws.amazon.com/cli/latest/userguide/cliv2-migration-changes.html;
+//! - the CLI's read timeout (60 s by default) retries a synchronous invocation that takes
+//!   longer, so the monitor's commands wait longer than the function's timeout:
+//!   https://repost.aws/knowledge-center/lambda-function-retry-timeout-sdk;
+//! - a reserved concurrency of 0 throttles every new invocation of a function, and does not
+//!   stop one in progress: https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html;
+//! - `aws logs tail` exists only in version 2 of the CLI; `filter-log-events` in both.
 
 use std::collections::BTreeMap;
 
@@ -198,6 +211,9 @@ struct Runbook {
     rotation_function: String,
     alarm_tail: String,
     retired: bool,
+    module_layout: bool,
+    /// Where the steps of the apply after a failover are written.
+    apply_after: String,
     manual: bool,
     dry_run: bool,
     monitor_reserved: Option<u32>,
@@ -214,7 +230,7 @@ struct Runbook {
 
 /// The rendered RUNBOOK.md. Reads the alarms and rules from `doc`, so call it once the
 /// configuration is complete.
-pub fn render(m: &Topology, doc: &Doc) -> String {
+pub fn render(m: &Topology, doc: &Doc, layout: super::Layout) -> String {
     let s = m.suffix.as_str();
     let n = &m.names;
     let retired = m.database.primary_retired;
@@ -345,6 +361,11 @@ pub fn render(m: &Topology, doc: &Doc) -> String {
         rotation_function: n.rotation_function(Side::Dr).with_suffix(s),
         alarm_tail: format!("-{}-{s}", Side::Dr.label()),
         retired,
+        module_layout: layout == super::Layout::Module,
+        apply_after: match layout {
+            super::Layout::Root => "README.md, \"Apply after the failover\"".to_string(),
+            super::Layout::Module => "\"Apply after the failover\" in the README.md of the root layout (`--layout root`), with the module's address before each Terraform address".to_string(),
+        },
         manual: m.failover.mode == FailoverMode::Manual,
         dry_run: m.failover.dry_run,
         monitor_reserved: m.failover.observer_reserved_concurrency.map(|_| 1),
@@ -360,4 +381,5 @@ pub fn render(m: &Topology, doc: &Doc) -> String {
     }
     .render()
     .expect("the template renders every model")
+        + "\n"
 }
