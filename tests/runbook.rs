@@ -573,3 +573,31 @@ fn the_subject_extractor_finds_new_subjects_and_gates_and_refuses_what_it_cannot
     let refused = package_subjects(dir.path()).unwrap_err();
     assert!(refused.contains("cannot expand the placeholder 'x'"), "{refused}");
 }
+
+#[test]
+fn a_manual_dry_run_rendering_with_reservations_shows_its_own_pages_and_restores_its_reservation() {
+    let mut config = Config::default();
+    config.failover.mode = drgen::config::FailoverMode::Manual;
+    config.failover.dry_run = true;
+    config.failover.observer_reserved_concurrency = Some(5);
+    let m = Topology::from_config(&config, Some("prod")).unwrap();
+    let runbook = String::from_utf8(drgen::render::render(&m).files["RUNBOOK.md"].clone()).unwrap();
+    let shown: BTreeSet<String> = table(&runbook).into_iter().collect();
+    assert!(shown.contains("`drgen: failover held (manual)`"), "{shown:#?}");
+    assert!(shown.contains("`drgen failover dry run`"), "{shown:#?}");
+    assert!(
+        runbook.contains("`failover.mode = \"manual\"`") && runbook.contains("`failover.dry_run = true`")
+    );
+    // The abort gives the monitor back the reservation it had (1), instead of removing it.
+    assert!(runbook.contains("--function-name trading-db-monitor-dr-prod --reserved-concurrent-executions 1"));
+    assert!(!runbook.contains("delete-function-concurrency"));
+    // The default rendering shows neither modal page, and removes the throttle.
+    let default = String::from_utf8(drgen::render::render(&model(None)).files["RUNBOOK.md"].clone()).unwrap();
+    let shown: BTreeSet<String> = table(&default).into_iter().collect();
+    assert!(
+        !shown.contains("`drgen: failover held (manual)`") && !shown.contains("`drgen failover dry run`")
+    );
+    assert!(default.contains(
+        "delete-function-concurrency --region us-west-2 --function-name trading-db-monitor-dr-prod"
+    ));
+}
