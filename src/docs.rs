@@ -27,8 +27,11 @@ pub fn readme_recovery() -> String {
          `PromoteReadReplica` within {} s ({} s to its first failed probe + the {} s confirm window +\n\
          {} s for the deciding calls), and only when the gates hold (partition heartbeat, recovery\n\
          events, fresh lag above {} s, at most {} s of commits at risk); RDS then takes \"several minutes\n\
-         or longer\" to promote, as AWS documents, so writes return after {} s plus that. A model whose\n\
-         reroute exceeds `rto_target_seconds` ({} s) is refused. Details and drills: `RUNBOOK.md`.",
+         or longer\" to promote, as AWS documents, so writes return after {} s plus that. With\n\
+         `dns.switch = \"detection\"` (the default) a model whose reroute exceeds `rto_target_seconds`\n\
+         ({} s) is refused; with `dns.switch = \"promotion\"` the writer name moves only once a promotion\n\
+         has started, within {} s for these numbers, and drgen accepts that with a warning. Details and\n\
+         drills: `RUNBOOK.md`.",
         r.dns_reroute_seconds,
         r.detection_seconds,
         r.calculated_check_seconds,
@@ -41,8 +44,16 @@ pub fn readme_recovery() -> String {
         d.max_data_loss_seconds,
         r.promotion_starts_within_seconds,
         r.rto_target_seconds,
+        promotion_mode_reroute(),
     );
     s
+}
+
+/// The default model's reroute when DNS moves on promotion instead of detection.
+fn promotion_mode_reroute() -> u32 {
+    let mut config = Config::default();
+    config.dns.switch = crate::config::DnsSwitch::Promotion;
+    Topology::from_config(&config, Some("prod")).expect("promotion mode is valid").rto.reroute_seconds()
 }
 
 /// RUNBOOK.md, the detection timeline.

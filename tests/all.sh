@@ -30,6 +30,12 @@ python3 -m ruff check --config lambda/pyproject.toml tests/backend
 python3 -m ruff format --config lambda/pyproject.toml --check tests/backend
 bash tests/backend_switch.sh
 
+echo "== the rendered RUNBOOK of every example: every command run (the AWS CLI against moto, drgen), DR-only sections checked per endpoint"
+python3 -m ruff check --config lambda/pyproject.toml tests/runbook
+python3 -m ruff format --config lambda/pyproject.toml --check tests/runbook
+cargo build --locked --quiet
+python3 -m pytest -q -p no:cacheprovider tests/runbook
+
 echo "== terraform fmt, terraform validate, checkov on every example"
 python3 -m ruff check --config lambda/pyproject.toml --extend-ignore S,PLR,PLW,E501 tests/verify/test_find_terraform.py
 python3 -m pytest -q -p no:cacheprovider tests/verify/test_find_terraform.py

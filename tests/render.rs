@@ -90,7 +90,8 @@ fn the_suffix_changes_only_the_suffix_bearing_files() {
         differing.iter().all(|k| k.ends_with("terraform.tfvars")
             || k.ends_with("backend.tf")
             || k.ends_with("backend-dr.hcl")
-            || k.ends_with("README.md")),
+            || k.ends_with("README.md")
+            || k.ends_with("RUNBOOK.md")),
         "{differing:?}"
     );
 }

@@ -1,6 +1,8 @@
 //! CloudWatch alarms, each sending alarm and OK notifications to the SNS topic of its own
 //! region: the database's CPU, connections and free storage in both regions, the replica's
-//! lag, the monitor's probes of the primary, and errors of every drgen function.
+//! lag, errors of every drgen function, and in the DR region what the monitor publishes
+//! (the primary unreachable, a held failover, split-brain risk, commits at risk), so that the
+//! DR side pages on its own when the primary region, where Route 53's metrics are, is down.
 
 use hcl::expr::Expression;
 use hcl::Body;
@@ -250,6 +252,47 @@ fn monitor_alarms(m: &Topology) -> Vec<hcl::Block> {
                 periods: 3,
                 period: 60,
                 missing: "breaching",
+            },
+        ),
+        // What the Route 53 check alarms in us-east-1 would say, from the DR side: they are
+        // silent when that region is the one that failed.
+        alarm(
+            side,
+            Alarm {
+                label: "dr_primary_unreachable".into(),
+                name: m.names.alarm("primary-unreachable", side),
+                description: "The DR monitor did not reach the primary once in a minute: when the primary region's observer cannot either, Route 53 has moved the writer name to the read-only replica".into(),
+                namespace: m.names.metric_namespace().expr(),
+                metric: "PrimaryReachable",
+                dimensions: vec![],
+                statistic: "Maximum",
+                comparison: "LessThanThreshold",
+                threshold: 1.0,
+                periods: 1,
+                period: 60,
+                // A silent monitor is the probe-failures alarm's page, not this one's.
+                missing: "notBreaching",
+            },
+        ),
+        // Published while the monitor can measure it; the RPO gate pages when it is unknown.
+        alarm(
+            side,
+            Alarm {
+                label: "dr_data_at_risk".into(),
+                name: m.names.alarm("data-at-risk", side),
+                description: format!(
+                    "More than {} s of the primary's commits are not on the replica: an automatic promotion now would be refused by the RPO gate",
+                    m.failover.max_data_loss_seconds
+                ),
+                namespace: m.names.metric_namespace().expr(),
+                metric: "DataAtRiskSeconds",
+                dimensions: vec![],
+                statistic: "Maximum",
+                comparison: "GreaterThanThreshold",
+                threshold: f64::from(m.failover.max_data_loss_seconds),
+                periods: 1,
+                period: 60,
+                missing: "notBreaching",
             },
         ),
         raised(

@@ -22,6 +22,7 @@ mod observers;
 mod peering;
 mod readme;
 mod root;
+mod runbook;
 mod secrets;
 mod stepfunctions;
 
@@ -131,6 +132,17 @@ impl Doc {
 
     pub fn endpoints(&self, side: Side) -> impl Iterator<Item = &'static str> + '_ {
         self.endpoints.get(&side).into_iter().flatten().copied()
+    }
+
+    /// Every `resource "<kind>" "<label>"` block rendered so far, as (label, body).
+    pub fn resources<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = (&'a str, &'a Body)> + 'a {
+        self.files.values().flatten().filter_map(move |s| match s {
+            hcl::Structure::Block(b) if b.identifier() == "resource" => match b.labels() {
+                [k, label] if k.as_str() == kind => Some((label.as_str(), b.body())),
+                _ => None,
+            },
+            hcl::Structure::Attribute(_) | hcl::Structure::Block(_) => None,
+        })
     }
 
     /// Rewrites every file's body (the module layout's tags).
@@ -247,7 +259,9 @@ pub fn render_layout(m: &Topology, layout: Layout) -> FileSet {
     if layout == Layout::Module {
         main.map_bodies(module::tag_everything);
     }
+    let runbook = runbook::render(m, &main, layout);
     main.finish("", &mut files);
+    files.add("RUNBOOK.md", runbook);
     files.add(
         "README.md",
         match layout {
