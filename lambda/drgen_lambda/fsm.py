@@ -76,6 +76,9 @@ class Observation(NamedTuple):
     events: Sequence = ()
     fence_confirmed: bool = False
     failed: Sequence = ()
+    # The writer authority recorded in the state table says DR: a promotion has started, even
+    # while RDS still reports the instance as a replica (the manual path records it first).
+    authority_dr: bool = False
 
 
 class Action(NamedTuple):
@@ -201,7 +204,7 @@ def gate(state, obs, rules) -> Optional[Gate]:  # noqa: PLR0911 - one return per
 
 
 def _standalone(state, obs, rules):
-    return obs.replica is not None and not obs.replica.is_replica
+    return obs.authority_dr or (obs.replica is not None and not obs.replica.is_replica)
 
 
 def _reachable(state, obs, rules):
@@ -309,7 +312,7 @@ TRANSITIONS = (
     Transition(
         (HEALTHY, UNREACHABLE, HELD),
         PROMOTING,
-        "the replica is standalone: a promotion was started outside the monitor; the authority is DR",
+        "the authority says DR or the replica is standalone: a promotion was started outside the monitor",
         _standalone,
         _adopt,
     ),

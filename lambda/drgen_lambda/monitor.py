@@ -85,6 +85,7 @@ class Monitor:
         heartbeat = self._try(failed, "heartbeat", self.store.heartbeat)
         events = self._try(failed, "events", self.store.open_events) or ()
         fence = self._try(failed, "fence", self.store.fence) or {}
+        authority_dr = bool(self._try(failed, "authority", self.store.authority_is_dr))
         return fsm.Observation(
             now,
             reachable,
@@ -96,6 +97,7 @@ class Monitor:
             events=events,
             fence_confirmed="confirmed_at" in fence,
             failed=tuple(failed),
+            authority_dr=authority_dr,
         )
 
     def _page(self, subject, message):
@@ -204,6 +206,43 @@ class Monitor:
             self.store.release(owner)
         return {"action": "ran", "phase": state["phase"], "ticks": ticks}
 
+    def promote_by_hand(self):
+        """The manual failover: records the writer authority first (RDS reports a promoting replica
+        as a replica for minutes, and the observers and the next run must already know), then calls
+        PromoteReadReplica (a call that does not answer, or finds a promotion under way, counts as
+        started), then starts the workflow that fences the old primary and moves the secret. The
+        next scheduled run adopts the promotion from the recorded authority."""
+        cfg = self.cfg
+        owner = "manual-promote"
+        if not self.store.acquire(owner, self.clock(), 60):
+            return {
+                "action": "refused",
+                "reason": "a monitor run holds the run lock; invoke promote again within a minute",
+            }
+        try:
+            state = self.store.load() or fsm.initial_state()
+            if fsm.writer_is_dr(state) or self.store.authority_is_dr():
+                return {"action": "already", "reason": "the writer authority already says DR"}
+            self.store.set_authority(self.clock())
+            try:
+                self.aws.put_metrics(cfg.namespace, [("WriterIsDr", 1, "None")], [])
+            except adapters.AwsError as e:
+                log("error", "publish_failed", error=str(e))
+            try:
+                self.aws.promote(cfg.replica_id, cfg.backup_retention)
+            except adapters.AwsError as e:
+                if not (e.unreachable or "InvalidDBInstanceState" in str(e)):
+                    self._page(
+                        "drgen: promotion call failed",
+                        f"PromoteReadReplica was refused ({e}) after the writer authority was set to DR. Fix the "
+                        "cause and invoke promote again, or reset the authority if the failover is abandoned.",
+                    )
+                    return {"action": "promotion refused", "error": str(e)}
+            self._announce("drgen: failover started by hand", self._start_workflow("manual failover"))
+        finally:
+            self.store.release(owner)
+        return {"action": "promoted", "replica": cfg.replica_id}
+
     def reset_authority(self):
         """Failback: back to "primary", allowed only once the DR instance is a replica again. Ends
         the promotion with its fence record, so that the next failover fences (and reboots) the old
@@ -230,12 +269,16 @@ class Monitor:
 
 
 def handler(event, context):
-    """Lambda entry point: a scheduled run, or {"command": "reset-authority"} during failback."""
+    """Lambda entry point: a scheduled run, {"command": "promote"} (the manual failover), or
+    {"command": "reset-authority"} during failback."""
     cfg = config.monitor_config(os.environ)
     aws = adapters.Aws()
     monitor = Monitor(cfg, aws, adapters.Store(aws, cfg.table), Positions(aws, cfg))
-    if (event or {}).get("command") == "reset-authority":
+    command = (event or {}).get("command")
+    if command == "reset-authority":
         return monitor.reset_authority()
+    if command == "promote":
+        return monitor.promote_by_hand()
     try:
         return monitor.run(getattr(context, "aws_request_id", "manual"))
     except adapters.AwsError as e:

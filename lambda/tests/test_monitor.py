@@ -6,6 +6,7 @@ import json
 
 import boto3
 import pytest
+from botocore.exceptions import ReadTimeoutError
 from moto import mock_aws
 from test_config import MONITOR
 
@@ -244,6 +245,71 @@ def test_a_replica_promoted_by_hand_is_adopted_and_fenced(world):
     assert published("SplitBrainRisk") == 1
 
 
+def test_the_manual_promotion_records_the_authority_before_it_calls_rds(world):
+    """The manual failover path: the authority first, then PromoteReadReplica, then the workflow.
+    The next run takes the promotion over from the recorded authority while RDS still reports the
+    instance as a replica (a promotion takes minutes), so nothing publishes "primary" meanwhile."""
+    aws = Recording()
+    store = adapters.Store(aws, TABLE)
+    order = []
+    original = store.set_authority
+    store.set_authority = lambda now: (order.append("authority"), original(now))[1]
+    promote = aws.promote
+    aws.promote = lambda *a: (order.append("promote"), promote(*a))[1]
+    m = monitor.Monitor(world, aws, store, Positions(), check=lambda h, p, t: probe.ACCEPTING, clock=Clock())
+    assert m.promote_by_hand() == {"action": "promoted", "replica": REPLICA}
+    assert order == ["authority", "promote"]
+    assert "start_failover" in aws.names() and published("WriterIsDr") == 1
+    assert make(world, probes=probe.ACCEPTING).run("next")["phase"] == fsm.PROMOTING
+    assert m.promote_by_hand()["action"] == "already"
+
+
+def test_the_manual_promotion_is_taken_over_while_rds_still_reports_a_replica(aws_env):
+    with mock_aws():
+        boto3.client("rds").create_db_instance(
+            DBInstanceIdentifier="trading-db-primary-prod",
+            DBInstanceClass="db.r6g.large",
+            Engine="postgres",
+            MasterUsername="dbadmin",
+            MasterUserPassword="not-a-real-password-1",
+            AllocatedStorage=100,
+        )
+        boto3.client("rds").create_db_instance_read_replica(
+            DBInstanceIdentifier=REPLICA, SourceDBInstanceIdentifier="trading-db-primary-prod"
+        )
+        create_table()
+        store = adapters.Store(adapters.Aws(), TABLE)
+        store.set_authority(1000.0)
+        assert is_replica()
+        assert make(monitor_config(MONITOR), probes=probe.ACCEPTING).run("next")["phase"] == fsm.PROMOTING
+
+
+def test_a_refused_manual_promotion_pages_and_a_busy_lock_refuses(world):
+    store = adapters.Store(adapters.Aws(), TABLE)
+    assert store.acquire("a-run", 0.0, 10**10)
+    assert make(world).promote_by_hand()["action"] == "refused"
+    store.release("a-run")
+    aws = Recording(fail=["promote"])
+    answer = make(world, aws=aws).promote_by_hand()
+    assert answer["action"] == "promotion refused"
+    assert ("notify", (world.topic_arn, "drgen: promotion call failed")) in [(n, a[:2]) for n, a in aws.calls]
+
+
+def test_a_manual_promotion_that_does_not_answer_counts_as_started(world, monkeypatch, capsys):
+    # Publishing the authority metric fails too: logged; the recorded authority stands.
+    aws = Recording(fail=["put_metrics"])
+    monkeypatch.setattr(
+        aws,
+        "promote",
+        lambda *a: (_ for _ in ()).throw(
+            adapters.AwsError("rds.promote", ReadTimeoutError(endpoint_url="https://rds"))
+        ),
+    )
+    assert make(world, aws=aws).promote_by_hand()["action"] == "promoted"
+    assert "publish_failed" in capsys.readouterr().out
+    assert adapters.Store(adapters.Aws(), TABLE).authority_is_dr()
+
+
 def test_the_fence_confirmed_by_the_workflow_ends_in_fenced(world):
     clock = Clock()
     caught_up(world, clock)
@@ -316,6 +382,7 @@ def test_the_handler_runs_and_resets(world, monkeypatch):
     )
     assert monitor.handler({}, None)["action"] == "ran"
     assert monitor.handler({"command": "reset-authority"}, None)["action"] == "reset"
+    assert monitor.handler({"command": "promote"}, None)["action"] == "promoted"
     boto3.client("dynamodb").delete_table(TableName=TABLE)
     with pytest.raises(adapters.AwsError):
         monitor.handler({}, None)
