@@ -117,9 +117,13 @@ def monitor_config(env: Mapping[str, str]) -> MonitorConfig:
     """Reads the monitor's settings."""
     region = _text(env, "AWS_REGION")
     replica_id = _text(env, "REPLICA_ID")
+    # The manual failover goes through the monitor's promote command, which records the writer
+    # authority before it calls PromoteReadReplica (the rendered RUNBOOK.md, "Manual failover").
+    function = env.get("AWS_LAMBDA_FUNCTION_NAME", "").strip() or "<the monitor function>"
     command = (
-        f"aws rds promote-read-replica --region {region} --db-instance-identifier {replica_id}"
-        " (the monitor then publishes the writer authority and starts the fence)"
+        f'echo \'{{"command": "promote"}}\' > promote.json && aws lambda invoke --region {region} '
+        f"--function-name {function} --payload fileb://promote.json promoted.json"
+        " (the monitor records the writer authority, promotes the replica and starts the fence)"
     )
     return MonitorConfig(
         target=_target(env),

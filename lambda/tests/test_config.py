@@ -57,7 +57,12 @@ def test_monitor_defaults():
     assert cfg.rules.lag_max_age == 120
     assert cfg.backup_retention == 7
     assert cfg.target.port == 5432
-    assert "--region us-west-2 --db-instance-identifier trading-db-replica-prod" in cfg.rules.manual_command
+    # The manual path goes through the monitor's promote command, never straight to RDS.
+    assert "promote-read-replica" not in cfg.rules.manual_command
+    assert '{"command": "promote"}' in cfg.rules.manual_command
+    assert "aws lambda invoke --region us-west-2 --function-name <the monitor function>" in cfg.rules.manual_command
+    named = monitor_config(dict(MONITOR, AWS_LAMBDA_FUNCTION_NAME="trading-db-monitor-dr-prod"))
+    assert "--function-name trading-db-monitor-dr-prod " in named.rules.manual_command
 
 
 def test_monitor_options():

@@ -15,7 +15,7 @@ RULES = fsm.Rules(
     automatic=True,
     dry_run=False,
     repage_seconds=900,
-    manual_command="aws rds promote-read-replica ...",
+    manual_command="aws lambda invoke ... promote",
 )
 AVAILABLE = fsm.Replica("available", True)
 HIGH_LAG = fsm.Lag(250, 30)
