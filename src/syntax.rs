@@ -130,6 +130,18 @@ pub fn labelled(ident: &str, labels: &[&str], body: Body) -> Block {
     b.add_structures(body).build()
 }
 
+/// A `postcondition` block: the plan fails with `message` unless `condition` holds.
+pub fn postcondition(condition: Expression, message: impl Into<String>) -> Block {
+    labelled(
+        "postcondition",
+        &[],
+        Body::builder()
+            .add_attribute(("condition", condition))
+            .add_attribute(("error_message", message.into()))
+            .build(),
+    )
+}
+
 /// The `provider = aws.<side>` meta-argument value.
 pub fn provider(side: Side) -> Expression {
     r(&format!("aws.{}", side.label()))

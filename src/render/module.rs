@@ -9,7 +9,7 @@ use hcl::{Block, Body, Structure};
 use super::Doc;
 use crate::model::{Side, Topology};
 use crate::naming::SUFFIX_VAR;
-use crate::syntax::{arr, call, data, labelled, obj, provider, r};
+use crate::syntax::{arr, call, data, labelled, obj, postcondition, provider, r};
 
 /// The resource types drgen renders that take `tags` (per the AWS provider 5.x schema; a test
 /// compares this list with the schema and with every rendering).
@@ -52,27 +52,7 @@ pub const TAGGABLE: [&str; 33] = [
 /// The `terraform` block of a child module: the provider and the two aliases the caller passes.
 fn versions() -> Block {
     let aliases = arr(Side::BOTH.map(|side| r(&format!("aws.{}", side.label()))));
-    labelled(
-        "terraform",
-        &[],
-        Body::builder()
-            .add_attribute(("required_version", ">= 1.5"))
-            .add_block(labelled(
-                "required_providers",
-                &[],
-                Body::builder()
-                    .add_attribute((
-                        "aws",
-                        obj([
-                            ("source", Expression::from("hashicorp/aws")),
-                            ("version", Expression::from("~> 5.0")),
-                            ("configuration_aliases", aliases),
-                        ]),
-                    ))
-                    .build(),
-            ))
-            .build(),
-    )
+    super::root::versions_with(Some(aliases))
 }
 
 fn tags_variable() -> Block {
@@ -119,19 +99,12 @@ fn region_checks(m: &Topology) -> Vec<Block> {
                         "lifecycle",
                         &[],
                         Body::builder()
-                            .add_block(labelled(
-                                "postcondition",
-                                &[],
-                                Body::builder()
-                                    .add_attribute(("condition", condition))
-                                    .add_attribute((
-                                        "error_message",
-                                        format!(
-                                            "The provider passed as aws.{} must be configured for {region}, the region this module was rendered for.",
-                                            side.label()
-                                        ),
-                                    ))
-                                    .build(),
+                            .add_block(postcondition(
+                                condition,
+                                format!(
+                                    "The provider passed as aws.{} must be configured for {region}, the region this module was rendered for.",
+                                    side.label()
+                                ),
                             ))
                             .build(),
                     ))

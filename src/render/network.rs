@@ -10,7 +10,7 @@ use super::aws::{account, log_group, name_tag, resource_policy, role, role_polic
 use super::Doc;
 use crate::model::{Network, Side, Topology};
 use crate::naming::Role;
-use crate::syntax::{arr, call, data, labelled, obj, provider, r, resource, rs, strs, t};
+use crate::syntax::{arr, call, data, labelled, obj, postcondition, provider, r, resource, rs, strs, t};
 
 /// The id of the side's VPC.
 /// The side's VPC range as rendered: the configured one for a VPC drgen creates; for an existing
@@ -160,48 +160,28 @@ pub fn render(m: &Topology, side: Side, doc: &mut Doc) {
                                 "lifecycle",
                                 &[],
                                 Body::builder()
-                                    .add_block(labelled(
-                                        "postcondition",
-                                        &[],
-                                        Body::builder()
-                                            .add_attribute((
-                                                "condition",
-                                                Expression::from(hcl::expr::BinaryOp::new(
-                                                    r("self.cidr_block"),
-                                                    hcl::expr::BinaryOperator::Eq,
-                                                    Expression::from(region.cidr.to_string()),
-                                                )),
-                                            ))
-                                            .add_attribute((
-                                                "error_message",
-                                                format!(
-                                                    "The VPC's CIDR differs from {side}.vpc_cidr ({}) in the drgen config; correct the config and render again.",
-                                                    region.cidr
-                                                ),
-                                            ))
-                                            .build(),
+                                    .add_block(postcondition(
+                                        Expression::from(hcl::expr::BinaryOp::new(
+                                            r("self.cidr_block"),
+                                            hcl::expr::BinaryOperator::Eq,
+                                            Expression::from(region.cidr.to_string()),
+                                        )),
+                                        format!(
+                                            "The VPC's CIDR differs from {side}.vpc_cidr ({}) in the drgen config; correct the config and render again.",
+                                            region.cidr
+                                        ),
                                     ))
                                     // Interface endpoints with private DNS need both DNS
                                     // attributes on the VPC, or the services' names resolve to
                                     // their public addresses, which the functions cannot reach
                                     // (https://docs.aws.amazon.com/vpc/latest/privatelink/privatelink-access-aws-services.html).
-                                    .add_block(labelled(
-                                        "postcondition",
-                                        &[],
-                                        Body::builder()
-                                            .add_attribute((
-                                                "condition",
-                                                Expression::from(hcl::expr::BinaryOp::new(
-                                                    r("self.enable_dns_support"),
-                                                    hcl::expr::BinaryOperator::And,
-                                                    r("self.enable_dns_hostnames"),
-                                                )),
-                                            ))
-                                            .add_attribute((
-                                                "error_message",
-                                                "The VPC must have DNS support and DNS hostnames enabled: the VPC endpoints that drgen's functions use resolve through private DNS.",
-                                            ))
-                                            .build(),
+                                    .add_block(postcondition(
+                                        Expression::from(hcl::expr::BinaryOp::new(
+                                            r("self.enable_dns_support"),
+                                            hcl::expr::BinaryOperator::And,
+                                            r("self.enable_dns_hostnames"),
+                                        )),
+                                        "The VPC must have DNS support and DNS hostnames enabled: the VPC endpoints that drgen's functions use resolve through private DNS.",
                                     ))
                                     .build(),
                             ))

@@ -11,6 +11,16 @@ use crate::syntax::{call, labelled, obj, r};
 
 /// The `terraform` block: Terraform >= 1.5 and the AWS provider 5.x, nothing else.
 pub fn versions() -> Block {
+    versions_with(None)
+}
+
+/// The `terraform` block, with the provider's `configuration_aliases` for a child module.
+pub fn versions_with(aliases: Option<Expression>) -> Block {
+    let mut aws =
+        vec![("source", Expression::from("hashicorp/aws")), ("version", Expression::from("~> 5.0"))];
+    if let Some(aliases) = aliases {
+        aws.push(("configuration_aliases", aliases));
+    }
     labelled(
         "terraform",
         &[],
@@ -19,15 +29,7 @@ pub fn versions() -> Block {
             .add_block(labelled(
                 "required_providers",
                 &[],
-                Body::builder()
-                    .add_attribute((
-                        "aws",
-                        obj([
-                            ("source", Expression::from("hashicorp/aws")),
-                            ("version", Expression::from("~> 5.0")),
-                        ]),
-                    ))
-                    .build(),
+                Body::builder().add_attribute(("aws", obj(aws))).build(),
             ))
             .build(),
     )
