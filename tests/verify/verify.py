@@ -136,7 +136,7 @@ def strip_conditions(text):
         out.append(line)
     result = "".join(out)
     while True:
-        cleaned = re.sub(r"\n[ ]*lifecycle \{\n[ ]*\}\n", "\n", result)
+        cleaned = re.sub(r"\n[ ]*lifecycle \{\n(?:[ ]*\n)*[ ]*\}\n", "\n", result)
         if cleaned == result:
             return result
         result = cleaned
