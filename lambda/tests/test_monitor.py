@@ -264,24 +264,13 @@ def test_the_manual_promotion_records_the_authority_before_it_calls_rds(world):
     assert m.promote_by_hand()["action"] == "already"
 
 
-def test_the_manual_promotion_is_taken_over_while_rds_still_reports_a_replica(aws_env):
-    with mock_aws():
-        boto3.client("rds").create_db_instance(
-            DBInstanceIdentifier="trading-db-primary-prod",
-            DBInstanceClass="db.r6g.large",
-            Engine="postgres",
-            MasterUsername="dbadmin",
-            MasterUserPassword="not-a-real-password-1",
-            AllocatedStorage=100,
-        )
-        boto3.client("rds").create_db_instance_read_replica(
-            DBInstanceIdentifier=REPLICA, SourceDBInstanceIdentifier="trading-db-primary-prod"
-        )
-        create_table()
-        store = adapters.Store(adapters.Aws(), TABLE)
-        store.set_authority(1000.0)
-        assert is_replica()
-        assert make(monitor_config(MONITOR), probes=probe.ACCEPTING).run("next")["phase"] == fsm.PROMOTING
+def test_the_manual_promotion_is_taken_over_while_rds_still_reports_a_replica(world):
+    # Nothing promotes here: RDS keeps reporting a replica, and the recorded authority alone
+    # makes the next run take the promotion over.
+    store = adapters.Store(adapters.Aws(), TABLE)
+    store.set_authority(1000.0)
+    assert is_replica()
+    assert make(world, probes=probe.ACCEPTING).run("next")["phase"] == fsm.PROMOTING
 
 
 def test_a_refused_manual_promotion_pages_and_a_busy_lock_refuses(world):
