@@ -6,6 +6,10 @@ from typing import NamedTuple
 from .fsm import Rules
 
 
+# The seconds one tick's AWS calls may take at worst, as the recovery budget counts them.
+TICK_CALLS_SECONDS = 45
+
+
 class ConfigError(ValueError):
     """An environment variable is missing or out of range."""
 
@@ -125,10 +129,16 @@ def monitor_config(env: Mapping[str, str]) -> MonitorConfig:
         f"--function-name {function} --payload fileb://promote.json promoted.json"
         " (the monitor records the writer authority, promotes the replica and starts the fence)"
     )
+    target = _target(env)
+    interval = float(_number(env, "PROBE_INTERVAL_SECONDS", 1, 30))
+    run_seconds = float(_number(env, "RUN_SECONDS", 0, 3600))
+    schedule = float(_number(env, "SCHEDULE_SECONDS", 60, 3600, default=60))
+    if run_seconds > schedule:
+        raise ConfigError(f"RUN_SECONDS must not exceed SCHEDULE_SECONDS ({schedule:.0f}), not {run_seconds:.0f}")
     return MonitorConfig(
-        target=_target(env),
-        interval=float(_number(env, "PROBE_INTERVAL_SECONDS", 1, 30)),
-        run_seconds=float(_number(env, "RUN_SECONDS", 0, 3600)),
+        target=target,
+        interval=interval,
+        run_seconds=run_seconds,
         replica_id=replica_id,
         replica_host=_text(env, "REPLICA_HOST"),
         database=_text(env, "DB_NAME"),
@@ -150,6 +160,10 @@ def monitor_config(env: Mapping[str, str]) -> MonitorConfig:
             dry_run=_flag(env, "DRY_RUN"),
             repage_seconds=float(_number(env, "REPAGE_SECONDS", 60, 86400, default=900)),
             manual_command=command,
+            # Between two runs: the schedule's rest, one interval, a probe that timed out, and the
+            # calls of a slow tick (the budget's allowance for them, src/rto.rs).
+            max_gap=schedule - run_seconds + interval + 2 * target.timeout + TICK_CALLS_SECONDS,
+            promotion_bound=float(_number(env, "PROMOTION_BOUND_SECONDS", 60, 86400, default=1800)),
         ),
     )
 

@@ -10,8 +10,12 @@ this table (`python3 -m drgen_lambda.fsm`).
 Phases:
   healthy      the DR side reaches the primary; the writer authority says "primary".
   unreachable  the DR side has not reached the primary since `since`; the confirm window runs.
+               It starts again when observation has a hole (a run skipped or late), when an
+               in-region recovery closes or expires, and it ends only after the primary accepts
+               several probes in a row.
   held         the confirm window has passed, but a gate refuses automatic promotion; paged.
-  promoting    PromoteReadReplica succeeded (here or by hand); the authority says "DR" for good.
+  promoting    the writer authority says "DR" (recorded before PromoteReadReplica is called, here
+               or by the monitor's promote command) for good; RDS may report a replica for minutes.
   fenced       the old primary is fenced and its connections have dropped.
 """
 
@@ -49,6 +53,13 @@ class Rules(NamedTuple):
     dry_run: bool
     repage_seconds: float
     manual_command: str
+    # The longest pause between two observations that still counts as continuous: the gap
+    # between one scheduled run's last tick and the next run's first, with slack. A longer
+    # hole (a run skipped or late) starts the confirm window again.
+    max_gap: float = 60.0
+    # A promotion that has not made the instance a standalone writer by then pages, and again
+    # every repage interval (the state machine's own bound, src/render/stepfunctions.rs).
+    promotion_bound: float = 1800.0
 
 
 class Replica(NamedTuple):
@@ -77,8 +88,11 @@ class Observation(NamedTuple):
     fence_confirmed: bool = False
     failed: Sequence = ()
     # The writer authority recorded in the state table says DR: a promotion has started, even
-    # while RDS still reports the instance as a replica (the manual path records it first).
+    # while RDS still reports the instance as a replica (the authority is recorded first).
     authority_dr: bool = False
+    # The replica's WAL receiver is streaming from the primary (pg_stat_wal_receiver): the
+    # primary is alive, whatever the DR side's probe says. None when not read.
+    receiving: Optional[bool] = None
 
 
 class Action(NamedTuple):
@@ -109,7 +123,25 @@ def initial_state():
         "pages": {},
         "promoted_at": None,
         "expired": [],
+        "last_tick": None,
+        "accepting": 0,
+        "resets": [],
+        "open": [],
+        "wal_failing_since": None,
+        "last_alive": None,
     }
+
+
+# Accepting probes in a row that end an unreachable spell, and how many spells within the
+# flapping window page "flapping".
+RECOVER_PROBES = 3
+FLAPS = 3
+FLAP_WINDOW = 1800.0
+# WAL positions unreadable this long while the primary answers pages.
+WAL_FAILING_PAGE = 60.0
+# The fence not confirmed this long after the promotion started pages "split-brain risk", and
+# again every repage interval, whether the old primary is reachable or not.
+FENCE_GRACE = 600.0
 
 
 # --- data at risk -------------------------------------------------------------------------------
@@ -135,11 +167,14 @@ def _record_positions(state, obs, keep_seconds):
 
 def data_at_risk(state) -> Optional[float]:
     """Seconds of the primary's commits the replica may lack: from the last time the replica had
-    received every position the primary had reported, to the primary's last sample. Commits made
-    after that last sample (at most one tick) are not included. None when not known."""
+    received every position the primary had reported, to the last moment the primary may have
+    committed (the later of its last sample, the DR side's last successful probe and its own
+    region's last heartbeat). A sample older than that counts only to its time: the time after
+    it is at risk. None when not known."""
     if state["last_sample"] is None or state["caught_up_at"] is None:
         return None
-    return max(0.0, state["last_sample"] - state["caught_up_at"])
+    end = max(state["last_sample"], state.get("last_alive") or state["last_sample"])
+    return max(0.0, end - state["caught_up_at"])
 
 
 # --- gates --------------------------------------------------------------------------------------
@@ -157,9 +192,16 @@ def _open_events(obs, rules):
 
 def gate(state, obs, rules) -> Optional[Gate]:  # noqa: PLR0911 - one return per gate, in order
     """The first reason not to promote now, or None when every condition for promotion holds."""
-    if obs.failed or obs.replica is None:
-        what = ", ".join(obs.failed) or "replica"
+    if obs.failed or obs.replica is None or obs.replica_lsn is None:
+        what = ", ".join(obs.failed) or ("replica" if obs.replica is None else "the replica's WAL position")
         return Gate("cannot-decide", f"cannot decide: reading {what} failed; not promoting, retrying", True)
+    if obs.receiving:
+        return Gate(
+            "partition",
+            "partition: the replica still streams WAL from the primary while the DR side cannot reach it; "
+            "not promoting",
+            True,
+        )
     if obs.heartbeat_at is not None and obs.now - obs.heartbeat_at < rules.confirm_seconds:
         age = obs.now - obs.heartbeat_at
         return Gate(
@@ -171,7 +213,12 @@ def gate(state, obs, rules) -> Optional[Gate]:  # noqa: PLR0911 - one return per
     opened = _open_events(obs, rules)
     if opened:
         kinds = ", ".join(sorted({k for k, _ in opened}))
-        return Gate("veto", f"in-region recovery of the primary in progress ({kinds}); not promoting", False)
+        return Gate(
+            "veto",
+            f"in-region recovery of the primary in progress ({kinds}); not promoting. The confirm window "
+            "starts again when it ends",
+            True,
+        )
     if obs.lag is None or obs.lag.age > rules.lag_max_age:
         seen = "missing" if obs.lag is None else f"stale ({obs.lag.age:.0f} s old)"
         return Gate("lag-unknown", f"replica lag unknown: the newest ReplicaLag datapoint is {seen}", True)
@@ -211,6 +258,22 @@ def _reachable(state, obs, rules):
     return obs.primary_reachable
 
 
+def _back(state, obs, rules):
+    """The primary has accepted enough probes in a row to end the unreachable spell."""
+    return obs.primary_reachable and state["accepting"] >= RECOVER_PROBES
+
+
+def _hole(state, obs, rules):
+    """Observation paused longer than a scheduled run's gap: the spell was not watched."""
+    last = state["last_tick"]
+    return last is not None and obs.now - last > rules.max_gap
+
+
+def _recovery_ended(state, obs, rules):
+    """An in-region recovery that was open last tick has closed or expired since."""
+    return bool(set(state["open"]) - set(_open_keys(obs, rules)))
+
+
 def _confirming(state, obs, rules):
     return obs.now - state["since"] < rules.confirm_seconds
 
@@ -236,7 +299,31 @@ def _page(state, obs, rules, *, key, subject, message):
     return [Action("page", subject, message)]
 
 
+def _healthy(state, obs, rules):
+    """While the primary answers: pages when its WAL position cannot be read (the RPO gate is
+    then blind)."""
+    failing = state["wal_failing_since"]
+    if failing is None or obs.now - failing < WAL_FAILING_PAGE:
+        return []
+    return _page(
+        state,
+        obs,
+        rules,
+        key="wal",
+        subject="drgen: WAL positions unreadable",
+        message=f"The primary answers, but its WAL position has not been readable for {obs.now - failing:.0f} s: "
+        "commits at risk are unknown and automatic failover would be refused. Check the monitor's "
+        "credentials and the database.",
+    )
+
+
 def _start_unreachable(state, obs, rules):
+    state["since"] = obs.now
+    return []
+
+
+def _restart(state, obs, rules):
+    """The confirm window starts again: what was seen before cannot count as continuous."""
     state["since"] = obs.now
     return []
 
@@ -245,10 +332,28 @@ def _recovered(state, obs, rules):
     was_held = state["held"] is not None
     state["since"] = None
     state["held"] = None
-    state["pages"] = {}
+    pages = {k: v for k, v in state["pages"].items() if k == "flapping"}
+    state["pages"] = pages
+    state["resets"] = [t for t in state["resets"] if obs.now - t < FLAP_WINDOW] + [obs.now]
+    actions = []
     if was_held:
-        return [Action("page", "drgen: primary reachable again", "The primary is reachable from the DR side again.")]
-    return []
+        actions.append(
+            Action("page", "drgen: primary reachable again", "The primary is reachable from the DR side again.")
+        )
+    if len(state["resets"]) >= FLAPS:
+        actions.extend(
+            _page(
+                state,
+                obs,
+                rules,
+                key="flapping",
+                subject="drgen: primary flapping",
+                message=f"The primary has been unreachable from the DR side and back {len(state['resets'])} times in "
+                f"{FLAP_WINDOW:.0f} s: every return starts the confirm window again. Find the cause; the "
+                "writer name moves with it.",
+            )
+        )
+    return actions
 
 
 def _hold(state, obs, rules):
@@ -281,9 +386,49 @@ def _adopt(state, obs, rules):
         Action(
             "start_workflow",
             "drgen: replica promoted outside the monitor",
-            "The replica is standalone: the writer authority is now the DR region; fencing the old primary.",
+            "The writer authority says DR or the replica is standalone: a promotion has started; fencing the "
+            "old primary.",
         )
     ]
+
+
+def _promoting(state, obs, rules):
+    """While the fence is not confirmed: pages "split-brain risk" (when the old primary answers,
+    or once the fence is late, reachable or not); calls PromoteReadReplica again while RDS
+    reports an available replica (a refused or lost call; RDS refuses a second call while a
+    promotion is under way); pages while the promotion has not finished within its bound."""
+    actions = []
+    started = state["promoted_at"] if state["promoted_at"] is not None else obs.now
+    if obs.primary_reachable:
+        actions.extend(_split_brain(state, obs, rules))
+    elif obs.now - started >= FENCE_GRACE:
+        actions.extend(_fence_late(state, obs, rules))
+    replica = obs.replica
+    last_call = state["pages"].get("promote-call", started)
+    if replica is not None and replica.is_replica and replica.status == "available" and obs.now - last_call >= 60:
+        state["pages"]["promote-call"] = obs.now
+        actions.append(
+            Action("promote_again", "drgen: promotion called again", "RDS still reports an available replica.")
+        )
+    writer = replica is not None and not replica.is_replica and replica.status == "available"
+    if not writer and obs.now - started >= rules.promotion_bound:
+        seen = (
+            "unreadable"
+            if replica is None
+            else f"{replica.status}, {'a replica' if replica.is_replica else 'standalone'}"
+        )
+        actions.extend(
+            _page(
+                state,
+                obs,
+                rules,
+                key="promotion-late",
+                subject="drgen: promotion not complete",
+                message=f"The promotion started {obs.now - started:.0f} s ago and the DR instance is not a writer "
+                f"yet ({seen}). Writes are unavailable; see the RUNBOOK.",
+            )
+        )
+    return actions
 
 
 def _split_brain_page(key, what):
@@ -297,6 +442,9 @@ def _split_brain_page(key, what):
 
 
 _split_brain = _split_brain_page("split-brain", "old primary reachable and unfenced")
+_fence_late = _split_brain_page(
+    "fence-late", "the old primary is not confirmed fenced, reachable or not; it must not come back unfenced"
+)
 _fence_broken = _split_brain_page("fence-broken", "the fenced old primary accepts connections again")
 
 
@@ -316,7 +464,7 @@ TRANSITIONS = (
         _standalone,
         _adopt,
     ),
-    Transition((HEALTHY,), HEALTHY, "the primary is reachable", _reachable, _nothing),
+    Transition((HEALTHY,), HEALTHY, "the primary is reachable", _reachable, _healthy),
     Transition(
         (HEALTHY,),
         UNREACHABLE,
@@ -324,7 +472,37 @@ TRANSITIONS = (
         _always,
         _start_unreachable,
     ),
-    Transition((UNREACHABLE, HELD), HEALTHY, "the primary is reachable again; no promotion", _reachable, _recovered),
+    Transition(
+        (UNREACHABLE, HELD),
+        HEALTHY,
+        "the primary accepted several probes in a row; no promotion",
+        _back,
+        _recovered,
+    ),
+    Transition(
+        (UNREACHABLE,),
+        UNREACHABLE,
+        "the primary answered, not yet several probes in a row; the window keeps running",
+        _reachable,
+        _nothing,
+    ),
+    Transition(
+        (HELD,), HELD, "the primary answered, not yet several probes in a row; still held", _reachable, _nothing
+    ),
+    Transition(
+        (UNREACHABLE, HELD),
+        UNREACHABLE,
+        "observation had a hole (a run skipped or late); the confirm window starts again",
+        _hole,
+        _restart,
+    ),
+    Transition(
+        (UNREACHABLE, HELD),
+        UNREACHABLE,
+        "an in-region recovery closed or expired; the confirm window starts again",
+        _recovery_ended,
+        _restart,
+    ),
     Transition((UNREACHABLE,), UNREACHABLE, "the confirm window is still running", _confirming, _nothing),
     Transition(
         (UNREACHABLE, HELD),
@@ -344,9 +522,13 @@ TRANSITIONS = (
         _fence_done,
     ),
     Transition(
-        (PROMOTING,), PROMOTING, "split-brain risk: the old primary is reachable and unfenced", _reachable, _split_brain
+        (PROMOTING,),
+        PROMOTING,
+        "waiting for the promotion and the fence; split-brain risk paged while the old primary answers or the "
+        "fence is late",
+        _always,
+        _promoting,
     ),
-    Transition((PROMOTING,), PROMOTING, "waiting for the fence", _always, _nothing),
     Transition((FENCED,), FENCED, "split-brain risk: the fenced old primary is reachable", _reachable, _fence_broken),
     Transition((FENCED,), FENCED, "the old primary stays fenced", _always, _nothing),
 )
@@ -358,19 +540,38 @@ class Step(NamedTuple):
     sentence: str
 
 
+def _open_keys(obs, rules):
+    return sorted(f"{kind}@{at:.0f}" for kind, at in _open_events(obs, rules))
+
+
 def step(state, obs: Observation, rules: Rules) -> Step:
     """One tick: the new state, the actions to carry out, and the sentence to log."""
-    state = dict(state, pages=dict(state["pages"]), expired=list(state["expired"]))
+    state = dict(initial_state(), **state)
+    state.update(pages=dict(state["pages"]), expired=list(state["expired"]), resets=list(state["resets"]))
     if obs.primary_reachable:
         state["last_seen"] = obs.now
+        state["accepting"] += 1
+        if obs.primary_lsn is None:
+            state["wal_failing_since"] = state["wal_failing_since"] or obs.now
+        else:
+            state["wal_failing_since"] = None
+    else:
+        state["accepting"] = 0
+    alive = [t for t in (state["last_alive"], state["last_seen"], obs.heartbeat_at) if t is not None]
+    state["last_alive"] = max(alive) if alive else None
     _record_positions(state, obs, keep_seconds=2 * rules.max_data_loss + rules.confirm_seconds)
     actions = _expiries(state, obs, rules)
     for row in TRANSITIONS:
         if state["phase"] in row.source and row.when(state, obs, rules):
             actions.extend(row.do(state, obs, rules))
             state["phase"] = row.target
-            return Step(state, actions, row.sentence)
-    raise AssertionError(f"no transition from {state['phase']}")  # pragma: no cover - every phase ends in _always
+            break
+    else:  # pragma: no cover - every phase ends in _always
+        raise AssertionError(f"no transition from {state['phase']}")
+    state["last_tick"] = obs.now
+    if obs.replica is not None:
+        state["open"] = _open_keys(obs, rules)
+    return Step(state, actions, row.sentence)
 
 
 def _expiries(state, obs, rules):

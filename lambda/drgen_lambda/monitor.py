@@ -50,6 +50,28 @@ class Positions:
     def replica(self):
         return self._query(self._cfg.replica_host, "SELECT pg_last_wal_receive_lsn()")
 
+    def receiving(self):
+        """Whether the replica's WAL receiver is streaming from the primary: the replica's own
+        word that the primary is alive, over RDS's replication path rather than the DR side's
+        probe path. None when it cannot be read."""
+        try:
+            if self._credentials is None:
+                self._credentials = self._aws.credentials(self._cfg.secret_id)
+            c = self._credentials
+            with self._connect(
+                self._cfg.replica_host,
+                self._cfg.target.port,
+                c["username"],
+                c["password"],
+                database=self._cfg.database,
+                timeout=self._cfg.target.timeout,
+            ) as conn:
+                status = conn.scalar("SELECT status FROM pg_stat_wal_receiver")
+        except (adapters.AwsError, pg.PgError, OSError, KeyError, ValueError) as e:
+            log("warning", "wal_receiver_failed", error=str(e))
+            return None
+        return status == "streaming"
+
 
 class Monitor:
     """One run's collaborators: the adapters, the probe, the clock."""
@@ -86,6 +108,7 @@ class Monitor:
         events = self._try(failed, "events", self.store.open_events) or ()
         fence = self._try(failed, "fence", self.store.fence) or {}
         authority_dr = bool(self._try(failed, "authority", self.store.authority_is_dr))
+        receiving = self.positions.receiving() if not reachable else None
         return fsm.Observation(
             now,
             reachable,
@@ -98,6 +121,7 @@ class Monitor:
             fence_confirmed="confirmed_at" in fence,
             failed=tuple(failed),
             authority_dr=authority_dr,
+            receiving=receiving,
         )
 
     def _page(self, subject, message):
@@ -121,11 +145,34 @@ class Monitor:
         return payload
 
     def _record_authority(self):
-        """The authority, also where the observers read it (the global table)."""
+        """The authority, also where the observers read it (the global table); False when it
+        could not be recorded."""
         try:
             self.store.set_authority(self.clock())
         except adapters.AwsError as e:
             self._page("drgen: writer authority not recorded", f"Recording the writer authority failed ({e}).")
+            return False
+        return True
+
+    def _call_promote(self, state):
+        """PromoteReadReplica. No answer (the call may have reached RDS) or a promotion already
+        under way counts as started; a refusal pages, at most once per repage interval."""
+        try:
+            self.aws.promote(self.cfg.replica_id, self.cfg.backup_retention)
+        except adapters.AwsError as e:
+            if e.unreachable or "InvalidDBInstanceState" in str(e):
+                log("warning", "promotion_call_unanswered", error=str(e))
+                return
+            last = state["pages"].get("promote-refused")
+            now = self.clock()
+            if last is None or now - last >= self.cfg.rules.repage_seconds:
+                state["pages"]["promote-refused"] = now
+                self._page(
+                    "drgen: promotion call refused",
+                    f"PromoteReadReplica was refused ({e}) after the writer authority was set to DR; the monitor "
+                    "calls it again every minute. Writes are unavailable until it succeeds: fix the cause "
+                    "(see the RUNBOOK).",
+                )
 
     def _announce(self, subject, detail):
         try:
@@ -137,25 +184,27 @@ class Monitor:
     def execute(self, before, result):
         """Carries out the step's actions; returns the state to keep."""
         cfg = self.cfg
+        state = result.state
         for action in result.actions:
             log("info", "action", kind=action.kind, subject=action.subject)
             if action.kind == "page":
                 self._page(action.subject, action.message)
             elif action.kind == "promote":
-                try:
-                    self.aws.promote(cfg.replica_id, cfg.backup_retention)
-                except adapters.AwsError as e:
-                    self._page("drgen: promotion call failed", f"PromoteReadReplica failed ({e}); retrying next tick.")
+                # The authority first: RDS reports a promoting replica as a replica for minutes,
+                # and the observers and every later run must already know. Without it, no call.
+                if not self._record_authority():
                     return before
-                self.publish(result.state, force=True)
-                self._record_authority()
+                self.publish(state, force=True)
+                self._call_promote(state)
                 self._announce(action.subject, self._start_workflow(action.message))
+            elif action.kind == "promote_again":
+                self._call_promote(state)
             elif action.kind == "start_workflow":
                 self._record_authority()
                 self._announce(action.subject, self._start_workflow(action.message))
             else:
                 self._announce(action.subject, {"replica": cfg.replica_id, "reason": action.message})
-        return result.state
+        return state
 
     def publish(self, state, reachable=None, force=False):
         """The writer authority (WriterIsDr), and what this tick saw."""
@@ -190,18 +239,25 @@ class Monitor:
         return state
 
     def run(self, owner):
-        """One scheduled run: ticks every probe interval for `run_seconds`, under the run lock."""
+        """One scheduled run under the run lock: a tick every probe interval until `run_seconds`
+        have passed. It ends by elapsed time, so that a slow tick (a probe timing out, slow
+        calls) shortens the run instead of overrunning the schedule into the next one."""
         cfg = self.cfg
-        ticks = max(1, int(cfg.run_seconds // cfg.interval))
-        if not self.store.acquire(owner, self.clock(), cfg.run_seconds + 60):
+        began = self.clock()
+        if not self.store.acquire(owner, began, cfg.run_seconds + 60):
             log("warning", "locked", reason="another monitor run holds the lock")
             return {"action": "skipped"}
+        ticks = 0
         try:
             state = self.store.load() or fsm.initial_state()
-            for i in range(ticks):
-                if i:
-                    self.sleep(cfg.interval)
-                state = self.tick(state, first=i == 0)
+            while True:
+                start = self.clock()
+                state = self.tick(state, first=ticks == 0)
+                ticks += 1
+                took = self.clock() - start
+                if self.clock() + cfg.interval + took - began > cfg.run_seconds:
+                    break
+                self.sleep(cfg.interval)
         finally:
             self.store.release(owner)
         return {"action": "ran", "phase": state["phase"], "ticks": ticks}
@@ -233,7 +289,7 @@ class Monitor:
             except adapters.AwsError as e:
                 if not (e.unreachable or "InvalidDBInstanceState" in str(e)):
                     self._page(
-                        "drgen: promotion call failed",
+                        "drgen: promotion call refused",
                         f"PromoteReadReplica was refused ({e}) after the writer authority was set to DR. Fix the "
                         "cause and invoke promote again, or reset the authority if the failover is abandoned.",
                     )
@@ -268,19 +324,25 @@ class Monitor:
         return {"action": "reset", "phase": state["phase"]}
 
 
-def handler(event, context):
-    """Lambda entry point: a scheduled run, {"command": "promote"} (the manual failover), or
-    {"command": "reset-authority"} during failback."""
-    cfg = config.monitor_config(os.environ)
-    aws = adapters.Aws()
-    monitor = Monitor(cfg, aws, adapters.Store(aws, cfg.table), Positions(aws, cfg))
+def serve(monitor, event, request_id):
+    """One invocation: a scheduled run, {"command": "promote"} (the manual failover), or
+    {"command": "reset-authority"} during failback. A run that fails (the state table, the run
+    lock) raises: the function's Errors alarm pages once when failures start, not every run."""
     command = (event or {}).get("command")
     if command == "reset-authority":
         return monitor.reset_authority()
     if command == "promote":
         return monitor.promote_by_hand()
     try:
-        return monitor.run(getattr(context, "aws_request_id", "manual"))
+        return monitor.run(request_id)
     except adapters.AwsError as e:
-        monitor._page("drgen monitor: run failed", f"The failover monitor run failed ({e}); no decision was made.")
+        log("error", "run_failed", error=str(e))
         raise
+
+
+def handler(event, context):
+    """Lambda entry point."""
+    cfg = config.monitor_config(os.environ)
+    aws = adapters.Aws()
+    monitor = Monitor(cfg, aws, adapters.Store(aws, cfg.table), Positions(aws, cfg))
+    return serve(monitor, event, getattr(context, "aws_request_id", "manual"))

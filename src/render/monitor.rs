@@ -39,6 +39,8 @@ pub fn render(m: &Topology, doc: &mut Doc) {
         ("PROBE_TIMEOUT_SECONDS", n(f.probe_timeout_seconds)),
         ("PROBE_INTERVAL_SECONDS", n(f.monitor_probe_interval_seconds)),
         ("RUN_SECONDS", n(f.monitor_run_seconds())),
+        ("SCHEDULE_SECONDS", n(f.monitor_schedule_minutes * 60)),
+        ("PROMOTION_BOUND_SECONDS", n(super::stepfunctions::PROMOTION_BOUND_SECONDS)),
         ("CONFIRM_SECONDS", n(f.confirm_seconds)),
         ("LAG_THRESHOLD_SECONDS", n(f.lag_threshold_seconds)),
         ("MAX_DATA_LOSS_SECONDS", n(f.max_data_loss_seconds)),

@@ -80,7 +80,7 @@ const CONFIRMED: Bound = Bound { every: 60, waits: 30 };
 const STANDALONE: Bound = Bound { every: 60, waits: 120 };
 /// drgen's promotion bound: a promotion that has not finished 30 minutes after the workflow
 /// started waiting for it pages (and the wait goes on), as RUNBOOK.md documents.
-const PROMOTION_BOUND_SECONDS: u32 = 1800;
+pub const PROMOTION_BOUND_SECONDS: u32 = 1800;
 /// The whole execution: 28 hours, above the longest path (the promotion check, the fence's
 /// 24 h 1 min and its 30-minute confirmation, 24.7 hours of waits) plus the steps' own run time.
 const EXECUTION_TIMEOUT_SECONDS: u32 = 100_800;

@@ -1,0 +1,190 @@
+"""What must hold on every schedule. Each check reads the finished world's ground truth (the
+schedule, the commits each database acknowledged, the calls that reached RDS, the pages) and
+returns its violations as sentences; `limits` returns the documented limits a schedule hit,
+which are counted, not failed.
+
+I1 two writable databases: the old primary acknowledges a commit while the promoted replica is
+   writable (outside a full inter-region partition: the documented limit).
+I2 a promotion during an in-region recovery of a primary whose region is up, once the recovery
+   could be known (its event's delivery delay after it began).
+I3 loss above the RPO gate: an automatic promotion loses commits (acknowledged by the old
+   primary, never received by the replica) spanning more than the gate's budget plus one
+   sampling interval.
+I4 a silent "no": the DR side cannot reach the primary for the confirm window and two schedule
+   periods, and in that time nothing was promoted and nothing paged; or a promotion was called
+   and the instance is not writable within the promotion bound, unpaged.
+I5 too slow: in a clean regional outage (nothing else wrong) the promotion call comes later than
+   explain's promotion bound, or the writer name moves later than its DNS bound.
+I6 a page storm: one subject paged more than twice within the repage interval.
+"""
+
+from faults import RECOVERY as RECOVERY_KINDS
+
+PROMOTION_BOUND = 1800.0
+# Whether the primary region speaks for itself (its guard); without it a late or lost recovery
+# event is the documented limit of a confirm window that a long recovery outlasts.
+GUARDED = False  # the state machine pages a promotion that has not finished by then
+
+
+def promotion_call(w):
+    """When the first PromoteReadReplica reached RDS (accepted, ambiguous or not)."""
+    return next((t for t, outcome in w.promote_calls if outcome == "accepted"), None)
+
+
+def full_partition_overlaps(w, start, end):
+    return any(f.kind == "full-partition" and f.start < end and start < f.end for f in w.schedule.faults)
+
+
+def i1_two_writers(w):
+    p = w.promote_called_at
+    if p is None:
+        return []
+    writable_from = p + w.p["promotion_seconds"]
+    late = [t for t in w.primary.commits if t >= writable_from]
+    if not late or full_partition_overlaps(w, p, late[-1] + 1):
+        return []
+    return [
+        f"I1: the old primary acknowledged {len(late)} commits while the promoted replica was writable "
+        f"(from {late[0]:.0f} s to {late[-1]:.0f} s; writable from {writable_from:.0f} s)"
+    ]
+
+
+def i2_promotion_in_recovery(w):
+    p = promotion_call(w)
+    if p is None or not w.schedule.recovery_at(p):
+        return []
+    # A recovery that began less than its notice before the call could not be known: its event
+    # was still on its way.
+    notice = w.p["event_delay"] + float(w.d["probe_interval_seconds"])
+    if not any(f.kind in RECOVERY_KINDS and f.start <= p - notice < f.end + w.p["dns_tail"] for f in w.schedule.faults):
+        return []
+    outage = any(f.kind in ("region-outage", "full-partition") and f.start <= p < f.end for f in w.schedule.faults)
+    if outage or (w.p["event_fate"] != "delivered" and not GUARDED):
+        return []
+    return [f"I2: promoted at {p:.0f} s during an in-region recovery of the primary, its region up"]
+
+
+def i3_loss(w):
+    p = w.promote_called_at
+    if p is None or not w.rules.automatic:
+        return []
+    lost = [t for t in w.primary.commits if t > w.received]
+    if not lost:
+        return []
+    span = lost[-1] - w.received
+    budget = w.rules.max_data_loss + float(w.d["probe_interval_seconds"])
+    if span <= budget or full_partition_overlaps(w, p - w.rules.confirm_seconds, lost[-1] + 1):
+        return []
+    return [f"I3: {len(lost)} commits lost spanning {span:.0f} s, above the {budget:.0f} s the gate allows"]
+
+
+def _unreachable_spans(w):
+    """Ground truth: spans in which no session from the DR side could reach the primary."""
+    spans, start = [], None
+    step = 1.0
+    t = 0.0
+    while t < w.schedule.horizon:
+        down = _dr_cannot_reach(w, t)
+        if down and start is None:
+            start = t
+        elif not down and start is not None:
+            spans.append((start, t))
+            start = None
+        t += step
+    if start is not None:
+        spans.append((start, w.schedule.horizon))
+    return spans
+
+
+def _dr_cannot_reach(w, t):
+    s = w.schedule
+    region = any(f.kind == "region-outage" and f.start <= t < f.end for f in s.faults)
+    path = any(f.kind in ("peering-partition", "full-partition") and f.start <= t < f.end for f in s.faults)
+    return region or path or s.primary_down(t)
+
+
+def i4_silent_no(w):
+    found = []
+    period = float(w.d["schedule_seconds"])
+    grace = w.rules.confirm_seconds + 2 * period
+    # A lost state item, and the end of an in-region recovery, start the window again.
+    restarts = [f.start for f in w.schedule.faults if f.kind == "state-lost"]
+    restarts += [f.end for f in w.schedule.faults if f.kind in RECOVERY_KINDS]
+    for began, end in _unreachable_spans(w):
+        start = max([began] + [t for t in restarts if began <= t < end])
+        if end - start <= grace:
+            continue
+        if w.promote_called_at is not None and w.promote_called_at <= start + grace:
+            continue
+        # A page earlier in the same spell still stands (pages repeat every repage interval).
+        if any(began <= t <= start + grace for t, *_ in w.pages):
+            continue
+        # Failed monitor runs keep the function's Errors alarm in ALARM: that is not silent.
+        if any(began <= t <= start + grace and a.startswith("failed") for t, _, a in w.monitor_runs):
+            continue
+        found.append(f"I4: the primary unreachable from {start:.0f} s to {end:.0f} s, and nothing promoted or paged")
+    called = promotion_call(w)
+    if called is not None and not w.replica_writable():
+        deadline = called + PROMOTION_BOUND
+        if w.schedule.horizon > deadline and not any(t >= called for t, *_ in w.pages):
+            found.append(f"I4: promoted at {called:.0f} s, never writable, and nothing paged")
+    return found
+
+
+def i5_timing(w):
+    s = w.schedule
+    if len(s.faults) != 1 or s.faults[0].kind != "region-outage":
+        return []
+    f = s.faults[0]
+    rto = w.e["rto"]
+    found = []
+    bound = rto["promotion_starts_within_seconds"]
+    if f.end - f.start > bound + 10 and w.rules.automatic:
+        called = promotion_call(w)
+        if called is None or called - f.start > bound:
+            took = "never" if called is None else f"after {called - f.start:.0f} s"
+            found.append(f"I5: regional outage at {f.start:.0f} s, promotion called {took}, bound {bound} s")
+    moved = next((t for t, a in w.dns_answers if a == "dr" and t >= f.start), None)
+    dns_bound = rto["dns_reroute_seconds"]
+    if f.end - f.start > dns_bound + 10 and (moved is None or moved - f.start > dns_bound):
+        took = "never" if moved is None else f"after {moved - f.start:.0f} s"
+        found.append(f"I5: regional outage at {f.start:.0f} s, writer name moved {took}, bound {dns_bound} s")
+    return found
+
+
+def i6_page_storm(w):
+    found = []
+    by_subject = {}
+    for t, _, subject, _ in w.pages:
+        by_subject.setdefault(subject, []).append(t)
+    for subject, times in by_subject.items():
+        for i in range(len(times) - 2):
+            if times[i + 2] - times[i] < w.rules.repage_seconds:
+                found.append(f"I6: {subject!r} paged 3 times within {times[i + 2] - times[i]:.0f} s")
+                break
+    return found
+
+
+CHECKS = (i1_two_writers, i2_promotion_in_recovery, i3_loss, i4_silent_no, i5_timing, i6_page_storm)
+
+
+def violations(w):
+    return [v for check in CHECKS for v in check(w)]
+
+
+def limits(w):
+    """The documented limits this schedule hit: a full inter-region partition in which the old
+    primary took commits after the replica became writable (the default authority cannot stop
+    it), and a lost or late recovery event of a recovery longer than the confirm window."""
+    hit = []
+    called = promotion_call(w)
+    if called is not None and w.schedule.recovery_at(called) and w.p["event_fate"] != "delivered" and not GUARDED:
+        hit.append("recovery-event-late-or-lost")
+    p = w.promote_called_at
+    if p is not None:
+        writable_from = p + w.p["promotion_seconds"]
+        late = [t for t in w.primary.commits if t >= writable_from]
+        if late and full_partition_overlaps(w, p, late[-1] + 1):
+            hit.append("full-partition-two-writers")
+    return hit
+

@@ -1,0 +1,778 @@
+"""A simulated account on one deterministic clock, driving the Lambda package's own code.
+
+Nothing here decides: `Monitor.run` (under its schedule and run lock), `fsm.step`,
+`adapters.Store`, `monitor.Positions`, the observer's handler and the workflow's steps are the
+package's. What is simulated is everything they talk to:
+
+- the clock: one event queue; a sleep or a slow call advances it and runs what falls due;
+- the two databases: the primary (up, in an in-region recovery, or gone with its region), the
+  replica (receiving WAL with a delay while the replication path is up; a promotion that RDS
+  reports as a `modifying` replica for minutes before the instance is writable), commits from one
+  application client in each region that reach whatever the writer name resolves to and keep
+  their sessions until something breaks them;
+- the failover state table: a copy per region, replicated with a delay, paused by a partition;
+- RDS, CloudWatch, SNS, EventBridge and Step Functions as the monitor and the workflow see them,
+  with the faults of the schedule (`faults.py`) applied to every call;
+- Route 53: the observers' HTTPS checks, the authority alarm's checks and the calculated rule,
+  with the graph that `drgen explain --format json` reports.
+"""
+
+import bisect
+import heapq
+import time as real_time
+
+from botocore.exceptions import ClientError
+from drgen_lambda import adapters, config, fsm, logs, monitor, observer, pg, probe, workflow
+
+# The package logs one JSON line per tick; thousands of schedules make that the main cost.
+monitor.log = observer.log = workflow.log = logs.log = lambda *a, **k: None
+
+
+class _Inline:
+    """threading.Thread for the observer: the authority read runs to its end when started (the
+    simulated read takes no real time, and its failures are raised, not slow)."""
+
+    def __init__(self, target, daemon=None):
+        self._target = target
+
+    def start(self):
+        self._target()
+
+    def join(self, timeout=None):
+        pass
+
+
+observer.threading = type("threading", (), {"Thread": _Inline})
+
+
+class _Time:
+    """The observer's `time` module: its heartbeat is stamped with the simulated clock."""
+
+    clock = None
+
+    @classmethod
+    def time(cls):
+        return cls.clock.now
+
+    monotonic = staticmethod(real_time.monotonic)
+
+
+observer.time = _Time
+
+UNREACHABLE = "Could not connect to the endpoint URL"
+REGION = {"primary": "us-east-1", "dr": "us-west-2"}
+
+
+class Clock:
+    """The simulated time and the queue of what falls due."""
+
+    def __init__(self):
+        self.now = 0.0
+        self._queue = []
+        self._seq = 0
+
+    def at(self, when, action):
+        self._seq += 1
+        heapq.heappush(self._queue, (when, self._seq, action))
+
+    def every(self, period, action, start=0.0, until=None):
+        def run():
+            action()
+            if until is None or self.now + period <= until:
+                self.at(self.now + period, run)
+
+        self.at(start, run)
+
+    def advance(self, seconds):
+        """Runs everything due up to now + seconds. Something run may itself advance the clock
+        (a monitor run sleeps), so the clock never goes back when it returns."""
+        target = self.now + seconds
+        while self._queue and self._queue[0][0] <= target:
+            when, _, action = heapq.heappop(self._queue)
+            self.now = max(self.now, when)
+            action()
+        self.now = max(self.now, target)
+
+
+class Table:
+    """One region's copy of the failover state table (a DynamoDB global table)."""
+
+    def __init__(self):
+        self.items = {}
+        self.stamps = {}  # pk -> time of the write it holds (last writer wins)
+
+
+class Database:
+    def __init__(self, name):
+        self.name = name
+        self.commits = []  # ack times
+        self.fenced = False  # the deny-all security group: no new connections
+        self.rebooted_at = None  # cuts the sessions open before it
+
+
+class World:
+    def __init__(self, explained, schedule):
+        self.e = explained
+        self.schedule = schedule
+        self.p = schedule.params
+        self.clock = Clock()
+        _Time.clock = self.clock
+        d = explained["decision"]
+        self.d = d
+        self.primary = Database("primary")
+        self.replica = Database("replica")
+        self.tables = {"primary": Table(), "dr": Table()}
+        self.received = 0.0  # newest commit time the replica has received
+        self.received_lsn = 0
+        self.promote_called_at = None  # first PromoteReadReplica that RDS accepted
+        self.promote_calls = []  # (time, outcome)
+        self.pages = []  # (time, region, subject, message)
+        self.metrics = []  # (time, name, value)
+        self.authority_points = []  # (time, WriterIsDr)
+        self.lag_points = []  # (time, value)
+        self.workflow_started = []
+        self.fence_calls = []
+        self.dns_answers = []  # (time, "primary" | "dr") on every change
+        self.monitor_runs = []  # (start, end, answer)
+        self.heartbeat_writes = 0
+        env = {
+            "AWS_REGION": REGION["dr"],
+            "PRIMARY_HOST": "primary",
+            "PRIMARY_PORT": "5432",
+            "PROBE_TIMEOUT_SECONDS": str(d["probe_timeout_seconds"]),
+            "PROBE_INTERVAL_SECONDS": str(d["probe_interval_seconds"]),
+            "RUN_SECONDS": str(d["run_seconds"]),
+            "SCHEDULE_SECONDS": str(d["schedule_seconds"]),
+            "CONFIRM_SECONDS": str(d["confirm_seconds"]),
+            "LAG_THRESHOLD_SECONDS": str(d["lag_threshold_seconds"]),
+            "MAX_DATA_LOSS_SECONDS": str(d["max_data_loss_seconds"]),
+            "EVENT_EXPIRY_SECONDS": str(d["recovery_event_expiry_seconds"]),
+            "MODE": d["mode"],
+            "REPLICA_ID": "replica",
+            "REPLICA_HOST": "replica",
+            "DB_NAME": "trading",
+            "SECRET_ID": "secret",
+            "STATE_TABLE": "failover",
+            "METRIC_NAMESPACE": "drgen",
+            "TOPIC_ARN": "topic-dr",
+            "STATE_MACHINE_ARN": "machine",
+        }
+        self.cfg = config.monitor_config(env)
+        self.rules = self.cfg.rules
+        self.aws = {side: SimAws(self, side) for side in ("primary", "dr")}
+        self.store = adapters.Store(self.aws["dr"], "failover")
+        self.failover_cfg = config.FailoverConfig(
+            region=REGION["dr"],
+            primary_region=REGION["primary"],
+            primary_id="primary",
+            replica_id="replica",
+            fence_group="sg-deny-all",
+            table="failover",
+            namespace="drgen",
+            topic_arn="topic-dr",
+            event_bus="default",
+            secret_id="secret",
+            rotation_function="rotation",
+            rotation_days=30,
+            backup_retention=7,
+        )
+        self.route53 = Route53(self)
+        self.clients = [Client(self, "primary"), Client(self, "dr")]
+
+    # --- ground truth from the schedule ---------------------------------------------------------
+    def active(self, kind, t=None):
+        t = self.clock.now if t is None else t
+        return any(f.kind == kind and f.start <= t < f.end for f in self.schedule.faults)
+
+    def region_up(self, side):
+        return not (side == "primary" and self.active("region-outage"))
+
+    def primary_serving(self):
+        """The primary accepts sessions in its own region."""
+        return self.region_up("primary") and not self.schedule.primary_down(self.clock.now)
+
+    def link(self):
+        """The peering path between the VPCs (the DR probe, the WAL position reads)."""
+        return not (self.active("peering-partition") or self.active("full-partition"))
+
+    def backbone(self):
+        """Cross-region service traffic: table replication, forwarded events, cross-region APIs."""
+        return not self.active("full-partition")
+
+    def primary_from(self, side):
+        """Whether a new session from `side` reaches the primary."""
+        if not self.primary_serving() or self.primary.fenced:
+            return False
+        return side == "primary" or self.link()
+
+    def replica_alive(self):
+        return not self.active("replica-dead")
+
+    def replica_writable(self):
+        p = self.promote_called_at
+        return p is not None and self.clock.now >= p + self.p["promotion_seconds"] and self.replica_alive()
+
+    def replica_reports_replica(self):
+        p = self.promote_called_at
+        return p is None or self.clock.now < p + self.p["promotion_seconds"]
+
+    # --- what runs by itself ---------------------------------------------------------------------
+    def replicate(self):
+        """Once a second: the replica receives what the primary committed `lag` seconds ago."""
+        now = self.clock.now
+        # RDS carries cross-region replication over its own network, not the VPC peering.
+        if self.promote_called_at is None and self.primary_serving() and self.backbone() and self.replica_alive():
+            lag = self.p["replication_lag"] + (self.p["far_behind"] if self.active("replica-far-behind") else 0.0)
+            upto = now - lag
+            if upto > self.received:
+                self.received = upto
+                self.received_lsn = self.lsn_at(upto)
+
+    def lsn_at(self, t):
+        """The primary's WAL position after the commits up to t (one position a commit, plus the
+        heartbeat's write every minute, so an idle primary's position moves too)."""
+        commits = bisect.bisect_right(self.primary.commits, t)
+        return 1000 + 10 * commits + int(t // 60)
+
+    def lag_datapoint(self):
+        """ReplicaLag, as RDS publishes it for PostgreSQL (now minus the newest replayed
+        transaction's time), once a minute, unless the metric is missing."""
+        if self.active("lag-missing") or not self.replica_reports_replica() or not self.replica_alive():
+            return
+        replayed = bisect.bisect_right(self.primary.commits, self.received)
+        newest = max(self.primary.commits[replayed - 1] if replayed else 0.0, 60 * (self.received // 60))
+        self.lag_points.append((self.clock.now, max(0.0, self.clock.now - newest)))
+
+    def heartbeat(self):
+        """The primary-region observer's scheduled run, every minute (its own handler)."""
+        if not self.region_up("primary"):
+            return
+        cfg = observer_cfg("primary", heartbeat=not self.active("heartbeat-broken"))
+        try:
+            observer.handle({}, cfg, check=self.checker("primary"), aws=self.aws["primary"])
+        except adapters.AwsError:
+            pass
+
+    def checker(self, side):
+        """The probe from `side`'s VPC: accepting, or a timeout that costs the probe's time."""
+
+        def check(host, port, timeout):
+            if self.primary_from(side):
+                self.clock.advance(0.02)
+                return probe.ACCEPTING
+            self.clock.advance(timeout)
+            return probe.DOWN
+
+        return check
+
+    def forward_event(self, event_id, at):
+        """EventBridge forwards an RDS event of the primary to the DR region: delivered, late or
+        lost as the schedule says, and never across a full partition."""
+        fate = self.p["event_fate"]
+        if fate == "lost":
+            return
+        delay = self.p["event_delay"]
+
+        def deliver():
+            if not self.backbone():
+                return
+            event = {"source": "aws.rds", "detail": {"EventID": event_id}}
+            try:
+                workflow.handle(event, self.failover_cfg, self.aws["dr"], self.store, self.clock.now)
+            except adapters.AwsError:
+                pass  # Lambda's asynchronous retries end in the dead-letter queue: the event is lost
+
+        self.clock.at(at + delay, deliver)
+
+    def write_table(self, side, key, item):
+        now = self.clock.now
+        for target in ("primary", "dr"):
+            if target == side:
+                self._apply(target, key, item, now)
+            else:
+                self._replicate(target, key, item, now)
+
+    def _apply(self, side, key, item, stamp):
+        table = self.tables[side]
+        if stamp >= table.stamps.get(key, -1.0):
+            table.stamps[key] = stamp
+            if item is None:
+                table.items.pop(key, None)
+            else:
+                table.items[key] = item
+
+    def _replicate(self, target, key, item, stamp):
+        def arrive():
+            if self.backbone():
+                self._apply(target, key, item, stamp)
+            else:  # a partition holds the change until it heals
+                self.clock.at(self.clock.now + 1.0, arrive)
+
+        self.clock.at(self.clock.now + self.p["table_delay"], arrive)
+
+    # --- the monitor, on its schedule ------------------------------------------------------------
+    def invoke_monitor(self):
+        m = monitor.Monitor(
+            self.cfg,
+            self.aws["dr"],
+            self.store,
+            monitor.Positions(self.aws["dr"], self.cfg, connect=self.connect),
+            check=self.checker("dr"),
+            clock=lambda: self.clock.now,
+            sleep=self.clock.advance,
+        )
+        start = self.clock.now
+        try:
+            answer = monitor.serve(m, {}, f"run-{start:.0f}")["action"]
+        except adapters.AwsError as e:
+            answer = f"failed: {e}"
+            # The function's Errors alarm (one datapoint a minute) pages when failures start.
+            if not (self.monitor_runs and self.monitor_runs[-1][2].startswith("failed")):
+                self.pages.append((self.clock.now, "dr", "ALARM: monitor-errors", str(e)))
+        self.monitor_runs.append((start, self.clock.now, answer))
+
+    def connect(self, host, port, user, password, *, database, timeout):
+        return PgSession(self, host, timeout)
+
+    # --- the workflow (Step Functions), as the rendered state machine runs it -------------------
+    def start_workflow(self):
+        self.workflow_started.append(self.clock.now)
+        if len(self.workflow_started) == 1:
+            Workflow(self).start()
+
+    def run(self):
+        c = self.clock
+        horizon = self.schedule.horizon
+        c.every(1.0, self.replicate, until=horizon)
+        c.every(1.0, lambda: [cl.tick() for cl in self.clients], until=horizon)
+        c.every(60.0, self.lag_datapoint, start=30.0, until=horizon)
+        c.every(60.0, self.heartbeat, start=self.p["heartbeat_offset"], until=horizon)
+        c.every(10.0, self.route53.check, start=1.0, until=horizon)
+        period = float(self.d["schedule_seconds"])
+
+        def schedule_monitor(k):
+            def fire():
+                self.invoke_monitor()
+
+            c.at(k * period + self.p["schedule_jitter"][k % len(self.p["schedule_jitter"])], fire)
+
+        for k in range(int(horizon // period)):
+            schedule_monitor(k)
+        for f in self.schedule.faults:
+            if f.kind in RECOVERY_KINDS:
+                opening, closing = RECOVERY_KINDS[f.kind]
+                c.at(f.start, lambda e=opening, f=f: self.forward_event(e, f.start))
+                c.at(f.end, lambda e=closing, f=f: self.forward_event(e, f.end))
+            if f.kind == "state-lost":
+                c.at(f.start, lambda: self.write_table("dr", "state", None))
+        c.advance(horizon)
+        return self
+
+
+# The in-region recoveries the schedule can contain: their opening and closing RDS events.
+RECOVERY_KINDS = {
+    "multi-az-failover": ("RDS-EVENT-0013", "RDS-EVENT-0015"),
+    "engine-upgrade": ("RDS-EVENT-0267", "RDS-EVENT-0268"),
+    "offline-maintenance": ("RDS-EVENT-0026", "RDS-EVENT-0027"),
+}
+
+
+def observer_cfg(side, heartbeat=False, target_side="primary"):
+    return config.ObserverConfig(
+        target=config.ProbeTarget("primary", 5432, 2.0),
+        token="x" * 16,
+        namespace="drgen",
+        observer=side,
+        publish_metric=False,
+        heartbeat_table="failover" if heartbeat else "",
+        state_table="failover",
+        target_side=target_side,
+    )
+
+
+class PgSession:
+    """The monitor's SQL session to the primary or the replica (WAL positions)."""
+
+    def __init__(self, world, host, timeout):
+        self.w = world
+        self.host = host
+        if host == "primary":
+            ok = world.primary_from("dr") and not world.active("wal-reads-fail")
+        else:
+            ok = world.replica_alive()
+        if not ok:
+            world.clock.advance(timeout)
+            raise OSError(f"{host}: timed out")
+        world.clock.advance(0.02)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def scalar(self, sql):
+        w = self.w
+        if "pg_current_wal_lsn" in sql:
+            lsn = w.lsn_at(w.clock.now)
+        elif "pg_last_wal_receive_lsn" in sql:
+            lsn = w.received_lsn
+        elif "pg_stat_wal_receiver" in sql:
+            streaming = w.promote_called_at is None and w.primary_serving() and w.backbone()
+            return "streaming" if streaming else None
+        else:
+            raise pg.PgError(f"the simulation has no answer to {sql!r}")
+        return f"{lsn >> 32:X}/{lsn & 0xFFFFFFFF:X}"
+
+
+class _Dynamo:
+    """The conditional writes of the run lock, against a region's table copy."""
+
+    def __init__(self, aws):
+        self.aws = aws
+
+    def put_item(self, TableName, Item, ConditionExpression, ExpressionAttributeNames, ExpressionAttributeValues):
+        aws = self.aws
+        aws._latency("dynamodb.put_item")
+        current = aws.w.tables[aws.side].items.get("lock")
+        now = float(ExpressionAttributeValues[":now"]["N"])
+        if current is not None and not float(current["until"]["N"]) < now:
+            raise ClientError({"Error": {"Code": "ConditionalCheckFailedException"}}, "PutItem")
+        aws.w.write_table(aws.side, "lock", dict(Item))
+
+    def delete_item(self, TableName, Key, ConditionExpression, ExpressionAttributeNames, ExpressionAttributeValues):
+        aws = self.aws
+        aws._latency("dynamodb.delete_item")
+        current = aws.w.tables[aws.side].items.get("lock")
+        if current is None or current["owner"] != ExpressionAttributeValues[":owner"]:
+            raise ClientError({"Error": {"Code": "ConditionalCheckFailedException"}}, "DeleteItem")
+        aws.w.write_table(aws.side, "lock", None)
+
+
+class SimAws:
+    """`adapters.Aws` as a function in `side`'s region sees it."""
+
+    def __init__(self, world, side):
+        self.w = world
+        self.side = side
+
+    def _latency(self, operation):
+        w = self.w
+        if not w.region_up(self.side):
+            raise adapters.AwsError(operation, UNREACHABLE)
+        slow = w.p["call_seconds"] * (5 if w.active("slow-calls") else 1)
+        w.clock.advance(slow)
+
+    def _remote(self, operation):
+        """A call from the DR region to the primary region's API (the workflow's fence)."""
+        self._latency(operation)
+        w = self.w
+        if not w.region_up("primary") or not w.backbone():
+            w.clock.advance(w.d["probe_timeout_seconds"])
+            raise adapters.AwsError(operation, UNREACHABLE)
+
+    # --- DynamoDB ------------------------------------------------------------------------------
+    def _client(self, name):
+        assert name == "dynamodb", name
+        return _Dynamo(self)
+
+    def _call(self, service, operation, region=None, **kw):
+        assert service == "dynamodb", service
+        self._latency(f"dynamodb.{operation}")
+        w = self.w
+        if self.side == "dr" and w.active("dr-table-impaired") or self.side == "primary" and w.active(
+            "primary-table-impaired"
+        ):
+            raise adapters.AwsError(f"dynamodb.{operation}", "InternalServerError")
+        items = w.tables[self.side].items
+        if operation == "get_item":
+            item = items.get(kw["Key"]["pk"]["S"])
+            return {"Item": dict(item)} if item else {}
+        if operation == "put_item":
+            w.write_table(self.side, kw["Item"]["pk"]["S"], dict(kw["Item"]))
+            return {}
+        if operation == "delete_item":
+            w.write_table(self.side, kw["Key"]["pk"]["S"], None)
+            return {}
+        if operation == "batch_get_item":
+            ((table, request),) = kw["RequestItems"].items()
+            found = [dict(items[k["pk"]["S"]]) for k in request["Keys"] if k["pk"]["S"] in items]
+            return {"Responses": {table: found}}
+        raise AssertionError(operation)
+
+    # --- CloudWatch, SNS, EventBridge, Step Functions, Secrets Manager -------------------------
+    def put_metrics(self, namespace, metrics, dimensions):
+        self._latency("cloudwatch.put_metric_data")
+        for name, value, _ in metrics:
+            self.w.metrics.append((self.w.clock.now, name, float(value)))
+            if name == "WriterIsDr":
+                self.w.authority_points.append((self.w.clock.now, float(value)))
+
+    def notify(self, topic_arn, subject, message):
+        self._latency("sns.publish")
+        self.w.pages.append((self.w.clock.now, self.side, subject, message))
+
+    def put_event(self, bus, detail_type, detail):
+        self._latency("events.put_events")
+
+    def start_failover(self, state_machine_arn, name, payload):
+        self._latency("stepfunctions.start_execution")
+        self.w.start_workflow()
+        return "execution-" + name
+
+    def credentials(self, secret_id):
+        self._latency("secretsmanager.get_secret_value")
+        return {"username": "dbadmin", "password": "x", "host": "primary"}
+
+    def secret(self, secret_id):
+        self._latency("secretsmanager.describe_secret")
+        return {"PrimaryRegion": REGION["primary"]}, {"host": "primary"}
+
+    def detach_secret(self, secret_id):
+        self._latency("secretsmanager.stop_replication_to_replica")
+
+    def put_secret(self, secret_id, value):
+        self._latency("secretsmanager.put_secret_value")
+
+    def schedule_rotation(self, secret_id, function_arn, days):
+        self._latency("secretsmanager.rotate_secret")
+
+    # --- RDS and its metrics -----------------------------------------------------------------------
+    def replica_state(self, replica_id):
+        self._latency("rds.describe_db_instances")
+        w = self.w
+        if not w.replica_alive():
+            return fsm.Replica("failed", True)
+        if w.replica_reports_replica():
+            return fsm.Replica("modifying" if w.promote_called_at is not None else "available", True)
+        return fsm.Replica("available", False)
+
+    def instance(self, instance_id, region=None):
+        w = self.w
+        if region is not None:
+            self._remote("rds.describe_db_instances")
+            groups = ["sg-deny-all"] if w.primary.fenced else ["sg-db"]
+            status = "available" if w.primary_serving() else "rebooting"
+            return {"DBInstanceStatus": status, "VpcSecurityGroups": [{"VpcSecurityGroupId": g} for g in groups]}
+        state = self.replica_state(instance_id)
+        instance = {"DBInstanceStatus": state.status, "Endpoint": {"Address": "replica"}}
+        if state.is_replica:
+            instance["ReadReplicaSourceDBInstanceIdentifier"] = "primary"
+        return instance
+
+    def replica_lag(self, replica_id, now=None):
+        self._latency("cloudwatch.get_metric_data")
+        points = self.w.lag_points
+        if not points:
+            return None
+        at, value = points[-1]
+        return fsm.Lag(value, self.w.clock.now - at)
+
+    def promote(self, replica_id, backup_retention):
+        w = self.w
+        self._latency("rds.promote_read_replica")
+        if w.active("promote-denied"):
+            w.promote_calls.append((w.clock.now, "denied"))
+            raise adapters.AwsError("rds.promote_read_replica", "AccessDenied")
+        if not w.replica_reports_replica() or w.promote_called_at is not None:
+            w.promote_calls.append((w.clock.now, "in progress"))
+            raise adapters.AwsError("rds.promote_read_replica", "InvalidDBInstanceState")
+        w.promote_called_at = w.clock.now
+        w.promote_calls.append((w.clock.now, "accepted"))
+        if w.active("promote-ambiguous"):
+            w.clock.advance(w.d["probe_timeout_seconds"])
+            raise adapters.AwsError("rds.promote_read_replica", "Read timeout on endpoint URL")
+
+    def fence(self, region, instance_id, security_group_id):
+        self._remote("rds.modify_db_instance")
+        self.w.primary.fenced = True
+        self.w.fence_calls.append((self.w.clock.now, "fence"))
+
+    def reboot(self, region, instance_id):
+        self._remote("rds.reboot_db_instance")
+        self.w.primary.rebooted_at = self.w.clock.now
+        self.w.fence_calls.append((self.w.clock.now, "reboot"))
+
+    def connections(self, region, instance_id, now=None):
+        self._remote("cloudwatch.get_metric_data")
+        w = self.w
+        return float(sum(1 for c in w.clients if c.session == "primary"))
+
+
+class Workflow:
+    """The rendered state machine's course: a step answering "not ready" is asked again after
+    its Wait, a bounded number of times; a failed call is retried with backoff; giving up pages.
+    The bounds are those of src/render/stepfunctions.rs."""
+
+    TRANSIENT = (2, 3, 2, None)  # first retry after, attempts, backoff, cap
+    FENCE_RETRY = (30, 1441, 2, 60)
+
+    def __init__(self, world):
+        self.w = world
+        self.fence_done = False
+
+    def _task(self, name, retry, then):
+        interval, attempts, backoff, cap = retry
+        w = self.w
+
+        def attempt(n, delay):
+            try:
+                answer = workflow.handle({"step": name}, w.failover_cfg, w.aws["dr"], w.store, w.clock.now)
+            except adapters.AwsError as e:
+                if n < attempts:
+                    nxt = delay * backoff if cap is None else min(delay * backoff, cap)
+                    w.clock.at(w.clock.now + delay, lambda: attempt(n + 1, nxt))
+                else:
+                    w.aws["dr"].notify("topic-dr", f"drgen: workflow step {name} failed", str(e))
+                return
+            then(answer)
+
+        attempt(0, interval)
+
+    def _poll(self, name, every, waits, retry, done, late=None):
+        w = self.w
+
+        def ask(n):
+            def answered(answer):
+                if answer["ready"]:
+                    done()
+                    return
+                if n == late:
+                    w.aws["dr"].notify("topic-dr", "drgen: promotion not finished after 30 minutes", str(answer))
+                if n < waits:
+                    w.clock.at(w.clock.now + every, lambda: ask(n + 1))
+                else:
+                    w.aws["dr"].notify("topic-dr", f"drgen: workflow step {name} gave up waiting", str(answer))
+
+            self._task(name, retry, answered)
+
+        ask(0)
+
+    def start(self):
+        def promoted():
+            self._poll(
+                "fence",
+                60,
+                1441,
+                self.FENCE_RETRY,
+                lambda: self._poll("verify_fence", 60, 30, self.TRANSIENT, lambda: None),
+            )
+            self._poll(
+                "await_standalone",
+                60,
+                120,
+                self.TRANSIENT,
+                lambda: self._task("promote_secret", self.TRANSIENT, lambda a: None),
+                late=30,
+            )
+
+        self._poll("ensure_promoted", 30, 20, self.TRANSIENT, promoted)
+
+
+class Route53:
+    """The PRIMARY record's calculated check from `drgen explain`'s graph: the observers' HTTPS
+    checks through each observer's handler, and the writer-authority alarm's checks."""
+
+    def __init__(self, world):
+        self.w = world
+        graph = world.e["dns"]
+        self.graph = graph
+        self.streak = {}
+        self.healthy = {}
+        for child in graph["children"]:
+            if child["role"] == "observer":
+                self.streak[child["side"]] = 0
+                self.healthy[child["side"]] = True
+        self.answer = "primary"
+
+    def _observer_ok(self, side):
+        w = self.w
+        if not w.region_up(side):
+            return False
+        cfg = observer_cfg(side, target_side="primary")
+        request = {"httpMethod": "GET", "path": "/" + cfg.token}
+        reply = observer.handle(request, cfg, check=w.checker(side), aws=w.aws[side])
+        return reply["statusCode"] == 200
+
+    def _authority_alarm(self):
+        """The WriterIsDr alarm as Route 53 sees it: the newest datapoint older than the alarm's
+        delay decides; missing data keeps the state."""
+        w = self.w
+        cutoff = w.clock.now - w.p["authority_delay"]
+        newest = bisect.bisect_right(w.authority_points, (cutoff, float("inf")))
+        return newest > 0 and w.authority_points[newest - 1][1] >= 1
+
+    def check(self):
+        w = self.w
+        now = w.clock.now
+        for child in self.graph["children"]:
+            if child["role"] != "observer":
+                continue
+            side = child["side"]
+            ok = self._observer_ok(side)
+            w.clock.now = now  # the checks run in parallel: their probe time is not the world's
+            if ok == self.healthy[side]:
+                self.streak[side] = 0
+            else:
+                self.streak[side] += 1
+                if self.streak[side] >= child["failure_threshold"]:
+                    self.healthy[side], self.streak[side] = ok, 0
+        says_primary = not self._authority_alarm()
+        healthy = 0
+        for child in self.graph["children"]:
+            if child["role"] == "observer":
+                healthy += int(self.healthy[child["side"]])
+            else:
+                healthy += child["copies"] * int(says_primary)
+        answer = "primary" if healthy >= self.graph["threshold"] else "dr"
+        if answer != self.answer:
+            self.answer = answer
+            w.dns_answers.append((now, answer))
+
+
+class Client:
+    """The application in one region: one session to whatever the writer name resolved to
+    (cached for the record's TTL), one commit a second while it is writable, a new session
+    when the old one breaks."""
+
+    def __init__(self, world, side):
+        self.w = world
+        self.side = side
+        self.session = None
+        self.opened = 0.0
+        self.cached = None
+        self.expires = -1.0
+
+    def _resolve(self):
+        w = self.w
+        if w.clock.now >= self.expires:
+            self.cached = w.route53.answer
+            self.expires = w.clock.now + w.e["dns"]["ttl_seconds"]
+        return self.cached
+
+    def tick(self):
+        w = self.w
+        if not w.region_up(self.side) or w.active("idle-application"):
+            self.session = None
+            return
+        if self.session is None:
+            target = self._resolve()
+            if target == "primary" and w.primary_from(self.side):
+                self.session, self.opened = "primary", w.clock.now
+            elif target == "dr" and (self.side == "dr" or w.link()) and w.replica_alive():
+                self.session, self.opened = "dr", w.clock.now
+            else:
+                return
+        if self.session == "primary":
+            p = w.primary
+            cut = p.rebooted_at is not None and p.rebooted_at > self.opened
+            reachable = w.primary_serving() and (self.side == "primary" or w.link())
+            if cut or not reachable:
+                self.session = None
+                return
+            p.commits.append(w.clock.now)
+        elif w.replica_writable():
+            w.replica.commits.append(w.clock.now)
+        else:  # read-only: the write fails, the application reconnects
+            self.session = None
+
