@@ -57,6 +57,9 @@ class Rules(NamedTuple):
     # between one scheduled run's last tick and the next run's first, with slack. A longer
     # hole (a run skipped or late) starts the confirm window again.
     max_gap: float = 60.0
+    # The primary region is silent when it has not spoken (its guard's report, its observer's
+    # beat, the heartbeat) for this long; None when it has no guard (one path: the window).
+    silence_seconds: Optional[float] = None
     # A promotion that has not made the instance a standalone writer by then pages, and again
     # every repage interval (the state machine's own bound, src/render/stepfunctions.rs).
     promotion_bound: float = 1800.0
@@ -93,6 +96,10 @@ class Observation(NamedTuple):
     # The replica's WAL receiver is streaming from the primary (pg_stat_wal_receiver): the
     # primary is alive, whatever the DR side's probe says. None when not read.
     receiving: Optional[bool] = None
+    # When the primary region last spoke (the newest of its guard's report, its observer's
+    # `alive` beat and the heartbeat), and the guard's newest report: (verdict, since, at).
+    spoke_at: Optional[float] = None
+    guard: Optional[tuple] = None
 
 
 class Action(NamedTuple):
@@ -190,7 +197,32 @@ def _open_events(obs, rules):
     return [(kind, at) for kind, at in obs.events if obs.now - at < rules.event_expiry]
 
 
-def gate(state, obs, rules) -> Optional[Gate]:  # noqa: PLR0911 - one return per gate, in order
+def silent(obs, rules) -> bool:
+    """The primary region has fallen silent: it has a guard, has spoken before, and has said
+    nothing (guard, observer beat, heartbeat) for the silence window."""
+    if rules.silence_seconds is None or obs.spoke_at is None:
+        return False
+    return obs.now - obs.spoke_at >= rules.silence_seconds
+
+
+def _guard_says(obs, rules):
+    """The guard's verdict while its report is fresh (younger than the silence window), with its
+    `since`; ("stale", None) when the region speaks but its guard does not; None without a
+    guard."""
+    if rules.silence_seconds is None or obs.spoke_at is None:
+        return None
+    if obs.guard is None or obs.now - obs.guard[2] >= rules.silence_seconds:
+        return ("stale", None)
+    return obs.guard[0], obs.guard[1]
+
+
+def window(obs, rules) -> float:
+    """The confirm window of this tick: the short path's (the silence window) while the primary
+    region is silent, the long path's otherwise."""
+    return rules.silence_seconds if silent(obs, rules) else rules.confirm_seconds
+
+
+def gate(state, obs, rules) -> Optional[Gate]:  # noqa: PLR0911, PLR0912 - one return per gate, in order
     """The first reason not to promote now, or None when every condition for promotion holds."""
     if obs.failed or obs.replica is None or obs.replica_lsn is None:
         what = ", ".join(obs.failed) or ("replica" if obs.replica is None else "the replica's WAL position")
@@ -202,7 +234,37 @@ def gate(state, obs, rules) -> Optional[Gate]:  # noqa: PLR0911 - one return per
             "not promoting",
             True,
         )
-    if obs.heartbeat_at is not None and obs.now - obs.heartbeat_at < rules.confirm_seconds:
+    short = silent(obs, rules)
+    if short and obs.receiving is None:
+        return Gate("cannot-decide", "cannot decide: the replica's WAL receiver could not be read; not promoting", True)
+    says = None if short else _guard_says(obs, rules)
+    if says is not None:
+        verdict, since = says
+        if verdict == "reachable":
+            return Gate(
+                "partition",
+                "partition: the primary's own region reaches it (its guard) while the DR side cannot; not promoting",
+                True,
+            )
+        if verdict == "recovering":
+            return Gate(
+                "veto",
+                "in-region recovery of the primary under way, as its own region's RDS reports it (its guard); "
+                "not promoting. The confirm window starts again when it ends",
+                True,
+            )
+        if verdict != "unreachable":
+            return Gate(
+                "guard",
+                f"the primary's region speaks, but its guard's verdict is {verdict}: it cannot tell a recovery "
+                f"from a failure; not promoting automatically. To promote by hand: {rules.manual_command}",
+                True,
+            )
+        if obs.now - since < rules.confirm_seconds:
+            return Gate(
+                "confirming", "the primary's own region has seen it unreachable for less than the window", False
+            )
+    if not short and obs.heartbeat_at is not None and obs.now - obs.heartbeat_at < rules.confirm_seconds:
         age = obs.now - obs.heartbeat_at
         return Gate(
             "partition",
@@ -219,16 +281,17 @@ def gate(state, obs, rules) -> Optional[Gate]:  # noqa: PLR0911 - one return per
             "starts again when it ends",
             True,
         )
-    if obs.lag is None or obs.lag.age > rules.lag_max_age:
-        seen = "missing" if obs.lag is None else f"stale ({obs.lag.age:.0f} s old)"
-        return Gate("lag-unknown", f"replica lag unknown: the newest ReplicaLag datapoint is {seen}", True)
-    if obs.lag.value <= rules.lag_threshold:
-        return Gate(
-            "lag-low",
-            f"replica lag {obs.lag.value:.0f} s is within {rules.lag_threshold:.0f} s: replication is "
-            "alive, so the primary may be too; not promoting",
-            True,
-        )
+    if not short:
+        if obs.lag is None or obs.lag.age > rules.lag_max_age:
+            seen = "missing" if obs.lag is None else f"stale ({obs.lag.age:.0f} s old)"
+            return Gate("lag-unknown", f"replica lag unknown: the newest ReplicaLag datapoint is {seen}", True)
+        if obs.lag.value <= rules.lag_threshold:
+            return Gate(
+                "lag-low",
+                f"replica lag {obs.lag.value:.0f} s is within {rules.lag_threshold:.0f} s: replication is "
+                "alive, so the primary may be too; not promoting",
+                True,
+            )
     risk = data_at_risk(state)
     if risk is None or risk > rules.max_data_loss:
         measured = "unknown" if risk is None else f"about {risk:.0f} s"
@@ -275,7 +338,7 @@ def _recovery_ended(state, obs, rules):
 
 
 def _confirming(state, obs, rules):
-    return obs.now - state["since"] < rules.confirm_seconds
+    return obs.now - state["since"] < window(obs, rules)
 
 
 def _cleared(state, obs, rules):
@@ -374,8 +437,9 @@ def _promote(state, obs, rules):
         Action(
             "promote",
             "drgen failover started",
-            f"The primary has been unreachable for {obs.now - state['since']:.0f} s; promoting the replica "
-            f"(replica lag {obs.lag.value:.0f} s, commits at risk about {risk:.0f} s).",
+            f"The primary has been unreachable for {obs.now - state['since']:.0f} s"
+            + (" and its region silent" if silent(obs, rules) else "")
+            + f"; promoting the replica (commits at risk about {risk:.0f} s).",
         )
     ]
 
@@ -541,7 +605,12 @@ class Step(NamedTuple):
 
 
 def _open_keys(obs, rules):
-    return sorted(f"{kind}@{at:.0f}" for kind, at in _open_events(obs, rules))
+    """The recoveries open this tick: forwarded events, and the guard's own "recovering"."""
+    keys = [f"{kind}@{at:.0f}" for kind, at in _open_events(obs, rules)]
+    says = _guard_says(obs, rules)
+    if says is not None and says[0] == "recovering":
+        keys.append(f"guard@{says[1]:.0f}")
+    return sorted(keys)
 
 
 def step(state, obs: Observation, rules: Rules) -> Step:

@@ -109,6 +109,10 @@ class Monitor:
         fence = self._try(failed, "fence", self.store.fence) or {}
         authority_dr = bool(self._try(failed, "authority", self.store.authority_is_dr))
         receiving = self.positions.receiving() if not reachable else None
+        # What the primary region says of itself: its guard's report and its observer's beat.
+        report = self._try(failed, "guard", self.store.guard)
+        alive = self._try(failed, "alive", self.store.alive)
+        spoken = [t for t in (heartbeat, alive, report.at if report else None) if t is not None]
         return fsm.Observation(
             now,
             reachable,
@@ -122,6 +126,8 @@ class Monitor:
             failed=tuple(failed),
             authority_dr=authority_dr,
             receiving=receiving,
+            spoke_at=max(spoken) if spoken else None,
+            guard=(report.verdict, report.since, report.at) if report else None,
         )
 
     def _page(self, subject, message):

@@ -252,11 +252,14 @@ fn check_alarms(m: &Topology, doc: &mut Doc) {
         .add_attribute(("alarm_name", m.names.alarm("authority-disagree", side).expr()))
         .add_attribute((
             "alarm_description",
-            "The three writer-authority checks disagree for five minutes: one of them does not follow the alarm",
+            "The three writer-authority checks disagree for two minutes: one of them does not follow the alarm, and one more fault (an observer lost) would move the writer name",
         ))
         .add_attribute(("comparison_operator", "GreaterThanThreshold"))
         .add_attribute(("threshold", 0))
-        .add_attribute(("evaluation_periods", 5))
+        // Two minutes, not five: a stuck authority check uses the margin that an observer's
+        // loss would also use, so it pages as the first of two faults. One minute would page
+        // on the seconds in which the checks follow the alarm at slightly different times.
+        .add_attribute(("evaluation_periods", 2))
         .add_attribute(("treat_missing_data", "breaching"))
         .add_attribute(("alarm_actions", arr([super::alerts::topic(side)])))
         .add_attribute(("ok_actions", arr([super::alerts::topic(side)])))

@@ -254,6 +254,7 @@ pub fn render(m: &Topology, doc: &Doc, layout: super::Layout) -> String {
     values.insert("lag", m.failover.lag_threshold_seconds.to_string());
     values.insert("rpo", m.failover.max_data_loss_seconds.to_string());
     values.insert("expiry", m.failover.recovery_event_expiry_seconds.to_string());
+    values.insert("promotion_bound", super::stepfunctions::PROMOTION_BOUND_SECONDS.to_string());
     values.insert("cpu", m.monitoring.cpu_threshold_percent.to_string());
     values.insert("storage", m.monitoring.free_storage_threshold_gb.to_string());
 

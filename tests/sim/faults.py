@@ -16,6 +16,7 @@ KINDS = (
     "peering-partition",  # the VPC peering path only (probe, WAL reads, replication)
     "full-partition",  # peering, table replication, forwarded events and cross-region API calls
     "heartbeat-broken",  # the primary-region observer cannot write its heartbeat
+    "guard-broken",  # the primary-region guard does not run (throttled, erroring), its region up
     "dr-table-impaired",  # the DR region's table copy fails every call
     "primary-table-impaired",  # the primary region's table copy fails every call
     "promote-denied",  # PromoteReadReplica refused (IAM)
@@ -24,6 +25,7 @@ KINDS = (
     "replica-far-behind",  # replication slower by minutes
     "lag-missing",  # no ReplicaLag datapoints
     "wal-reads-fail",  # the primary answers probes, but its WAL position cannot be read
+    "primary-api-down",  # the primary region's RDS and CloudWatch APIs only (the fence cannot run)
     "slow-calls",  # every AWS call five times slower
     "idle-application",  # no commits (the heartbeat's write alone moves the WAL)
     "state-lost",  # the monitor's saved state item disappears (instant)
@@ -68,7 +70,12 @@ class Schedule(NamedTuple):
         return f"seed {self.seed}: {faults or 'no faults'}"
 
     def to_json(self):
-        return {"seed": self.seed, "horizon": self.horizon, "params": self.params, "faults": [list(f) for f in self.faults]}
+        return {
+            "seed": self.seed,
+            "horizon": self.horizon,
+            "params": self.params,
+            "faults": [list(f) for f in self.faults],
+        }
 
     @classmethod
     def from_json(cls, data):

@@ -16,11 +16,16 @@ I4 a silent "no": the DR side cannot reach the primary for the confirm window an
 I5 too slow: in a clean regional outage (nothing else wrong) the promotion call comes later than
    explain's promotion bound, or the writer name moves later than its DNS bound.
 I6 a page storm: one subject paged more than twice within the repage interval.
+I7 an unfenced old primary, unpaged: a promotion was called and the fence is not confirmed
+   within the fence grace and two schedule periods, and no "split-brain risk" page came by then.
+I8 a promotion of a primary that serves in its own region while only the VPC peering is cut (the
+   heartbeat and the replica's own stream can tell that apart from an outage).
 """
 
 from faults import RECOVERY as RECOVERY_KINDS
 
 PROMOTION_BOUND = 1800.0
+FENCE_GRACE = 600.0  # fsm.FENCE_GRACE: the monitor pages an unconfirmed fence after it
 # Whether the primary region speaks for itself (its guard); without it a late or lost recovery
 # event is the documented limit of a confirm window that a long recovery outlasts.
 GUARDED = False  # the state machine pages a promotion that has not finished by then
@@ -165,7 +170,44 @@ def i6_page_storm(w):
     return found
 
 
-CHECKS = (i1_two_writers, i2_promotion_in_recovery, i3_loss, i4_silent_no, i5_timing, i6_page_storm)
+def i7_fence_unpaged(w):
+    called = promotion_call(w)
+    if called is None:
+        return []
+    by = called + FENCE_GRACE + 2 * float(w.d["schedule_seconds"])
+    if by > w.schedule.horizon:
+        return []
+    fenced = any(subject == "drgen: old primary fenced" and t <= by for t, _, subject, _ in w.pages)
+    paged = any(subject == "drgen: split-brain risk" and called <= t <= by for t, _, subject, _ in w.pages)
+    if fenced or paged:
+        return []
+    return [f"I7: promoted at {called:.0f} s; the fence not confirmed by {by:.0f} s, and no split-brain page"]
+
+
+def i8_partial_partition(w):
+    called = promotion_call(w)
+    if called is None or not w.rules.automatic:
+        return []
+    s = w.schedule
+    serving = not s.primary_down(called) and not any(
+        f.kind in ("region-outage", "full-partition") and f.start <= called < f.end for f in s.faults
+    )
+    cut = any(f.kind == "peering-partition" and f.start <= called < f.end for f in s.faults)
+    if not (serving and cut):
+        return []
+    return [f"I8: promoted at {called:.0f} s a primary serving in its own region (only the peering was cut)"]
+
+
+CHECKS = (
+    i1_two_writers,
+    i2_promotion_in_recovery,
+    i3_loss,
+    i4_silent_no,
+    i5_timing,
+    i6_page_storm,
+    i7_fence_unpaged,
+    i8_partial_partition,
+)
 
 
 def violations(w):
@@ -187,4 +229,3 @@ def limits(w):
         if late and full_partition_overlaps(w, p, late[-1] + 1):
             hit.append("full-partition-two-writers")
     return hit
-

@@ -43,8 +43,14 @@ def outcome(explained, schedule):
     try:
         w = run(explained, schedule)
     except Exception as e:  # noqa: BLE001 - the package's code failing under a schedule is a finding
-        return {"violations": [f"E: the simulation raised {type(e).__name__}: {e}"], "limits": [], "promoted": False,
-                "decision_seconds": None, "lost_seconds": 0.0, "kinds": sorted({f.kind for f in schedule.faults})}
+        return {
+            "violations": [f"E: the simulation raised {type(e).__name__}: {e}"],
+            "limits": [],
+            "promoted": False,
+            "decision_seconds": None,
+            "lost_seconds": 0.0,
+            "kinds": sorted({f.kind for f in schedule.faults}),
+        }
     called = invariants.promotion_call(w)
     first = schedule.faults[0].start if schedule.faults else None
     return {
@@ -52,7 +58,9 @@ def outcome(explained, schedule):
         "limits": invariants.limits(w),
         "promoted": called is not None,
         "decision_seconds": None if called is None or first is None else round(called - first, 1),
-        "lost_seconds": round(max(0.0, max([t for t in w.primary.commits if t > w.received], default=w.received) - w.received), 1)
+        "lost_seconds": round(
+            max(0.0, max([t for t in w.primary.commits if t > w.received], default=w.received) - w.received), 1
+        )
         if w.promote_called_at is not None
         else 0.0,
         "kinds": sorted({f.kind for f in schedule.faults}),

@@ -22,10 +22,10 @@ import heapq
 import time as real_time
 
 from botocore.exceptions import ClientError
-from drgen_lambda import adapters, config, fsm, logs, monitor, observer, pg, probe, workflow
+from drgen_lambda import adapters, config, fsm, guard_run, logs, monitor, observer, pg, probe, workflow
 
 # The package logs one JSON line per tick; thousands of schedules make that the main cost.
-monitor.log = observer.log = workflow.log = logs.log = lambda *a, **k: None
+monitor.log = observer.log = workflow.log = guard_run.log = logs.log = lambda *a, **k: None
 
 
 class _Inline:
@@ -135,6 +135,7 @@ class World:
         self.dns_answers = []  # (time, "primary" | "dr") on every change
         self.monitor_runs = []  # (start, end, answer)
         self.heartbeat_writes = 0
+        self.rds_events = []  # (time, message) of the primary, in its region
         env = {
             "AWS_REGION": REGION["dr"],
             "PRIMARY_HOST": "primary",
@@ -253,6 +254,44 @@ class World:
         except adapters.AwsError:
             pass
 
+    def primary_status(self):
+        """DBInstanceStatus of the primary, as its own region's RDS API reports it."""
+        t = self.clock.now
+        for f in self.schedule.faults:
+            if f.kind in RECOVERY_STATUS and f.start <= t < f.end:
+                return RECOVERY_STATUS[f.kind]
+        return "available"
+
+    def run_guard(self):
+        """The primary-region guard's scheduled run (its own code), unless its region is down or
+        the guard function fails (throttled, erroring) by the schedule."""
+        if not self.region_up("primary") or self.active("guard-broken"):
+            return
+        env = {
+            "PRIMARY_HOST": "primary",
+            "PRIMARY_PORT": "5432",
+            "PROBE_TIMEOUT_SECONDS": str(self.d["probe_timeout_seconds"]),
+            "GUARD_INTERVAL_SECONDS": str(self.e["guard"]["interval_seconds"]),
+            "RUN_SECONDS": str(self.e["guard"]["run_seconds"]),
+            "PRIMARY_ID": "primary",
+            "STATE_TABLE": "failover",
+        }
+        aws = self.aws["primary"]
+        clock = self.clock
+        g = guard_run.Guard(
+            config.guard_config(env),
+            aws,
+            adapters.Store(aws, "failover"),
+            check=self.checker("primary"),
+            clock=lambda: clock.now,
+            monotonic=lambda: clock.now,
+            sleep=clock.advance,
+        )
+        try:
+            g.run()
+        except adapters.AwsError:
+            pass
+
     def checker(self, side):
         """The probe from `side`'s VPC: accepting, or a timeout that costs the probe's time."""
 
@@ -347,6 +386,7 @@ class World:
         c.every(1.0, lambda: [cl.tick() for cl in self.clients], until=horizon)
         c.every(60.0, self.lag_datapoint, start=30.0, until=horizon)
         c.every(60.0, self.heartbeat, start=self.p["heartbeat_offset"], until=horizon)
+        c.every(60.0, self.run_guard, start=self.p["schedule_jitter"][0] + 7.0, until=horizon)
         c.every(10.0, self.route53.check, start=1.0, until=horizon)
         period = float(self.d["schedule_seconds"])
 
@@ -363,18 +403,29 @@ class World:
                 opening, closing = RECOVERY_KINDS[f.kind]
                 c.at(f.start, lambda e=opening, f=f: self.forward_event(e, f.start))
                 c.at(f.end, lambda e=closing, f=f: self.forward_event(e, f.end))
+            if f.kind in RECOVERY_MESSAGES:
+                opening, closing = RECOVERY_MESSAGES[f.kind]
+                self.rds_events += [(f.start, opening), (f.end, closing)]
             if f.kind == "state-lost":
                 c.at(f.start, lambda: self.write_table("dr", "state", None))
         c.advance(horizon)
         return self
 
 
-# The in-region recoveries the schedule can contain: their opening and closing RDS events.
+# The in-region recoveries the schedule can contain: their opening and closing RDS events, the
+# messages DescribeEvents gives for them in the primary's region, and the instance's status
+# meanwhile.
 RECOVERY_KINDS = {
     "multi-az-failover": ("RDS-EVENT-0013", "RDS-EVENT-0015"),
     "engine-upgrade": ("RDS-EVENT-0267", "RDS-EVENT-0268"),
     "offline-maintenance": ("RDS-EVENT-0026", "RDS-EVENT-0027"),
 }
+RECOVERY_MESSAGES = {
+    "multi-az-failover": ("Multi-AZ instance failover started.", "Multi-AZ instance failover completed."),
+    "engine-upgrade": ("Database engine version upgrade started.", "Database engine version upgrade finished."),
+    "offline-maintenance": ("Applying off-line patches to DB instance.", "Finished applying off-line patches to DB instance."),
+}
+RECOVERY_STATUS = {"multi-az-failover": "available", "engine-upgrade": "upgrading", "offline-maintenance": "maintenance"}
 
 
 def observer_cfg(side, heartbeat=False, target_side="primary"):
@@ -467,7 +518,7 @@ class SimAws:
         """A call from the DR region to the primary region's API (the workflow's fence)."""
         self._latency(operation)
         w = self.w
-        if not w.region_up("primary") or not w.backbone():
+        if not w.region_up("primary") or not w.backbone() or w.active("primary-api-down"):
             w.clock.advance(w.d["probe_timeout_seconds"])
             raise adapters.AwsError(operation, UNREACHABLE)
 
@@ -480,8 +531,11 @@ class SimAws:
         assert service == "dynamodb", service
         self._latency(f"dynamodb.{operation}")
         w = self.w
-        if self.side == "dr" and w.active("dr-table-impaired") or self.side == "primary" and w.active(
-            "primary-table-impaired"
+        if (
+            self.side == "dr"
+            and w.active("dr-table-impaired")
+            or self.side == "primary"
+            and w.active("primary-table-impaired")
         ):
             raise adapters.AwsError(f"dynamodb.{operation}", "InternalServerError")
         items = w.tables[self.side].items
@@ -538,6 +592,22 @@ class SimAws:
         self._latency("secretsmanager.rotate_secret")
 
     # --- RDS and its metrics -----------------------------------------------------------------------
+    def _regional(self, operation):
+        """A call to this region's RDS API (the guard's, in the primary region)."""
+        self._latency(operation)
+        if self.side == "primary" and self.w.active("primary-api-down"):
+            self.w.clock.advance(adapters.GUARD_CALL_SECONDS)
+            raise adapters.AwsError(operation, UNREACHABLE)
+
+    def instance_status(self, instance_id):
+        self._regional("rds.describe_db_instances")
+        return self.w.primary_status()
+
+    def instance_events(self, instance_id, start, end):
+        self._regional("rds.describe_events")
+        low, high = start.timestamp(), end.timestamp()
+        return [(t, m) for t, m in self.w.rds_events if low <= t <= high]
+
     def replica_state(self, replica_id):
         self._latency("rds.describe_db_instances")
         w = self.w
@@ -775,4 +845,3 @@ class Client:
             w.replica.commits.append(w.clock.now)
         else:  # read-only: the write fails, the application reconnects
             self.session = None
-
