@@ -10,6 +10,7 @@ pub const OBSERVER: &[&str] = &[
     "drgen_lambda/adapters.py",
     "drgen_lambda/config.py",
     "drgen_lambda/fsm.py",
+    "drgen_lambda/guard.py",
     "drgen_lambda/logs.py",
     "drgen_lambda/observer.py",
     "drgen_lambda/probe.py",
@@ -21,6 +22,7 @@ pub const MONITOR: &[&str] = &[
     "drgen_lambda/adapters.py",
     "drgen_lambda/config.py",
     "drgen_lambda/fsm.py",
+    "drgen_lambda/guard.py",
     "drgen_lambda/logs.py",
     "drgen_lambda/monitor.py",
     "drgen_lambda/pg.py",
@@ -33,6 +35,7 @@ pub const FAILOVER: &[&str] = &[
     "drgen_lambda/adapters.py",
     "drgen_lambda/config.py",
     "drgen_lambda/fsm.py",
+    "drgen_lambda/guard.py",
     "drgen_lambda/logs.py",
     "drgen_lambda/workflow.py",
 ];

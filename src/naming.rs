@@ -92,6 +92,8 @@ impl Role {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Function {
     Observer,
+    /// The primary-region guard: what the primary's own region sees, every few seconds.
+    Guard,
     Monitor,
     Failover,
 }
@@ -100,6 +102,7 @@ impl Function {
     pub fn word(self) -> &'static str {
         match self {
             Function::Observer => "observer",
+            Function::Guard => "guard",
             Function::Monitor => "monitor",
             Function::Failover => "failover",
         }

@@ -57,9 +57,12 @@ mod tests {
 
     #[test]
     fn packages_are_small_and_rebuild_to_the_same_bytes() {
+        // Only drgen's modules and the standard library: a package that grows past this has
+        // picked up something it should not carry (the functions' cold starts pay for every byte).
+        const LIMIT: usize = 32 * 1024;
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("lambda");
         for p in Package::ALL {
-            assert!(p.zip().len() <= 20 * 1024, "{} is {} bytes", p.path(), p.zip().len());
+            assert!(p.zip().len() <= LIMIT, "{} is {} bytes", p.path(), p.zip().len());
             let files: Vec<(&str, Vec<u8>)> =
                 sources(p).iter().map(|name| (*name, std::fs::read(root.join(name)).unwrap())).collect();
             let borrowed: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (*n, b.as_slice())).collect();
