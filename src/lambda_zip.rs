@@ -16,6 +16,20 @@ pub const OBSERVER: &[&str] = &[
     "drgen_lambda/probe.py",
 ];
 
+/// The sources of the primary-region guard's package, relative to `lambda/`: its own package
+/// rather than the observer's, which answers Route 53 within two seconds and stays as small as
+/// its cold start wants.
+pub const GUARD: &[&str] = &[
+    "drgen_lambda/__init__.py",
+    "drgen_lambda/adapters.py",
+    "drgen_lambda/config.py",
+    "drgen_lambda/fsm.py",
+    "drgen_lambda/guard.py",
+    "drgen_lambda/guard_run.py",
+    "drgen_lambda/logs.py",
+    "drgen_lambda/probe.py",
+];
+
 /// The sources of the monitor package, relative to `lambda/`.
 pub const MONITOR: &[&str] = &[
     "drgen_lambda/__init__.py",

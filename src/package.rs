@@ -7,17 +7,19 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Package {
     Observer,
+    Guard,
     Monitor,
     Failover,
 }
 
 impl Package {
-    pub const ALL: [Package; 3] = [Package::Observer, Package::Monitor, Package::Failover];
+    pub const ALL: [Package; 4] = [Package::Observer, Package::Guard, Package::Monitor, Package::Failover];
 
     /// The zip's path in the output directory.
     pub fn path(self) -> &'static str {
         match self {
             Package::Observer => "lambda/observer.zip",
+            Package::Guard => "lambda/guard.zip",
             Package::Monitor => "lambda/monitor.zip",
             Package::Failover => "lambda/failover.zip",
         }
@@ -27,6 +29,7 @@ impl Package {
     pub fn handler(self) -> &'static str {
         match self {
             Package::Observer => "drgen_lambda.observer.handler",
+            Package::Guard => "drgen_lambda.guard_run.handler",
             Package::Monitor => "drgen_lambda.monitor.handler",
             Package::Failover => "drgen_lambda.workflow.handler",
         }
@@ -36,6 +39,7 @@ impl Package {
     pub fn zip(self) -> &'static [u8] {
         match self {
             Package::Observer => include_bytes!(concat!(env!("OUT_DIR"), "/observer.zip")),
+            Package::Guard => include_bytes!(concat!(env!("OUT_DIR"), "/guard.zip")),
             Package::Monitor => include_bytes!(concat!(env!("OUT_DIR"), "/monitor.zip")),
             Package::Failover => include_bytes!(concat!(env!("OUT_DIR"), "/failover.zip")),
         }
@@ -50,6 +54,7 @@ mod tests {
     fn sources(p: Package) -> &'static [&'static str] {
         match p {
             Package::Observer => lambda_zip::OBSERVER,
+            Package::Guard => lambda_zip::GUARD,
             Package::Monitor => lambda_zip::MONITOR,
             Package::Failover => lambda_zip::FAILOVER,
         }

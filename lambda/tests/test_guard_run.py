@@ -197,6 +197,14 @@ def test_a_failed_write_or_an_unreadable_previous_report_does_not_stop_the_run(a
     assert "guard_previous_unreadable" in out and out.count("guard_report_failed") == 8
 
 
+def test_one_call_of_the_guard_is_one_attempt_within_its_bound():
+    client = adapters.GUARD_CLIENT
+    assert client.retries["total_max_attempts"] == 1
+    assert client.connect_timeout + client.read_timeout == adapters.GUARD_CALL_SECONDS
+    aws = adapters.Aws(config=client)
+    assert aws._client("rds", "us-west-2").meta.config.read_timeout == client.read_timeout
+
+
 def test_the_gap_that_continues_an_observation_spans_two_runs():
     clock = Clock()
     g, _ = new_guard(clock, checker(probe.DOWN), aws=object())

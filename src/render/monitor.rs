@@ -40,6 +40,9 @@ pub fn render(m: &Topology, doc: &mut Doc) {
         ("PROBE_INTERVAL_SECONDS", n(f.monitor_probe_interval_seconds)),
         ("RUN_SECONDS", n(f.monitor_run_seconds())),
         ("CONFIRM_SECONDS", n(f.confirm_seconds)),
+        // The primary region is silent when nothing from it (the guard's report, the observer's
+        // `alive` beat, the heartbeat) is younger than this: the short path.
+        ("SILENCE_SECONDS", n(f.silence_seconds)),
         ("LAG_THRESHOLD_SECONDS", n(f.lag_threshold_seconds)),
         ("MAX_DATA_LOSS_SECONDS", n(f.max_data_loss_seconds)),
         ("EVENT_EXPIRY_SECONDS", n(f.recovery_event_expiry_seconds)),
