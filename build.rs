@@ -12,6 +12,7 @@ fn main() {
     println!("cargo:rerun-if-changed=src/lambda_zip.rs");
     for (name, sources) in [
         ("observer", lambda_zip::OBSERVER),
+        ("guard", lambda_zip::GUARD),
         ("monitor", lambda_zip::MONITOR),
         ("failover", lambda_zip::FAILOVER),
     ] {

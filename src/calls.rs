@@ -103,7 +103,7 @@ impl Declaration {
 
     fn check(self) -> Result<Self, String> {
         for (function, calls) in &self.functions {
-            if !["observer", "monitor", "failover"].contains(&function.as_str()) {
+            if !["observer", "guard", "monitor", "failover"].contains(&function.as_str()) {
                 return Err(format!("functions.{function}: not a drgen function"));
             }
             for call in calls {
@@ -150,7 +150,7 @@ mod tests {
     #[test]
     fn the_committed_declaration_reads() {
         let d = parse(SOURCE).unwrap();
-        for f in [Function::Observer, Function::Monitor, Function::Failover] {
+        for f in [Function::Observer, Function::Guard, Function::Monitor, Function::Failover] {
             assert!(!d.calls(f).is_empty(), "{}", f.word());
         }
     }

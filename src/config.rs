@@ -23,7 +23,8 @@ pub struct Config {
     /// When true (the default) everything can be destroyed: no deletion protection,
     /// no final snapshot, secrets deleted without a recovery window.
     pub destroyable: bool,
-    /// Largest accepted worst-case DNS reroute time, in seconds.
+    /// Largest accepted worst-case DNS reroute time, and time until promotion starts when the
+    /// primary's region falls silent, in seconds.
     pub rto_target_seconds: u32,
     /// Extra tags on every resource, besides the ones drgen sets (Environment, CostCenter,
     /// environmentSuffix, ManagedBy, and Name where a resource has one).
@@ -264,8 +265,17 @@ pub struct FailoverConfig {
     /// Timeout of one probe in seconds (1 to 10).
     pub probe_timeout_seconds: u32,
     /// The primary must be unreachable from the DR side without a break for this many seconds
-    /// before promotion (60 to 3600); longer than an ordinary Multi-AZ failover.
+    /// before promotion (60 to 3600); longer than an ordinary Multi-AZ failover. The long path:
+    /// it applies while the primary's region speaks.
     pub confirm_seconds: u32,
+    /// Seconds between the primary-region guard's ticks (2 to 15): each probes the primary from
+    /// its own region and, while that fails, reads the primary's status and events there.
+    pub guard_interval_seconds: u32,
+    /// The primary's region is silent when nothing from it (guard report, observer beat,
+    /// heartbeat) is younger than this; a silent region while the DR side cannot reach the
+    /// primary takes the short path to promotion. At least 75 (the observer's one-minute beat
+    /// plus 15 s of slack), at most 3600.
+    pub silence_seconds: u32,
     /// Largest data loss, in seconds of the primary's commits, that automatic promotion may
     /// accept (0 to 3600). Measured from WAL positions while both databases were reachable.
     pub max_data_loss_seconds: u32,
@@ -285,9 +295,10 @@ pub struct FailoverConfig {
     /// role (`aws_api_gateway_account`), a setting shared with everything else in the account and
     /// region, which drgen does not manage: turn this on once that role is set.
     pub observer_access_logs: bool,
-    /// Reserved concurrency of each observer function (1 to 100). Default: none, so that an
-    /// account on the new-account concurrency quota can apply; API Gateway throttling caps what
-    /// callers can cost the observers.
+    /// Reserved concurrency of each observer function (1 to 100); when set, the primary-region
+    /// guard, the monitor and the workflow function reserve theirs too (2, 1 and 2). Default:
+    /// none, so that an account on the new-account concurrency quota can apply; API Gateway
+    /// throttling caps what callers can cost the observers.
     pub observer_reserved_concurrency: Option<u32>,
 }
 
@@ -302,6 +313,8 @@ impl Default for FailoverConfig {
             monitor_probe_interval_seconds: 5,
             probe_timeout_seconds: 2,
             confirm_seconds: 180,
+            guard_interval_seconds: 5,
+            silence_seconds: 75,
             max_data_loss_seconds: 60,
             recovery_event_expiry_seconds: 1800,
             mode: FailoverMode::Automatic,

@@ -23,26 +23,41 @@ pub fn readme_recovery() -> String {
         s,
         "`drgen explain --env-suffix prod` prints the budget from the model, every line an upper bound.\n\
          For the defaults: DNS points the writer name at the replica within {} s ({} s of failed checks +\n\
-         {} s for the calculated check + {} s TTL; read-only until promoted); the monitor calls\n\
-         `PromoteReadReplica` within {} s ({} s to its first failed probe + the {} s confirm window +\n\
-         {} s for the deciding calls), and only when the gates hold (partition heartbeat, recovery\n\
-         events, fresh lag above {} s, at most {} s of commits at risk); RDS then takes \"several minutes\n\
-         or longer\" to promote, as AWS documents, so writes return after {} s plus that. With\n\
-         `dns.switch = \"detection\"` (the default) a model whose reroute exceeds `rto_target_seconds`\n\
-         ({} s) is refused; with `dns.switch = \"promotion\"` the writer name moves only once a promotion\n\
-         has started, within {} s for these numbers, and drgen accepts that with a warning. Details and\n\
+         {} s for the calculated check + {} s TTL; read-only until promoted). The monitor calls\n\
+         `PromoteReadReplica` only when the gates hold (fresh lag above {} s, at most {} s of commits at\n\
+         risk, the replica available), by one of two paths that depend on whether the primary's region\n\
+         speaks: its guard reports what that region sees every {} s, its observer says `alive` once a\n\
+         minute. **Short path**: the region is silent (nothing from it for {} s) while the DR side cannot\n\
+         reach the primary, as in a regional outage: promotion starts within {} s ({} s of silence + {} s\n\
+         to the monitor's next probe + {} s for the call's first attempt; the DR region is up).\n\
+         **Long path**: the region speaks, as in a Multi-AZ failover, a reboot, an engine upgrade or a\n\
+         partition: its guard's `recovering` vetoes for as long as the recovery lasts, and promotion\n\
+         needs its `unreachable` for the whole {} s confirm window: within {} s ({} s to the monitor's\n\
+         first failed probe + the confirm window + {} s for the deciding calls). RDS then takes\n\
+         \"several minutes or longer\" to promote, as AWS documents, so writes return after {} s\n\
+         (outage) or {} s plus that. A model whose short path, or (with `dns.switch = \"detection\"`,\n\
+         the default) whose reroute, exceeds `rto_target_seconds` ({} s) is refused; with\n\
+         `dns.switch = \"promotion\"` the writer name moves only once a promotion has started, within\n\
+         {} s for these numbers, and drgen accepts that with a warning. Details and\n\
          drills: `RUNBOOK.md`.",
         r.dns_reroute_seconds,
         r.detection_seconds,
         r.calculated_check_seconds,
         r.dns_ttl_seconds,
-        r.promotion_starts_within_seconds,
-        r.first_failed_probe_within_seconds,
-        r.confirm_window_seconds,
-        r.deciding_calls_seconds,
         d.lag_threshold_seconds,
         d.max_data_loss_seconds,
-        r.promotion_starts_within_seconds,
+        d.guard_interval_seconds,
+        r.silence_seconds,
+        r.short_path_seconds,
+        r.silence_seconds,
+        r.first_failed_probe_within_seconds,
+        r.promotion_call_seconds,
+        r.confirm_window_seconds,
+        r.long_path_seconds,
+        r.first_failed_probe_within_seconds,
+        r.deciding_calls_seconds,
+        r.short_path_seconds,
+        r.long_path_seconds,
         r.rto_target_seconds,
         promotion_mode_reroute(),
     );
@@ -83,12 +98,22 @@ pub fn runbook_timeline() -> String {
     );
     let _ = writeln!(
         s,
-        "| {}–{} | the confirm window: {} s without one successful probe, longer than an ordinary Multi-AZ failover (typically 60–120 s) |",
+        "| 0–{} | **regional outage**: the primary's region falls silent, its guard's last report (every {} s) and its observer's last `alive` beat {} s old; a region that is up keeps speaking through any in-region recovery, its guard saying `recovering` |",
+        r.silence_seconds, d.guard_interval_seconds, r.silence_seconds
+    );
+    let _ = writeln!(
+        s,
+        "| ≤ {} | short path: the monitor's next probe fails with the region silent, the gates hold: it calls `PromoteReadReplica` ({} s for its first attempt): **promotion starts within {} s** |",
+        r.short_path_seconds, r.promotion_call_seconds, r.short_path_seconds
+    );
+    let _ = writeln!(
+        s,
+        "| {}–{} | long path (the region speaks): the confirm window, {} s without one successful probe and the guard saying `unreachable`, not `recovering`, throughout |",
         r.first_failed_probe_within_seconds, confirm_end, r.confirm_window_seconds
     );
     let _ = writeln!(
         s,
-        "| ≤ {} | the gates hold (below): the monitor calls `PromoteReadReplica`, publishes `WriterIsDr = 1` and starts the workflow: **promotion starts within {} s** |",
+        "| ≤ {} | long path: the gates hold (below): the monitor calls `PromoteReadReplica`, publishes `WriterIsDr = 1` and starts the workflow: **promotion starts within {} s** |",
         r.promotion_starts_within_seconds, r.promotion_starts_within_seconds
     );
     let _ = writeln!(
@@ -99,8 +124,8 @@ pub fn runbook_timeline() -> String {
     );
     let _ = writeln!(
         s,
-        "| {} + P | RDS finishes promoting (\"several minutes or longer\", as AWS documents; drgen does not invent P). Writes fail until then |",
-        r.promotion_starts_within_seconds
+        "| {} or {} + P | RDS finishes promoting (\"several minutes or longer\", as AWS documents; drgen does not invent P). Writes fail until then |",
+        r.short_path_seconds, r.promotion_starts_within_seconds
     );
     s
 }

@@ -22,8 +22,24 @@ fn decision(m: &Topology) -> Decision {
         lag_max_age_seconds: 120,
         max_data_loss_seconds: f.max_data_loss_seconds,
         recovery_event_expiry_seconds: f.recovery_event_expiry_seconds,
+        guard_interval_seconds: f.guard_interval_seconds,
+        silence_seconds: f.silence_seconds,
+        paths: vec![
+            format!(
+                "the primary's region speaks when its guard's report, its observer's `alive` beat or its heartbeat is younger than {} s (the guard reports every {} s; the observer beats once a minute whatever its probe sees)",
+                f.silence_seconds, f.guard_interval_seconds
+            ),
+            format!(
+                "long path, while it speaks: its guard's `recovering` (an open recovery event or a recovery status in its own region) vetoes; promotion only after the guard has said `unreachable` for the whole {} s confirm window",
+                f.confirm_seconds
+            ),
+            format!(
+                "short path, once it is silent while the DR side cannot reach the primary (a regional outage): promotion as soon as it is silent, {} s after its last word, the other gates permitting",
+                f.silence_seconds
+            ),
+        ],
         rule: vec![
-            format!("the primary unreachable from the DR side on every probe for {} s (state kept in the DR region across runs)", f.confirm_seconds),
+            format!("the primary unreachable from the DR side on every probe: for {} s on the long path, since its region fell silent on the short path (state kept in the DR region across runs)", f.confirm_seconds),
             format!("no heartbeat from the primary's own region younger than {} s (a fresher one means a partition: page, no promotion; none at all does not block)", f.confirm_seconds),
             format!("no in-region recovery of the primary open (RDS events; one open longer than {} s expires and pages)", f.recovery_event_expiry_seconds),
             format!("ReplicaLag above {} s on a datapoint at most 120 s old (missing or stale is unknown: page, no promotion)", f.lag_threshold_seconds),
@@ -31,7 +47,7 @@ fn decision(m: &Topology) -> Decision {
             "the replica available and still a replica (otherwise page and retry)".into(),
             "every read of the decision succeeded (otherwise page and retry)".into(),
         ],
-        limit: "when the primary's region falls entirely silent (no probe, no heartbeat) while the primary is in fact alive behind a full inter-region partition, two regions cannot tell that from a regional outage: automatic mode promotes, and the fence cannot reach the old primary until the partition heals (the monitor pages \"split-brain risk\" meanwhile). failover.mode = \"manual\" is the consistency-first choice.".into(),
+        limit: "when the primary's region falls entirely silent (no guard report, no `alive` beat, no heartbeat) while the primary is in fact alive behind a full inter-region partition, two regions cannot tell that from a regional outage: automatic mode promotes, and the fence cannot reach the old primary until the partition heals (the monitor pages \"split-brain risk\" meanwhile). failover.mode = \"manual\" is the consistency-first choice.".into(),
     }
 }
 use crate::output::FileSet;
@@ -95,7 +111,14 @@ pub struct RtoTable {
     pub first_failed_probe_within_seconds: u32,
     pub confirm_window_seconds: u32,
     pub deciding_calls_seconds: u32,
+    /// The long path's bound (the primary region speaks); the same as `long_path_seconds`.
     pub promotion_starts_within_seconds: u32,
+    pub long_path_seconds: u32,
+    /// No word from the primary region for this long: silent.
+    pub silence_seconds: u32,
+    pub promotion_call_seconds: u32,
+    /// Until promotion starts once the primary region is silent (a regional outage).
+    pub short_path_seconds: u32,
     pub authority_to_route53_seconds: u32,
     pub rds_promotion: String,
     pub write_rto: String,
@@ -116,6 +139,10 @@ pub struct Decision {
     pub lag_max_age_seconds: u32,
     pub max_data_loss_seconds: u32,
     pub recovery_event_expiry_seconds: u32,
+    pub guard_interval_seconds: u32,
+    pub silence_seconds: u32,
+    /// The two paths to promotion: which one applies, and what it waits for.
+    pub paths: Vec<String>,
     pub rule: Vec<String>,
     pub limit: String,
 }
@@ -147,12 +174,12 @@ impl Explanation {
                 state_access_logging: m.state_access_logs.is_some(),
                 endpoint_health_checks: m.failover.health_check_mode == crate::config::HealthCheckMode::Endpoint,
                 lambda_runtime: m.failover.lambda_runtime.clone(),
-                // The observer in each region; in the DR region also the monitor (1) and the
-                // workflow function (2).
-                reserved_concurrency_per_region: m
-                    .failover
-                    .observer_reserved_concurrency
-                    .map(|n| BTreeMap::from([("primary".to_string(), n), ("dr".to_string(), n + 3)])),
+                // The observer in each region; in the primary region also the guard (2); in the
+                // DR region also the monitor (1) and the workflow function (2).
+                reserved_concurrency_per_region: m.failover.observer_reserved_concurrency.map(|n| {
+                    let guard = if m.database.primary_retired { 0 } else { crate::render::GUARD_RESERVED_CONCURRENCY };
+                    BTreeMap::from([("primary".to_string(), n + guard), ("dr".to_string(), n + 3)])
+                }),
                 reserved_concurrency: m.failover.observer_reserved_concurrency.is_some(),
                 observer_access_logs: m.failover.observer_access_logs,
                 primary_retired: m.database.primary_retired,
@@ -168,11 +195,16 @@ impl Explanation {
                 confirm_window_seconds: r.confirm,
                 deciding_calls_seconds: r.tick_calls,
                 promotion_starts_within_seconds: r.promotion_start_seconds(),
+                long_path_seconds: r.long_path_seconds(),
+                silence_seconds: r.silence,
+                promotion_call_seconds: r.promotion_call,
+                short_path_seconds: r.short_path_seconds(),
                 authority_to_route53_seconds: r.authority,
                 rds_promotion: "several minutes or longer, as AWS documents; drgen does not estimate it".into(),
                 write_rto: format!(
-                    "{} s until promotion starts, plus the RDS promotion time (several minutes or longer); the writer name {}",
+                    "{} s until promotion starts ({} s when the primary region is silent), plus the RDS promotion time (several minutes or longer); the writer name {}",
                     r.promotion_start_seconds(),
+                    r.short_path_seconds(),
                     match m.dns.switch {
                         crate::config::DnsSwitch::Detection => format!(
                             "moves to the (read-only until promoted) replica within {} s, and the writer authority keeps it there about {} s after promotion starts",
@@ -253,7 +285,26 @@ impl Explanation {
         );
         let _ =
             writeln!(s, "  {:>5} s  the deciding tick's AWS and PostgreSQL calls", r.deciding_calls_seconds);
-        let _ = writeln!(s, "  {:>5} s  until promotion starts", r.promotion_starts_within_seconds);
+        let _ = writeln!(
+            s,
+            "  {:>5} s  until promotion starts while the primary region speaks (long path)",
+            r.long_path_seconds
+        );
+        let _ = writeln!(
+            s,
+            "  {:>5} s  silence: no guard report, `alive` beat or heartbeat from the primary region",
+            r.silence_seconds
+        );
+        let _ = writeln!(
+            s,
+            "  {:>5} s  the PromoteReadReplica call (its first attempt; the DR region is up)",
+            r.promotion_call_seconds
+        );
+        let _ = writeln!(
+            s,
+            "  {:>5} s  until promotion starts once the primary region is silent (short path: silence + first failed probe + the call; target {} s)",
+            r.short_path_seconds, r.rto_target_seconds
+        );
         let _ = writeln!(
             s,
             "  {:>5} s  writer authority to Route 53 (stated; AWS documents no bound)",
@@ -263,6 +314,9 @@ impl Explanation {
         let _ = writeln!(s, "      write RTO: {}", r.write_rto);
         let decision = &self.decision;
         let _ = writeln!(s, "\nPromotion rule (mode {})", decision.mode);
+        for line in &decision.paths {
+            let _ = writeln!(s, "  * {line}");
+        }
         for line in &decision.rule {
             let _ = writeln!(s, "  - {line}");
         }

@@ -10,8 +10,23 @@ pub const OBSERVER: &[&str] = &[
     "drgen_lambda/adapters.py",
     "drgen_lambda/config.py",
     "drgen_lambda/fsm.py",
+    "drgen_lambda/guard.py",
     "drgen_lambda/logs.py",
     "drgen_lambda/observer.py",
+    "drgen_lambda/probe.py",
+];
+
+/// The sources of the primary-region guard's package, relative to `lambda/`: its own package
+/// rather than the observer's, which answers Route 53 within two seconds and stays as small as
+/// its cold start wants.
+pub const GUARD: &[&str] = &[
+    "drgen_lambda/__init__.py",
+    "drgen_lambda/adapters.py",
+    "drgen_lambda/config.py",
+    "drgen_lambda/fsm.py",
+    "drgen_lambda/guard.py",
+    "drgen_lambda/guard_run.py",
+    "drgen_lambda/logs.py",
     "drgen_lambda/probe.py",
 ];
 
@@ -21,6 +36,7 @@ pub const MONITOR: &[&str] = &[
     "drgen_lambda/adapters.py",
     "drgen_lambda/config.py",
     "drgen_lambda/fsm.py",
+    "drgen_lambda/guard.py",
     "drgen_lambda/logs.py",
     "drgen_lambda/monitor.py",
     "drgen_lambda/pg.py",
@@ -33,6 +49,7 @@ pub const FAILOVER: &[&str] = &[
     "drgen_lambda/adapters.py",
     "drgen_lambda/config.py",
     "drgen_lambda/fsm.py",
+    "drgen_lambda/guard.py",
     "drgen_lambda/logs.py",
     "drgen_lambda/workflow.py",
 ];

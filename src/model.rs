@@ -188,6 +188,8 @@ pub struct Failover {
     pub monitor_probe_interval_seconds: u32,
     pub probe_timeout_seconds: u32,
     pub confirm_seconds: u32,
+    pub guard_interval_seconds: u32,
+    pub silence_seconds: u32,
     pub max_data_loss_seconds: u32,
     pub recovery_event_expiry_seconds: u32,
     pub mode: FailoverMode,
@@ -201,7 +203,17 @@ pub struct Failover {
 /// finds the lock released.
 const MONITOR_SLACK_SECONDS: u32 = 15;
 
+/// How long one run of the primary-region guard ticks (EventBridge starts one a minute): its
+/// last tick starts only when its worst case still ends within this.
+pub const GUARD_RUN_SECONDS: u32 = 50;
+
 impl Failover {
+    /// The Lambda timeout of the guard: its run, plus the start of the function; below its
+    /// minute, so that one run ends before the next begins.
+    pub fn guard_timeout_seconds(&self) -> u32 {
+        GUARD_RUN_SECONDS + 5
+    }
+
     /// How long one monitor run observes: its schedule period less the slack.
     pub fn monitor_run_seconds(&self) -> u32 {
         (self.monitor_schedule_minutes * 60)
@@ -244,6 +256,7 @@ fn rto_inputs(f: &Failover, d: &Dns) -> RtoInputs {
         probe_interval_seconds: f.monitor_probe_interval_seconds,
         probe_timeout_seconds: f.probe_timeout_seconds,
         confirm_seconds: f.confirm_seconds,
+        silence_seconds: f.silence_seconds,
     }
 }
 
@@ -362,6 +375,18 @@ impl Topology {
                             rto.reroute_seconds(),
                             rto.reroute_formula(),
                             config.rto_target_seconds
+                        ),
+                    );
+                }
+                if rto.short_path_seconds() > config.rto_target_seconds {
+                    c.push(
+                        "failover.silence_seconds",
+                        format!(
+                            "a silent primary region promotes within {} s ({}), above rto_target_seconds {} s; lower failover.silence_seconds (at least {}), failover.monitor_probe_interval_seconds or failover.probe_timeout_seconds",
+                            rto.short_path_seconds(),
+                            rto.short_path_formula(),
+                            config.rto_target_seconds,
+                            crate::rto::MIN_SILENCE_SECONDS
                         ),
                     );
                 }

@@ -58,10 +58,11 @@ pub enum Role {
     Backup,
     StateReplication,
     EventForwarding,
+    Guard,
 }
 
 impl Role {
-    pub const ALL: [Role; 9] = [
+    pub const ALL: [Role; 10] = [
         Role::FlowLogs,
         Role::RdsMonitoring,
         Role::Observer,
@@ -71,6 +72,7 @@ impl Role {
         Role::Backup,
         Role::StateReplication,
         Role::EventForwarding,
+        Role::Guard,
     ];
 
     fn word(self) -> &'static str {
@@ -84,6 +86,7 @@ impl Role {
             Role::EventForwarding => "rds-events",
             Role::Backup => "backup",
             Role::StateReplication => "s3-repl",
+            Role::Guard => "guard",
         }
     }
 }
@@ -92,6 +95,8 @@ impl Role {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Function {
     Observer,
+    /// The primary-region guard: what the primary's own region sees, every few seconds.
+    Guard,
     Monitor,
     Failover,
 }
@@ -100,6 +105,7 @@ impl Function {
     pub fn word(self) -> &'static str {
         match self {
             Function::Observer => "observer",
+            Function::Guard => "guard",
             Function::Monitor => "monitor",
             Function::Failover => "failover",
         }
@@ -320,6 +326,7 @@ impl Names {
                 self.function(Function::Observer, side),
                 self.function(Function::Monitor, side),
                 self.function(Function::Failover, side),
+                self.function(Function::Guard, side),
                 self.rotation_function(side),
                 self.rotation_stack(side),
                 self.regional_purpose("fenced", side),
@@ -337,6 +344,8 @@ impl Names {
                 self.dead_letter_queue(Function::Observer, side),
                 self.dead_letter_queue(Function::Monitor, side),
                 self.dead_letter_queue(Function::Failover, side),
+                self.dead_letter_queue(Function::Guard, side),
+                self.rule("guard-schedule", side),
                 self.rule("monitor-schedule", side),
                 self.rule("observer-schedule", side),
                 self.rule("failover-events", side),

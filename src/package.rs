@@ -7,17 +7,19 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Package {
     Observer,
+    Guard,
     Monitor,
     Failover,
 }
 
 impl Package {
-    pub const ALL: [Package; 3] = [Package::Observer, Package::Monitor, Package::Failover];
+    pub const ALL: [Package; 4] = [Package::Observer, Package::Guard, Package::Monitor, Package::Failover];
 
     /// The zip's path in the output directory.
     pub fn path(self) -> &'static str {
         match self {
             Package::Observer => "lambda/observer.zip",
+            Package::Guard => "lambda/guard.zip",
             Package::Monitor => "lambda/monitor.zip",
             Package::Failover => "lambda/failover.zip",
         }
@@ -27,6 +29,7 @@ impl Package {
     pub fn handler(self) -> &'static str {
         match self {
             Package::Observer => "drgen_lambda.observer.handler",
+            Package::Guard => "drgen_lambda.guard_run.handler",
             Package::Monitor => "drgen_lambda.monitor.handler",
             Package::Failover => "drgen_lambda.workflow.handler",
         }
@@ -36,6 +39,7 @@ impl Package {
     pub fn zip(self) -> &'static [u8] {
         match self {
             Package::Observer => include_bytes!(concat!(env!("OUT_DIR"), "/observer.zip")),
+            Package::Guard => include_bytes!(concat!(env!("OUT_DIR"), "/guard.zip")),
             Package::Monitor => include_bytes!(concat!(env!("OUT_DIR"), "/monitor.zip")),
             Package::Failover => include_bytes!(concat!(env!("OUT_DIR"), "/failover.zip")),
         }
@@ -50,6 +54,7 @@ mod tests {
     fn sources(p: Package) -> &'static [&'static str] {
         match p {
             Package::Observer => lambda_zip::OBSERVER,
+            Package::Guard => lambda_zip::GUARD,
             Package::Monitor => lambda_zip::MONITOR,
             Package::Failover => lambda_zip::FAILOVER,
         }
@@ -57,9 +62,12 @@ mod tests {
 
     #[test]
     fn packages_are_small_and_rebuild_to_the_same_bytes() {
+        // Only drgen's modules and the standard library: a package that grows past this has
+        // picked up something it should not carry (the functions' cold starts pay for every byte).
+        const LIMIT: usize = 32 * 1024;
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("lambda");
         for p in Package::ALL {
-            assert!(p.zip().len() <= 20 * 1024, "{} is {} bytes", p.path(), p.zip().len());
+            assert!(p.zip().len() <= LIMIT, "{} is {} bytes", p.path(), p.zip().len());
             let files: Vec<(&str, Vec<u8>)> =
                 sources(p).iter().map(|name| (*name, std::fs::read(root.join(name)).unwrap())).collect();
             let borrowed: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (*n, b.as_slice())).collect();

@@ -6,6 +6,30 @@ use crate::config::{DnsSwitch, HealthCheckMode};
 /// (5 s read timeout, two attempts each) and two WAL-position queries, within the probe timeout.
 pub const TICK_CALLS_SECONDS: u32 = 45;
 
+/// The monitor's PromoteReadReplica call on the short path: its first attempt, 2 s to connect and
+/// 5 s to read (the monitor's client, `_CLIENT_CONFIG` in `lambda/drgen_lambda/adapters.py`).
+/// That client retries a failed or throttled attempt twice more, with backoff of up to 1 s and
+/// 2 s (up to 17 s more in all); the short path's bound assumes that the DR region, which is up,
+/// answers the first attempt.
+pub const PROMOTION_CALL_SECONDS: u32 = 2 + 5;
+
+/// The primary-region observer's schedule: it says `alive` once a minute whatever its probe
+/// sees, so a primary region that is up speaks at least this often even when its guard fails.
+pub const OBSERVER_BEAT_SECONDS: u32 = 60;
+
+/// How much later than its minute an `alive` beat may reach the DR region's copy of the table:
+/// EventBridge schedules to the minute, not the second
+/// (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html), a
+/// cold start in the VPC, the write's own deadline, and the global table's replication, which
+/// AWS reports as ReplicationLatency without a bound
+/// (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/V2globaltables_monitoring.html).
+/// A stated allowance, not a measurement.
+pub const SPEAKER_SLACK_SECONDS: u32 = 15;
+
+/// The shortest `silence_seconds`: a primary region that is up, whose guard is throttled or
+/// failing, must not look silent between two of its observer's beats.
+pub const MIN_SILENCE_SECONDS: u32 = OBSERVER_BEAT_SECONDS + SPEAKER_SLACK_SECONDS;
+
 /// The plain values the budget is computed from (the model provides them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RtoInputs {
@@ -19,6 +43,7 @@ pub struct RtoInputs {
     pub probe_interval_seconds: u32,
     pub probe_timeout_seconds: u32,
     pub confirm_seconds: u32,
+    pub silence_seconds: u32,
 }
 
 /// Standard-resolution CloudWatch metrics, the only kind Route 53 health checks accept.
@@ -47,6 +72,11 @@ pub struct RtoBudget {
     pub tick_calls: u32,
     /// The writer authority reaching Route 53 (stated, not measured).
     pub authority: u32,
+    /// How long the primary region must have said nothing (no guard report, no `alive` beat, no
+    /// heartbeat) to count as silent.
+    pub silence: u32,
+    /// The promotion call of the short path.
+    pub promotion_call: u32,
     /// What moves DNS.
     pub switch: DnsSwitch,
 }
@@ -73,6 +103,8 @@ impl RtoBudget {
             confirm: f.confirm_seconds,
             tick_calls: TICK_CALLS_SECONDS,
             authority: AUTHORITY_DELAY_SECONDS,
+            silence: f.silence_seconds,
+            promotion_call: PROMOTION_CALL_SECONDS,
             switch: f.switch,
         }
     }
@@ -104,8 +136,59 @@ impl RtoBudget {
         }
     }
 
-    /// Worst case from failure until the monitor calls PromoteReadReplica.
+    /// Worst case from failure until the monitor calls PromoteReadReplica: the long path's bound.
     pub fn promotion_start_seconds(&self) -> u32 {
+        self.long_path_seconds()
+    }
+
+    /// The long path, taken while the primary region speaks: the DR side promotes only after the
+    /// guard has said `unreachable` for the whole confirm window (its `recovering` vetoes), so
+    /// from the failure: the monitor's first failed probe, the confirm window, the deciding
+    /// tick's calls.
+    pub fn long_path_seconds(&self) -> u32 {
         self.first_miss + self.confirm + self.tick_calls
+    }
+
+    /// The short path, taken when the primary region falls silent (a regional outage) while the
+    /// DR side cannot reach the primary. From the failure: the region's last record was written
+    /// no later than the failure, so it is silent `silence` seconds after it; the monitor's next
+    /// tick and its probe come within its probe interval and timeout and the gap between two
+    /// runs (`first_miss`); then the promotion call's first attempt. The tick's reads of the DR
+    /// region's own table and APIs, and a retried promotion call, are not in this bound: it
+    /// assumes the DR region, which is up, answers at once.
+    pub fn short_path_seconds(&self) -> u32 {
+        self.silence + self.first_miss + self.promotion_call
+    }
+
+    /// The terms of `short_path_seconds`.
+    pub fn short_path_formula(&self) -> String {
+        format!(
+            "{} silence + {} until the monitor's next probe + {} PromoteReadReplica",
+            self.silence, self.first_miss, self.promotion_call
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The number after `key=` in `text`.
+    fn setting(text: &str, key: &str) -> u32 {
+        let start = text.find(key).unwrap_or_else(|| panic!("{key} in adapters.py")) + key.len();
+        text[start..].chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap()
+    }
+
+    #[test]
+    fn the_promotion_call_allowance_is_the_monitors_first_attempt() {
+        let adapters = include_str!("../lambda/drgen_lambda/adapters.py");
+        let line = adapters
+            .lines()
+            .find(|l| l.starts_with("_CLIENT_CONFIG = Config("))
+            .expect("the monitor's client");
+        assert_eq!(
+            PROMOTION_CALL_SECONDS,
+            setting(line, "connect_timeout=") + setting(line, "read_timeout=")
+        );
     }
 }

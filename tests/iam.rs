@@ -15,6 +15,10 @@ const STAR_ALLOWLIST: &[(&str, &str)] = &[
         "Describe calls have no resource-level permissions (AWSLambdaVPCAccessExecutionRole)",
     ),
     ("cloudwatch:GetMetricData", "no resource-level permissions"),
+    (
+        "rds:DescribeEvents",
+        "no resource-level permissions (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrds.html); the guard names its instance in the call",
+    ),
     ("cloudwatch:PutMetricData", "no resource-level permissions; conditioned on drgen's namespace"),
     ("ec2:DescribeNetworkInterfaces", "Describe calls have no resource-level permissions"),
     ("xray:PutTraceSegments", "no resource-level permissions"),

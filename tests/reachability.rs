@@ -187,6 +187,7 @@ fn path_findings(r: &Rendering) -> Vec<String> {
         let module = handler.split('.').nth(1).unwrap().to_string();
         let name = match module.as_str() {
             "observer" => "observer",
+            "guard_run" => "guard",
             "monitor" => "monitor",
             "workflow" => "failover",
             other => panic!("{}: unknown handler module {other}", r.name),

@@ -16,11 +16,18 @@ from botocore.exceptions import (
 )
 
 from .fsm import RECOVERY_EVENTS, Lag, Replica
+from .guard import GuardReport
 
 _CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"})
 
 # The observer answers Route 53, which waits two seconds: one attempt with short timeouts.
 OBSERVER_CLIENT = Config(connect_timeout=0.5, read_timeout=0.5, retries={"total_max_attempts": 1, "mode": "standard"})
+
+# The guard speaks every few seconds: one attempt with short timeouts, so that a tick is bounded
+# (a call that does not answer in time is a failed read, said as such, and the next tick asks
+# again). GUARD_CALL_SECONDS is one call's bound.
+GUARD_CLIENT = Config(connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 1, "mode": "standard"})
+GUARD_CALL_SECONDS = 3
 
 
 class AwsError(Exception):
@@ -32,6 +39,7 @@ class AwsError(Exception):
         super().__init__(f"{operation} failed: {error}")
         self.operation = operation
         self.unreachable = _unreachable(error)
+        self.code = error.response.get("Error", {}).get("Code", "") if isinstance(error, ClientError) else ""
 
 
 def _unreachable(error):
@@ -127,6 +135,43 @@ class Aws:
         answer = self._call("rds", "describe_db_instances", region=region, DBInstanceIdentifier=instance_id)
         return answer["DBInstances"][0]
 
+    def instance_status(self, instance_id) -> str:
+        """The instance's DBInstanceStatus in this client's region; `not-found` when RDS answers
+        that there is no such instance."""
+        try:
+            return self.instance(instance_id).get("DBInstanceStatus", "")
+        except AwsError as e:
+            if e.code == "DBInstanceNotFound":
+                return "not-found"
+            raise
+
+    # Pages of DescribeEvents read per call at most: RDS returns up to 100 events a page, oldest
+    # first, and a window of events longer than this is not one the guard can judge.
+    EVENT_PAGES = 3
+
+    def instance_events(self, instance_id, start, end):
+        """(epoch seconds, message) of the instance's events between `start` and `end`
+        (datetimes), oldest first."""
+        events = []
+        marker = None
+        for _ in range(self.EVENT_PAGES):
+            page = {"Marker": marker} if marker else {}
+            answer = self._call(
+                "rds",
+                "describe_events",
+                SourceIdentifier=instance_id,
+                SourceType="db-instance",
+                StartTime=start,
+                EndTime=end,
+                MaxRecords=100,
+                **page,
+            )
+            events.extend((e["Date"].timestamp(), e.get("Message", "")) for e in answer.get("Events", []))
+            marker = answer.get("Marker")
+            if not marker:
+                return events
+        raise AwsError("rds.describe_events", f"more than {self.EVENT_PAGES} pages of events in the window")
+
     def replica_state(self, replica_id) -> Replica:
         instance = self.instance(replica_id)
         return Replica(
@@ -210,7 +255,9 @@ class Aws:
 
 class Store:
     """The failover state table (a DynamoDB global table homed in the DR region): the monitor's
-    state and run lock, the primary-region heartbeat, open recovery events and the fence."""
+    state and run lock, open recovery events and the fence; and what the primary region says
+    about itself, written to its own replica: the observer's heartbeat (while the primary
+    accepts) and `alive` beat (every scheduled run), and the guard's report."""
 
     def __init__(self, aws, table):
         self._aws = aws
@@ -271,6 +318,33 @@ class Store:
 
     def beat(self, now):
         self._put("heartbeat", at=now)
+
+    def guard(self) -> Optional[GuardReport]:
+        """The primary-region guard's newest report, or None when it has written none."""
+        item = self._get("guard")
+        if not item:
+            return None
+        return GuardReport(
+            verdict=item["verdict"]["S"],
+            detail=item.get("detail", {}).get("S", ""),
+            since=float(item["since"]["N"]),
+            at=float(item["at"]["N"]),
+        )
+
+    def report_guard(self, report: GuardReport):
+        """Writes the guard's report (item `guard`: verdict, detail, since, at)."""
+        self._put("guard", verdict=report.verdict, detail=report.detail, since=report.since, at=report.at)
+
+    def alive(self) -> Optional[float]:
+        """When the primary region last spoke through its observer's scheduled run (item `alive`,
+        epoch seconds of that region's clock), whatever its probe saw; None when never."""
+        item = self._get("alive")
+        return float(item["at"]["N"]) if item else None
+
+    def speak(self, now):
+        """The primary-region observer's beat on every scheduled run: the region is up enough to
+        run a function and write to its copy of the table."""
+        self._put("alive", at=now)
 
     def open_events(self):
         """(kind, opened_at) of every recovery event recorded as open."""

@@ -107,6 +107,9 @@ class MonitorConfig(NamedTuple):
     region: str
     backup_retention: int
     rules: Rules
+    # The primary region is silent when neither its guard's report nor its observer's `alive`
+    # beat nor the heartbeat is younger than this (seconds).
+    silence_seconds: float = 75.0
 
 
 def _mode(env):
@@ -164,6 +167,7 @@ def monitor_config(env: Mapping[str, str]) -> MonitorConfig:
             max_gap=schedule - run_seconds + interval + 2 * target.timeout + TICK_CALLS_SECONDS,
             promotion_bound=float(_number(env, "PROMOTION_BOUND_SECONDS", 60, 86400, default=1800)),
         ),
+        silence_seconds=float(_number(env, "SILENCE_SECONDS", 61, 3600, default=75)),
     )
 
 
@@ -200,4 +204,26 @@ def failover_config(env: Mapping[str, str]) -> FailoverConfig:
         rotation_function=_text(env, "ROTATION_FUNCTION_ARN"),
         rotation_days=_number(env, "ROTATION_DAYS", 1, 365),
         backup_retention=_number(env, "BACKUP_RETENTION_DAYS", 1, 35, default=7),
+    )
+
+
+class GuardConfig(NamedTuple):
+    """The primary-region guard's settings."""
+
+    target: ProbeTarget
+    interval: float
+    run_seconds: float
+    primary_id: str
+    table: str
+    event_window: float
+
+
+def guard_config(env: Mapping[str, str]) -> GuardConfig:
+    return GuardConfig(
+        target=_target(env),
+        interval=float(_number(env, "GUARD_INTERVAL_SECONDS", 1, 60)),
+        run_seconds=float(_number(env, "RUN_SECONDS", 1, 59)),
+        primary_id=_text(env, "PRIMARY_ID"),
+        table=_text(env, "STATE_TABLE"),
+        event_window=float(_number(env, "EVENT_WINDOW_SECONDS", 60, 86400, default=1800)),
     )

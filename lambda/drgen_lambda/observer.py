@@ -8,7 +8,9 @@ the probe and the authority read run side by side inside one 1.5 s budget (the r
 the client deadline: one attempt, 0.5 s to connect, 0.5 s to read); an answer that cannot be
 had in time is a 503.
 On a schedule it publishes PrimaryReachable (CloudWatch mode) and, in the primary region, leaves
-a heartbeat in the failover state table while the primary accepts connections.
+two records in its region's replica of the failover state table: `alive` on every scheduled run,
+whatever the probe says (the region speaks: with the guard's reports, what tells the DR side that
+the primary's region is up), and the heartbeat while the primary accepts connections.
 """
 
 import hmac
@@ -82,6 +84,20 @@ def _authority_in_background(cfg, aws):
     return wait
 
 
+def _speak(cfg, aws):
+    """The primary-region observer's `alive` beat, first thing in a scheduled run (before the
+    probe, so that a slow probe does not delay it). Returns the error of a failed write, which
+    the run raises once the probe, the heartbeat and the metric are done."""
+    if not cfg.heartbeat_table:
+        return None
+    try:
+        adapters.Store(aws, cfg.heartbeat_table).speak(time.time())
+    except adapters.AwsError as e:
+        log("error", "alive_not_written", error=str(e))
+        return e
+    return None
+
+
 def handle(event, cfg, check=probe.probe, aws=None):
     """Handles an API Gateway proxy request or a scheduled run."""
     target = cfg.target
@@ -99,6 +115,7 @@ def handle(event, cfg, check=probe.probe, aws=None):
         accepting = state == probe.ACCEPTING
         demoted = accepting and authority(deadline)
     else:
+        spoken = _speak(cfg, aws)
         state = check(target.host, target.port, target.timeout)
         accepting = state == probe.ACCEPTING
         demoted = accepting and _demoted(cfg, aws)
@@ -115,6 +132,9 @@ def handle(event, cfg, check=probe.probe, aws=None):
                 [("PrimaryReachable", 1 if reachable else 0, "Count")],
                 [{"Name": "Observer", "Value": cfg.observer}],
             )
+        if spoken is not None:
+            # The run did everything else; its failure shows in the function's error alarm.
+            raise spoken
         return {"reachable": reachable}
     return _reply(200, "ok") if reachable else _reply(503, "unavailable")
 

@@ -11,6 +11,7 @@ DECLARATION = Path(__file__).resolve().parents[1] / "calls.json"
 # The module whose code is a function's handler, and the function's name in the declaration.
 HANDLERS = {
     "drgen_lambda.observer": "observer",
+    "drgen_lambda.guard_run": "guard",
     "drgen_lambda.monitor": "monitor",
     "drgen_lambda.workflow": "failover",
 }

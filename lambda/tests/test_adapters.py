@@ -1,6 +1,8 @@
 """The boto3 adapters turn every failure into AwsError; the state table keeps one promotion's
 fence record."""
 
+import datetime
+
 import boto3
 import pytest
 from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
@@ -136,3 +138,70 @@ def test_an_unanswered_call_is_unreachable_and_a_refused_one_is_not():
     denied = ClientError({"Error": {"Code": "AccessDenied"}, "ResponseMetadata": {"HTTPStatusCode": 403}}, "X")
     assert not adapters.AwsError("rds.x", denied).unreachable
     assert not adapters.AwsError("rds.x", "a message").unreachable
+
+
+def test_the_guard_report_and_the_alive_beat_round_trip(store):
+    assert store.guard() is None and store.alive() is None
+    report = adapters.GuardReport("recovering", "status rebooting", 100.0, 105.0)
+    store.report_guard(report)
+    assert store.guard() == report
+    store.speak(110.0)
+    assert store.alive() == 110.0
+    # A report written without detail reads back with an empty one.
+    store._put("guard", verdict="unknown", since=1.0, at=2.0)
+    assert store.guard() == adapters.GuardReport("unknown", "", 1.0, 2.0)
+
+
+class Pages:
+    """describe_events answering from a list of pages, each with a Marker but the last."""
+
+    def __init__(self, pages):
+        self.pages = pages
+        self.requests = []
+
+    def describe_events(self, **kwargs):
+        self.requests.append(kwargs)
+        index = len(self.requests) - 1
+        answer = {"Events": self.pages[index]}
+        if index + 1 < len(self.pages):
+            answer["Marker"] = f"m{index + 1}"
+        return answer
+
+
+def event(seconds, message):
+    return {"Date": datetime.datetime.fromtimestamp(seconds, tz=datetime.timezone.utc), "Message": message}
+
+
+def test_the_instances_events_are_read_page_by_page_up_to_a_bound(aws_env):
+    aws = adapters.Aws()
+    start = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+    end = start + datetime.timedelta(minutes=30)
+    client = Pages([[event(1.0, "a")], [event(2.0, "b"), {"Date": start}]])
+    aws._clients[("rds", None)] = client
+    assert aws.instance_events("db", start, end) == [(1.0, "a"), (2.0, "b"), (start.timestamp(), "")]
+    assert client.requests[0] == {
+        "SourceIdentifier": "db",
+        "SourceType": "db-instance",
+        "StartTime": start,
+        "EndTime": end,
+        "MaxRecords": 100,
+    }
+    assert client.requests[1]["Marker"] == "m1"
+    aws._clients[("rds", None)] = Pages([[event(1.0, "a")]] * (adapters.Aws.EVENT_PAGES + 1))
+    with pytest.raises(adapters.AwsError, match="more than 3 pages of events"):
+        aws.instance_events("db", start, end)
+
+
+@mock_aws
+def test_a_missing_instance_has_the_status_not_found_and_other_errors_stay_errors(aws_env, monkeypatch):
+    aws = adapters.Aws()
+    assert aws.instance_status("no-such-instance") == "not-found"
+    denied = ClientError({"Error": {"Code": "AccessDenied"}, "ResponseMetadata": {"HTTPStatusCode": 403}}, "X")
+
+    def refuse(**kwargs):
+        raise denied
+
+    monkeypatch.setattr(aws._client("rds"), "describe_db_instances", refuse)
+    with pytest.raises(adapters.AwsError) as raised:
+        aws.instance_status("db")
+    assert raised.value.code == "AccessDenied"

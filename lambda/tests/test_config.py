@@ -2,7 +2,7 @@
 
 import pytest
 
-from drgen_lambda.config import ConfigError, failover_config, monitor_config, observer_config
+from drgen_lambda.config import ConfigError, failover_config, guard_config, monitor_config, observer_config
 
 MONITOR = {
     "AWS_REGION": "us-west-2",
@@ -114,3 +114,33 @@ def test_the_observer_target_side_is_primary_or_dr():
     assert observer_config(dict(OBSERVER, TARGET_SIDE="dr")).target_side == "dr"
     with pytest.raises(ConfigError, match="TARGET_SIDE must be primary or dr"):
         observer_config(dict(OBSERVER, TARGET_SIDE="west"))
+
+
+GUARD = {
+    "PRIMARY_HOST": "db.example.internal",
+    "PRIMARY_PORT": "5432",
+    "PROBE_TIMEOUT_SECONDS": "2",
+    "PRIMARY_ID": "trading-db-primary-prod",
+    "STATE_TABLE": "trading-db-failover-prod",
+    "GUARD_INTERVAL_SECONDS": "5",
+    "RUN_SECONDS": "50",
+}
+
+
+def test_guard_settings():
+    cfg = guard_config(GUARD)
+    assert (cfg.interval, cfg.run_seconds, cfg.event_window) == (5.0, 50.0, 1800.0)
+    assert guard_config(dict(GUARD, EVENT_WINDOW_SECONDS="3600")).event_window == 3600.0
+    # A run ends within its minute.
+    with pytest.raises(ConfigError, match="RUN_SECONDS must be between 1 and 59"):
+        guard_config(dict(GUARD, RUN_SECONDS="60"))
+    with pytest.raises(ConfigError, match="PRIMARY_ID is required"):
+        guard_config(dict(GUARD, PRIMARY_ID=""))
+
+
+def test_the_monitor_reads_how_long_a_silent_primary_region_has_been_silent():
+    assert monitor_config(MONITOR).silence_seconds == 75.0
+    assert monitor_config(dict(MONITOR, SILENCE_SECONDS="90")).silence_seconds == 90.0
+    # Silence must outlast the primary-region observer's one-minute beat.
+    with pytest.raises(ConfigError, match="SILENCE_SECONDS must be between 61 and 3600"):
+        monitor_config(dict(MONITOR, SILENCE_SECONDS="60"))

@@ -4,6 +4,7 @@ import socket
 import time
 
 import boto3
+import pytest
 from moto import mock_aws
 from test_config import OBSERVER
 from test_monitor import TABLE, create_table
@@ -88,6 +89,36 @@ def test_the_primary_region_observer_leaves_a_heartbeat_only_while_the_primary_a
     assert store.heartbeat() is None
     observer.handle({}, cfg, check=checker(probe.ACCEPTING))
     assert store.heartbeat() is not None
+
+
+@mock_aws
+def test_the_primary_region_observer_says_alive_on_every_scheduled_run_whatever_the_probe_says(aws_env):
+    create_table()
+    cfg = CFG._replace(heartbeat_table=TABLE, observer="primary")
+    store = adapters.Store(adapters.Aws(), TABLE)
+    before = time.time()
+    observer.handle({}, cfg, check=checker(probe.DOWN))
+    spoken = store.alive()
+    assert spoken is not None and spoken >= before
+    observer.handle({}, cfg, check=checker(probe.NOT_ACCEPTING))
+    assert store.alive() >= spoken
+    # Route 53's requests are not the region speaking, and the DR observer has no table to speak in.
+    store._aws._call("dynamodb", "delete_item", TableName=TABLE, Key={"pk": {"S": "alive"}})
+    observer.handle(request("/" + CFG.token), cfg, check=checker(probe.DOWN))
+    observer.handle({}, CFG, check=checker(probe.DOWN))
+    assert store.alive() is None
+
+
+@mock_aws
+def test_a_failed_alive_beat_fails_the_run_after_the_probe_and_the_metric(aws_env, capsys):
+    cfg = CFG._replace(heartbeat_table="no-such-table", observer="primary", publish_metric=True)
+    check = checker(probe.DOWN)
+    with pytest.raises(adapters.AwsError, match="dynamodb.put_item"):
+        observer.handle({}, cfg, check=check)
+    assert len(check.calls) == 1
+    metrics = boto3.client("cloudwatch").list_metrics(Namespace=cfg.namespace)["Metrics"]
+    assert [m["MetricName"] for m in metrics] == ["PrimaryReachable"]
+    assert "alive_not_written" in capsys.readouterr().out
 
 
 @mock_aws

@@ -430,6 +430,21 @@ impl Checker {
         self.range("failover.monitor_schedule_minutes", f.monitor_schedule_minutes, 1, 14);
         self.range("failover.monitor_probe_interval_seconds", f.monitor_probe_interval_seconds, 1, 30);
         self.range("failover.confirm_seconds", f.confirm_seconds, 60, 3600);
+        // At most one RDS read a second (two per tick) out of the account's sustained 12 per
+        // region (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-api-throttling.html);
+        // at least three ticks in each run, and an open recovery reported within 15 s.
+        self.range("failover.guard_interval_seconds", f.guard_interval_seconds, 2, 15);
+        if f.silence_seconds < crate::rto::MIN_SILENCE_SECONDS || f.silence_seconds > 3600 {
+            self.push(
+                "failover.silence_seconds",
+                format!(
+                    "is {}; allowed are {} to 3600: a primary region whose guard fails still speaks once a minute through its observer, and a beat may arrive up to {} s late",
+                    f.silence_seconds,
+                    crate::rto::MIN_SILENCE_SECONDS,
+                    crate::rto::SPEAKER_SLACK_SECONDS
+                ),
+            );
+        }
         self.range("failover.max_data_loss_seconds", f.max_data_loss_seconds, 0, 3600);
         self.range("failover.recovery_event_expiry_seconds", f.recovery_event_expiry_seconds, 300, 86_400);
         if !f.step_functions {
@@ -462,6 +477,8 @@ impl Checker {
             monitor_probe_interval_seconds: f.monitor_probe_interval_seconds,
             probe_timeout_seconds: f.probe_timeout_seconds,
             confirm_seconds: f.confirm_seconds,
+            guard_interval_seconds: f.guard_interval_seconds,
+            silence_seconds: f.silence_seconds,
             max_data_loss_seconds: f.max_data_loss_seconds,
             recovery_event_expiry_seconds: f.recovery_event_expiry_seconds,
             mode: f.mode,

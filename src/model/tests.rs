@@ -367,6 +367,46 @@ fn a_model_slower_than_the_rto_target_is_refused() {
 }
 
 #[test]
+fn the_guard_and_the_silence_settings_are_checked() {
+    rejects(&with(|c| c.failover.guard_interval_seconds = 1), "failover.guard_interval_seconds", "2 to 15");
+    rejects(&with(|c| c.failover.guard_interval_seconds = 16), "failover.guard_interval_seconds", "2 to 15");
+    // A primary region whose guard fails still beats once a minute through its observer.
+    rejects(&with(|c| c.failover.silence_seconds = 74), "failover.silence_seconds", "allowed are 75 to 3600");
+    rejects(
+        &with(|c| c.failover.silence_seconds = 3601),
+        "failover.silence_seconds",
+        "allowed are 75 to 3600",
+    );
+    let m = check(&with(|c| c.failover.guard_interval_seconds = 15)).unwrap();
+    assert_eq!(m.failover.guard_interval_seconds, 15);
+}
+
+#[test]
+fn the_two_paths_have_their_bounds_and_the_short_one_must_meet_the_rto_target() {
+    let m = check(&Config::default()).unwrap();
+    // 75 s of silence + 22 s to the monitor's next probe + 7 s for PromoteReadReplica.
+    assert_eq!(m.rto.short_path_seconds(), 75 + 5 + 2 + 15 + 7);
+    assert_eq!(m.rto.long_path_seconds(), 22 + 180 + 45);
+    assert_eq!(m.rto.promotion_start_seconds(), m.rto.long_path_seconds());
+    rejects(
+        &with(|c| c.failover.silence_seconds = 100),
+        "failover.silence_seconds",
+        "a silent primary region promotes within 129 s (100 silence + 22 until the monitor's next probe + 7 PromoteReadReplica), above rto_target_seconds 120 s",
+    );
+    rejects(
+        &with(|c| c.failover.monitor_probe_interval_seconds = 30),
+        "failover.silence_seconds",
+        "above rto_target_seconds 120 s",
+    );
+    let relaxed = check(&with(|c| {
+        c.failover.silence_seconds = 100;
+        c.rto_target_seconds = 129;
+    }))
+    .unwrap();
+    assert_eq!(relaxed.rto.short_path_seconds(), 129);
+}
+
+#[test]
 fn monitoring_fields_are_checked() {
     rejects(
         &with(|c| c.monitoring.alarm_emails = vec!["not-an-email".into()]),

@@ -13,8 +13,10 @@ mod database;
 mod dns;
 mod failover;
 mod functions;
+mod guard;
 mod kms;
 mod module;
+pub use guard::RESERVED_CONCURRENCY as GUARD_RESERVED_CONCURRENCY;
 pub use module::TAGGABLE;
 mod monitor;
 mod network;
@@ -242,6 +244,8 @@ pub fn render_layout(m: &Topology, layout: Layout) -> FileSet {
     // Once the primary is retired there is no replica left to promote.
     if !m.database.primary_retired {
         monitor::render(m, &mut main);
+        // What the primary region says about the primary, for the monitor's decision.
+        guard::render(m, &mut main);
     }
     failover::render(m, &mut main);
     stepfunctions::render(m, &mut main);

@@ -42,6 +42,9 @@ pub fn render(m: &Topology, doc: &mut Doc) {
         ("SCHEDULE_SECONDS", n(f.monitor_schedule_minutes * 60)),
         ("PROMOTION_BOUND_SECONDS", n(super::stepfunctions::PROMOTION_BOUND_SECONDS)),
         ("CONFIRM_SECONDS", n(f.confirm_seconds)),
+        // The primary region is silent when nothing from it (the guard's report, the observer's
+        // `alive` beat, the heartbeat) is younger than this: the short path.
+        ("SILENCE_SECONDS", n(f.silence_seconds)),
         ("LAG_THRESHOLD_SECONDS", n(f.lag_threshold_seconds)),
         ("MAX_DATA_LOSS_SECONDS", n(f.max_data_loss_seconds)),
         ("EVENT_EXPIRY_SECONDS", n(f.recovery_event_expiry_seconds)),

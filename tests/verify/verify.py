@@ -286,13 +286,15 @@ def same_tree(a: Path, b: Path):
 def check_packages(out: Path):
     """Each rendered Lambda zip is intact and its handler imports from the zip alone."""
     zips = sorted((out / "lambda").glob("*.zip"))
-    if [z.stem for z in zips] != ["failover", "monitor", "observer"]:
-        raise Failure(f"{out}: expected the failover, monitor and observer packages, found {zips}")
+    if [z.stem for z in zips] != ["failover", "guard", "monitor", "observer"]:
+        raise Failure(f"{out}: expected the failover, guard, monitor and observer packages, found {zips}")
     for path in zips:
         with zipfile.ZipFile(path) as z:
             if z.testzip() is not None:
                 raise Failure(f"{path}: corrupt entry")
-        module = {"failover": "drgen_lambda.workflow"}.get(path.stem, f"drgen_lambda.{path.stem}")
+        module = {"failover": "drgen_lambda.workflow", "guard": "drgen_lambda.guard_run"}.get(
+            path.stem, f"drgen_lambda.{path.stem}"
+        )
         code = f"import sys; sys.path.insert(0, {str(path)!r}); import {module}; assert callable({module}.handler)"
         run([sys.executable, "-c", code], cwd=out)
     return len(zips)

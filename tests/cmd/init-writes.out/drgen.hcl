@@ -12,7 +12,8 @@ name = "trading-db"
 # secrets deleted without a recovery window.
 destroyable = true
 
-# Largest accepted worst-case DNS reroute time, in seconds.
+# Largest accepted worst-case DNS reroute time, and time until promotion starts when the primary's
+# region falls silent, in seconds.
 rto_target_seconds = 120
 
 # Extra tags on every resource, besides the ones drgen sets (Environment, CostCenter,
@@ -174,8 +175,19 @@ failover {
   probe_timeout_seconds = 2
 
   # The primary must be unreachable from the DR side without a break for this many seconds before
-  # promotion (60 to 3600); longer than an ordinary Multi-AZ failover.
+  # promotion (60 to 3600); longer than an ordinary Multi-AZ failover. The long path: it applies
+  # while the primary's region speaks.
   confirm_seconds = 180
+
+  # Seconds between the primary-region guard's ticks (2 to 15): each probes the primary from its
+  # own region and, while that fails, reads the primary's status and events there.
+  guard_interval_seconds = 5
+
+  # The primary's region is silent when nothing from it (guard report, observer beat, heartbeat)
+  # is younger than this; a silent region while the DR side cannot reach the primary takes the
+  # short path to promotion. At least 75 (the observer's one-minute beat plus 15 s of slack), at
+  # most 3600.
+  silence_seconds = 75
 
   # Largest data loss, in seconds of the primary's commits, that automatic promotion may accept (0
   # to 3600). Measured from WAL positions while both databases were reachable.
@@ -203,9 +215,10 @@ failover {
   # which drgen does not manage: turn this on once that role is set.
   observer_access_logs = false
 
-  # Reserved concurrency of each observer function (1 to 100). Default: none, so that an account
-  # on the new-account concurrency quota can apply; API Gateway throttling caps what callers can
-  # cost the observers.
+  # Reserved concurrency of each observer function (1 to 100); when set, the primary-region guard,
+  # the monitor and the workflow function reserve theirs too (2, 1 and 2). Default: none, so that
+  # an account on the new-account concurrency quota can apply; API Gateway throttling caps what
+  # callers can cost the observers.
   # observer_reserved_concurrency = 5
 }
 

@@ -1,0 +1,3 @@
+failover {
+  silence_seconds = 100
+}
