@@ -107,9 +107,6 @@ class MonitorConfig(NamedTuple):
     region: str
     backup_retention: int
     rules: Rules
-    # The primary region is silent when neither its guard's report nor its observer's `alive`
-    # beat nor the heartbeat is younger than this (seconds).
-    silence_seconds: float = 75.0
 
 
 def _mode(env):
@@ -117,6 +114,12 @@ def _mode(env):
     if mode not in ("automatic", "manual"):
         raise ConfigError(f"MODE must be automatic or manual, not {mode!r}")
     return mode == "automatic"
+
+
+def _silence(env):
+    if not env.get("SILENCE_SECONDS", "").strip():
+        return None
+    return float(_number(env, "SILENCE_SECONDS", 61, 3600))
 
 
 def monitor_config(env: Mapping[str, str]) -> MonitorConfig:
@@ -166,8 +169,11 @@ def monitor_config(env: Mapping[str, str]) -> MonitorConfig:
             # calls of a slow tick (the budget's allowance for them, src/rto.rs).
             max_gap=schedule - run_seconds + interval + 2 * target.timeout + TICK_CALLS_SECONDS,
             promotion_bound=float(_number(env, "PROMOTION_BOUND_SECONDS", 60, 86400, default=1800)),
+            # The primary region is silent when neither its guard's report nor its observer's
+            # `alive` beat nor the heartbeat is younger than this; without it (no guard rendered)
+            # the decision has one path, the confirm window.
+            silence_seconds=_silence(env),
         ),
-        silence_seconds=float(_number(env, "SILENCE_SECONDS", 61, 3600, default=75)),
     )
 
 

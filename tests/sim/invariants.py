@@ -14,12 +14,16 @@ I4 a silent "no": the DR side cannot reach the primary for the confirm window an
    periods, and in that time nothing was promoted and nothing paged; or a promotion was called
    and the instance is not writable within the promotion bound, unpaged.
 I5 too slow: in a clean regional outage (nothing else wrong) the promotion call comes later than
-   explain's promotion bound, or the writer name moves later than its DNS bound.
+   explain's short-path bound (the region is silent), or the writer name moves later than its
+   DNS bound.
 I6 a page storm: one subject paged more than twice within the repage interval.
 I7 an unfenced old primary, unpaged: a promotion was called and the fence is not confirmed
    within the fence grace and two schedule periods, and no "split-brain risk" page came by then.
 I8 a promotion of a primary that serves in its own region while only the VPC peering is cut (the
    heartbeat and the replica's own stream can tell that apart from an outage).
+I9 the short path taken while the primary's region was up: a promotion less than the confirm
+   window after the DR side lost the primary, while its region was up and its backbone whole
+   (the guard failing must not read as a silent region).
 """
 
 from faults import RECOVERY as RECOVERY_KINDS
@@ -28,7 +32,7 @@ PROMOTION_BOUND = 1800.0
 FENCE_GRACE = 600.0  # fsm.FENCE_GRACE: the monitor pages an unconfirmed fence after it
 # Whether the primary region speaks for itself (its guard); without it a late or lost recovery
 # event is the documented limit of a confirm window that a long recovery outlasts.
-GUARDED = False  # the state machine pages a promotion that has not finished by then
+GUARDED = True  # the state machine pages a promotion that has not finished by then
 
 
 def promotion_call(w):
@@ -143,7 +147,8 @@ def i5_timing(w):
     f = s.faults[0]
     rto = w.e["rto"]
     found = []
-    bound = rto["promotion_starts_within_seconds"]
+    # The whole region is silent: the short path's bound, which the model keeps within the RTO.
+    bound = rto["short_path_seconds"]
     if f.end - f.start > bound + 10 and w.rules.automatic:
         called = promotion_call(w)
         if called is None or called - f.start > bound:
@@ -198,6 +203,32 @@ def i8_partial_partition(w):
     return [f"I8: promoted at {called:.0f} s a primary serving in its own region (only the peering was cut)"]
 
 
+def i9_short_path_in_a_speaking_region(w):
+    called = promotion_call(w)
+    if called is None:
+        return []
+    s = w.schedule
+    # The region cannot speak: gone, cut off, or its table copy (where it speaks) impaired.
+    mute = ("region-outage", "full-partition", "primary-table-impaired")
+    region_gone = any(
+        f.kind in mute and f.start < called and f.end > called - w.rules.confirm_seconds for f in s.faults
+    )
+    if region_gone:
+        return []
+    # Spells closer together than the probes that end one are one spell.
+    merge = 3 * float(w.d["probe_interval_seconds"]) + 1
+    spells = []
+    for b, e in _unreachable_spans(w):
+        if spells and b - spells[-1][1] <= merge:
+            spells[-1] = (spells[-1][0], e)
+        else:
+            spells.append((b, e))
+    lost = max((b for b, e in spells if b <= called), default=None)
+    if lost is None or called - lost >= w.rules.confirm_seconds:
+        return []
+    return [f"I9: promoted {called - lost:.0f} s after the primary was lost, its region up: the short path"]
+
+
 CHECKS = (
     i1_two_writers,
     i2_promotion_in_recovery,
@@ -207,6 +238,7 @@ CHECKS = (
     i6_page_storm,
     i7_fence_unpaged,
     i8_partial_partition,
+    i9_short_path_in_a_speaking_region,
 )
 
 

@@ -48,11 +48,33 @@ def subjects(w):
     return [subject for _, _, subject, _ in w.pages]
 
 
-def test_a_regional_outage_is_promoted_within_the_budget_and_no_run_is_skipped():
+def test_a_regional_outage_is_promoted_within_two_minutes_and_no_run_is_skipped():
     w = play(("region-outage", 600, 2400))
     called = invariants.promotion_call(w)
-    assert called is not None and called - 600 <= explained()["rto"]["promotion_starts_within_seconds"]
+    assert called is not None and called - 600 <= min(120, explained()["rto"]["short_path_seconds"])
+    moved = next(t for t, answer in w.dns_answers if answer == "dr")
+    assert moved - 600 <= 60
     assert not [r for r in w.monitor_runs if r[2] == "skipped"]
+
+
+@pytest.mark.parametrize("fate", ["delivered", "late", "lost"])
+@pytest.mark.parametrize("kind", ["multi-az-failover", "engine-upgrade", "offline-maintenance"])
+def test_an_in_region_recovery_of_any_length_is_never_promoted_whatever_became_of_its_event(kind, fate):
+    w = play((kind, 600, 2000), event_fate=fate, event_delay=400.0 if fate == "late" else 5.0, dns_tail=60.0)
+    assert w.promote_calls == []
+    assert "drgen: failover held (veto)" in subjects(w)
+
+
+def test_a_primary_lost_in_its_own_region_up_is_promoted_after_the_long_window_and_paged():
+    w = play(("primary-crash", 600, 2400))
+    called = invariants.promotion_call(w)
+    assert called is not None and called - 600 >= explained()["decision"]["confirm_seconds"]
+
+
+def test_a_failing_guard_in_a_region_that_is_up_is_not_a_silent_region():
+    w = play(("guard-broken", 300, 2400), ("multi-az-failover", 600, 2000), event_fate="lost")
+    assert w.promote_calls == []
+    assert "drgen: failover held (guard)" in subjects(w)
 
 
 def test_a_multi_az_failover_is_not_promoted_when_the_primary_answers_late_after_its_end_event():

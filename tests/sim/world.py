@@ -19,6 +19,7 @@ package's. What is simulated is everything they talk to:
 
 import bisect
 import heapq
+import threading
 import time as real_time
 
 from botocore.exceptions import ClientError
@@ -60,16 +61,78 @@ class _Time:
 observer.time = _Time
 
 UNREACHABLE = "Could not connect to the endpoint URL"
+GUARD_RUN_SECONDS = 50  # src/model.rs GUARD_RUN_SECONDS, the guard's RUN_SECONDS
 REGION = {"primary": "us-east-1", "dr": "us-west-2"}
 
 
+class _Cancelled(BaseException):
+    """Unwinds a process still asleep when the horizon is reached."""
+
+
+class _Process:
+    """A run that sleeps (a monitor run, a guard run): its own thread, but only one thread of the
+    simulation runs at a time, handing over at every sleep, so the run stays deterministic."""
+
+    def __init__(self, clock, fn):
+        self.clock = clock
+        self.fn = fn
+        self.go = threading.Semaphore(0)
+        self.thread = None
+        self.cancelled = False
+        self.done = False
+
+    def resume(self):
+        clock = self.clock
+        outer, clock.current = clock.current, self
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._main, daemon=True)
+            self.thread.start()
+        else:
+            self.go.release()
+        clock.baton.acquire()
+        clock.current = outer
+        if clock.error is not None:
+            error, clock.error = clock.error, None
+            raise error
+
+    def _main(self):
+        try:
+            self.fn()
+        except _Cancelled:
+            pass
+        except BaseException as e:  # noqa: BLE001 - handed to the scheduler, which raises it
+            self.clock.error = e
+        finally:
+            self.done = True
+            self.clock.processes.discard(self)
+            self.clock.baton.release()
+
+    def sleep(self, seconds):
+        if self.cancelled:
+            raise _Cancelled
+        self.clock.at(self.clock.now + seconds, self.resume)
+        self.clock.baton.release()
+        self.go.acquire()
+        if self.cancelled:
+            raise _Cancelled
+
+
 class Clock:
-    """The simulated time and the queue of what falls due."""
+    """The simulated time and the queue of what falls due. Callbacks take no time; processes
+    (runs that sleep) advance the clock by sleeping, and every other actor runs meanwhile."""
+
+    # A call shorter than this moves the clock without handing over (cheaper; the others run a
+    # fraction of a second late).
+    HANDOVER = 0.5
 
     def __init__(self):
         self.now = 0.0
         self._queue = []
         self._seq = 0
+        self.current = None
+        self.baton = threading.Semaphore(0)
+        self.error = None
+        self.processes = set()
 
     def at(self, when, action):
         self._seq += 1
@@ -83,15 +146,32 @@ class Clock:
 
         self.at(start, run)
 
+    def spawn(self, when, fn):
+        def start():
+            process = _Process(self, fn)
+            self.processes.add(process)
+            process.resume()
+
+        self.at(when, start)
+
     def advance(self, seconds):
-        """Runs everything due up to now + seconds. Something run may itself advance the clock
-        (a monitor run sleeps), so the clock never goes back when it returns."""
-        target = self.now + seconds
-        while self._queue and self._queue[0][0] <= target:
+        """Time passing for whoever runs now: a process sleeps; a callback takes no time."""
+        if self.current is None:
+            return
+        if seconds < self.HANDOVER:
+            self.now += seconds
+            return
+        self.current.sleep(seconds)
+
+    def run(self, horizon):
+        while self._queue and self._queue[0][0] <= horizon:
             when, _, action = heapq.heappop(self._queue)
             self.now = max(self.now, when)
             action()
-        self.now = max(self.now, target)
+        self.now = max(self.now, horizon)
+        for process in list(self.processes):
+            process.cancelled = True
+            process.resume()
 
 
 class Table:
@@ -157,6 +237,7 @@ class World:
             "METRIC_NAMESPACE": "drgen",
             "TOPIC_ARN": "topic-dr",
             "STATE_MACHINE_ARN": "machine",
+            "SILENCE_SECONDS": str(d["silence_seconds"]),
         }
         self.cfg = config.monitor_config(env)
         self.rules = self.cfg.rules
@@ -271,8 +352,8 @@ class World:
             "PRIMARY_HOST": "primary",
             "PRIMARY_PORT": "5432",
             "PROBE_TIMEOUT_SECONDS": str(self.d["probe_timeout_seconds"]),
-            "GUARD_INTERVAL_SECONDS": str(self.e["guard"]["interval_seconds"]),
-            "RUN_SECONDS": str(self.e["guard"]["run_seconds"]),
+            "GUARD_INTERVAL_SECONDS": str(self.d["guard_interval_seconds"]),
+            "RUN_SECONDS": str(GUARD_RUN_SECONDS),
             "PRIMARY_ID": "primary",
             "STATE_TABLE": "failover",
         }
@@ -386,7 +467,8 @@ class World:
         c.every(1.0, lambda: [cl.tick() for cl in self.clients], until=horizon)
         c.every(60.0, self.lag_datapoint, start=30.0, until=horizon)
         c.every(60.0, self.heartbeat, start=self.p["heartbeat_offset"], until=horizon)
-        c.every(60.0, self.run_guard, start=self.p["schedule_jitter"][0] + 7.0, until=horizon)
+        for k in range(int(horizon // 60)):
+            c.spawn(k * 60.0 + self.p["schedule_jitter"][-1 - k % len(self.p["schedule_jitter"])] + 7.0, self.run_guard)
         c.every(10.0, self.route53.check, start=1.0, until=horizon)
         period = float(self.d["schedule_seconds"])
 
@@ -394,7 +476,7 @@ class World:
             def fire():
                 self.invoke_monitor()
 
-            c.at(k * period + self.p["schedule_jitter"][k % len(self.p["schedule_jitter"])], fire)
+            c.spawn(k * period + self.p["schedule_jitter"][k % len(self.p["schedule_jitter"])], fire)
 
         for k in range(int(horizon // period)):
             schedule_monitor(k)
@@ -408,7 +490,7 @@ class World:
                 self.rds_events += [(f.start, opening), (f.end, closing)]
             if f.kind == "state-lost":
                 c.at(f.start, lambda: self.write_table("dr", "state", None))
-        c.advance(horizon)
+        c.run(horizon)
         return self
 
 
@@ -423,9 +505,16 @@ RECOVERY_KINDS = {
 RECOVERY_MESSAGES = {
     "multi-az-failover": ("Multi-AZ instance failover started.", "Multi-AZ instance failover completed."),
     "engine-upgrade": ("Database engine version upgrade started.", "Database engine version upgrade finished."),
-    "offline-maintenance": ("Applying off-line patches to DB instance.", "Finished applying off-line patches to DB instance."),
+    "offline-maintenance": (
+        "Applying off-line patches to DB instance.",
+        "Finished applying off-line patches to DB instance.",
+    ),
 }
-RECOVERY_STATUS = {"multi-az-failover": "available", "engine-upgrade": "upgrading", "offline-maintenance": "maintenance"}
+RECOVERY_STATUS = {
+    "multi-az-failover": "available",
+    "engine-upgrade": "upgrading",
+    "offline-maintenance": "maintenance",
+}
 
 
 def observer_cfg(side, heartbeat=False, target_side="primary"):
