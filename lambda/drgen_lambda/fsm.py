@@ -471,9 +471,7 @@ def _promoting(state, obs, rules):
     last_call = state["pages"].get("promote-call", started)
     if replica is not None and replica.is_replica and replica.status == "available" and obs.now - last_call >= 60:
         state["pages"]["promote-call"] = obs.now
-        actions.append(
-            Action("promote_again", "drgen: promotion called again", "RDS still reports an available replica.")
-        )
+        actions.append(Action("promote_again"))
     writer = replica is not None and not replica.is_replica and replica.status == "available"
     if not writer and obs.now - started >= rules.promotion_bound:
         seen = (
