@@ -479,16 +479,9 @@ TRANSITIONS = (
         _back,
         _recovered,
     ),
-    Transition(
-        (UNREACHABLE,),
-        UNREACHABLE,
-        "the primary answered, not yet several probes in a row; the window keeps running",
-        _reachable,
-        _nothing,
-    ),
-    Transition(
-        (HELD,), HELD, "the primary answered, not yet several probes in a row; still held", _reachable, _nothing
-    ),
+    # Before the rows for a primary that answers: a hole or a recovery's end seen on a tick
+    # when the primary answers once must still start the window again, or a primary that
+    # fails again on the next tick would be promoted on the old window.
     Transition(
         (UNREACHABLE, HELD),
         UNREACHABLE,
@@ -502,6 +495,16 @@ TRANSITIONS = (
         "an in-region recovery closed or expired; the confirm window starts again",
         _recovery_ended,
         _restart,
+    ),
+    Transition(
+        (UNREACHABLE,),
+        UNREACHABLE,
+        "the primary answered, not yet several probes in a row; the window keeps running",
+        _reachable,
+        _nothing,
+    ),
+    Transition(
+        (HELD,), HELD, "the primary answered, not yet several probes in a row; still held", _reachable, _nothing
     ),
     Transition((UNREACHABLE,), UNREACHABLE, "the confirm window is still running", _confirming, _nothing),
     Transition(
