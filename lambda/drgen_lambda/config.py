@@ -5,7 +5,6 @@ from typing import NamedTuple
 
 from .fsm import Rules
 
-
 # The seconds one tick's AWS calls may take at worst, as the recovery budget counts them.
 TICK_CALLS_SECONDS = 45
 
