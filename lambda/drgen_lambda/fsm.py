@@ -181,9 +181,10 @@ def data_at_risk(state) -> Optional[float]:
 
 
 class Gate(NamedTuple):
+    """A reason not to promote; every one pages (see `_hold`)."""
+
     key: str
     message: str
-    page: bool
 
 
 def _open_events(obs, rules):
@@ -194,13 +195,12 @@ def gate(state, obs, rules) -> Optional[Gate]:  # noqa: PLR0911 - one return per
     """The first reason not to promote now, or None when every condition for promotion holds."""
     if obs.failed or obs.replica is None or obs.replica_lsn is None:
         what = ", ".join(obs.failed) or ("replica" if obs.replica is None else "the replica's WAL position")
-        return Gate("cannot-decide", f"cannot decide: reading {what} failed; not promoting, retrying", True)
+        return Gate("cannot-decide", f"cannot decide: reading {what} failed; not promoting, retrying")
     if obs.receiving:
         return Gate(
             "partition",
             "partition: the replica still streams WAL from the primary while the DR side cannot reach it; "
             "not promoting",
-            True,
         )
     if obs.heartbeat_at is not None and obs.now - obs.heartbeat_at < rules.confirm_seconds:
         age = obs.now - obs.heartbeat_at
@@ -208,7 +208,6 @@ def gate(state, obs, rules) -> Optional[Gate]:  # noqa: PLR0911 - one return per
             "partition",
             f"partition: primary alive in its region (its observer reached it {age:.0f} s ago) "
             "while the DR side cannot reach it; not promoting",
-            True,
         )
     opened = _open_events(obs, rules)
     if opened:
@@ -217,17 +216,15 @@ def gate(state, obs, rules) -> Optional[Gate]:  # noqa: PLR0911 - one return per
             "veto",
             f"in-region recovery of the primary in progress ({kinds}); not promoting. The confirm window "
             "starts again when it ends",
-            True,
         )
     if obs.lag is None or obs.lag.age > rules.lag_max_age:
         seen = "missing" if obs.lag is None else f"stale ({obs.lag.age:.0f} s old)"
-        return Gate("lag-unknown", f"replica lag unknown: the newest ReplicaLag datapoint is {seen}", True)
+        return Gate("lag-unknown", f"replica lag unknown: the newest ReplicaLag datapoint is {seen}")
     if obs.lag.value <= rules.lag_threshold:
         return Gate(
             "lag-low",
             f"replica lag {obs.lag.value:.0f} s is within {rules.lag_threshold:.0f} s: replication is "
             "alive, so the primary may be too; not promoting",
-            True,
         )
     risk = data_at_risk(state)
     if risk is None or risk > rules.max_data_loss:
@@ -236,14 +233,13 @@ def gate(state, obs, rules) -> Optional[Gate]:  # noqa: PLR0911 - one return per
             "rpo",
             f"RPO gate: commits at risk {measured}, budget {rules.max_data_loss:.0f} s; "
             f"not promoting automatically. To promote by hand: {rules.manual_command}",
-            True,
         )
     if obs.replica.status != "available":
-        return Gate("replica-busy", f"replica is {obs.replica.status}, not available; retrying", True)
+        return Gate("replica-busy", f"replica is {obs.replica.status}, not available; retrying")
     if not rules.automatic:
-        return Gate("manual", f"manual mode: promotion needs a human. To promote: {rules.manual_command}", True)
+        return Gate("manual", f"manual mode: promotion needs a human. To promote: {rules.manual_command}")
     if rules.dry_run:
-        return Gate("dry-run", "dry run: every condition holds, the monitor would promote now", True)
+        return Gate("dry-run", "dry run: every condition holds, the monitor would promote now")
     return None
 
 
@@ -359,8 +355,6 @@ def _recovered(state, obs, rules):
 def _hold(state, obs, rules):
     g = gate(state, obs, rules)
     state["held"] = g.key
-    if not g.page:
-        return []
     if g.key == "dry-run":
         return _page(state, obs, rules, key=g.key, subject="drgen failover dry run", message=g.message)
     return _page(state, obs, rules, key=g.key, subject=f"drgen: failover held ({g.key})", message=g.message)
