@@ -188,9 +188,10 @@ def data_at_risk(state) -> Optional[float]:
 
 
 class Gate(NamedTuple):
+    """A reason not to promote; every one pages (see `_hold`)."""
+
     key: str
     message: str
-    page: bool
 
 
 def _open_events(obs, rules):
@@ -226,43 +227,35 @@ def gate(state, obs, rules) -> Optional[Gate]:  # noqa: PLR0911, PLR0912 - one r
     """The first reason not to promote now, or None when every condition for promotion holds."""
     if obs.failed or obs.replica is None or obs.replica_lsn is None:
         what = ", ".join(obs.failed) or ("replica" if obs.replica is None else "the replica's WAL position")
-        return Gate("cannot-decide", f"cannot decide: reading {what} failed; not promoting, retrying", True)
+        return Gate("cannot-decide", f"cannot decide: reading {what} failed; not promoting, retrying")
     if obs.receiving:
         return Gate(
             "partition",
             "partition: the replica still streams WAL from the primary while the DR side cannot reach it; "
             "not promoting",
-            True,
         )
     short = silent(obs, rules)
     if short and obs.receiving is None:
-        return Gate("cannot-decide", "cannot decide: the replica's WAL receiver could not be read; not promoting", True)
+        return Gate("cannot-decide", "cannot decide: the replica's WAL receiver could not be read; not promoting")
     says = None if short else _guard_says(obs, rules)
     if says is not None:
-        verdict, since = says
+        verdict = says[0]
         if verdict == "reachable":
             return Gate(
                 "partition",
                 "partition: the primary's own region reaches it (its guard) while the DR side cannot; not promoting",
-                True,
             )
         if verdict == "recovering":
             return Gate(
                 "veto",
                 "in-region recovery of the primary under way, as its own region's RDS reports it (its guard); "
                 "not promoting. The confirm window starts again when it ends",
-                True,
             )
         if verdict != "unreachable":
             return Gate(
                 "guard",
                 f"the primary's region speaks, but its guard's verdict is {verdict}: it cannot tell a recovery "
                 f"from a failure; not promoting automatically. To promote by hand: {rules.manual_command}",
-                True,
-            )
-        if obs.now - since < rules.confirm_seconds:
-            return Gate(
-                "confirming", "the primary's own region has seen it unreachable for less than the window", False
             )
     if not short and obs.heartbeat_at is not None and obs.now - obs.heartbeat_at < rules.confirm_seconds:
         age = obs.now - obs.heartbeat_at
@@ -270,7 +263,6 @@ def gate(state, obs, rules) -> Optional[Gate]:  # noqa: PLR0911, PLR0912 - one r
             "partition",
             f"partition: primary alive in its region (its observer reached it {age:.0f} s ago) "
             "while the DR side cannot reach it; not promoting",
-            True,
         )
     opened = _open_events(obs, rules)
     if opened:
@@ -279,7 +271,6 @@ def gate(state, obs, rules) -> Optional[Gate]:  # noqa: PLR0911, PLR0912 - one r
             "veto",
             f"in-region recovery of the primary in progress ({kinds}); not promoting. The confirm window "
             "starts again when it ends",
-            True,
         )
     if not short:
         if obs.lag is None or obs.lag.age > rules.lag_max_age:
@@ -290,7 +281,6 @@ def gate(state, obs, rules) -> Optional[Gate]:  # noqa: PLR0911, PLR0912 - one r
                 "lag-low",
                 f"replica lag {obs.lag.value:.0f} s is within {rules.lag_threshold:.0f} s: replication is "
                 "alive, so the primary may be too; not promoting",
-                True,
             )
     risk = data_at_risk(state)
     if risk is None or risk > rules.max_data_loss:
@@ -299,14 +289,13 @@ def gate(state, obs, rules) -> Optional[Gate]:  # noqa: PLR0911, PLR0912 - one r
             "rpo",
             f"RPO gate: commits at risk {measured}, budget {rules.max_data_loss:.0f} s; "
             f"not promoting automatically. To promote by hand: {rules.manual_command}",
-            True,
         )
     if obs.replica.status != "available":
-        return Gate("replica-busy", f"replica is {obs.replica.status}, not available; retrying", True)
+        return Gate("replica-busy", f"replica is {obs.replica.status}, not available; retrying")
     if not rules.automatic:
-        return Gate("manual", f"manual mode: promotion needs a human. To promote: {rules.manual_command}", True)
+        return Gate("manual", f"manual mode: promotion needs a human. To promote: {rules.manual_command}")
     if rules.dry_run:
-        return Gate("dry-run", "dry run: every condition holds, the monitor would promote now", True)
+        return Gate("dry-run", "dry run: every condition holds, the monitor would promote now")
     return None
 
 
@@ -338,7 +327,12 @@ def _recovery_ended(state, obs, rules):
 
 
 def _confirming(state, obs, rules):
-    return obs.now - state["since"] < window(obs, rules)
+    """The window still runs: the DR side's, and on the long path the guard's own (its
+    `unreachable` must have lasted the window too)."""
+    if obs.now - state["since"] < window(obs, rules):
+        return True
+    says = None if silent(obs, rules) else _guard_says(obs, rules)
+    return says is not None and says[0] == "unreachable" and obs.now - says[1] < rules.confirm_seconds
 
 
 def _cleared(state, obs, rules):
@@ -422,8 +416,6 @@ def _recovered(state, obs, rules):
 def _hold(state, obs, rules):
     g = gate(state, obs, rules)
     state["held"] = g.key
-    if not g.page:
-        return []
     if g.key == "dry-run":
         return _page(state, obs, rules, key=g.key, subject="drgen failover dry run", message=g.message)
     return _page(state, obs, rules, key=g.key, subject=f"drgen: failover held ({g.key})", message=g.message)
@@ -541,16 +533,9 @@ TRANSITIONS = (
         _back,
         _recovered,
     ),
-    Transition(
-        (UNREACHABLE,),
-        UNREACHABLE,
-        "the primary answered, not yet several probes in a row; the window keeps running",
-        _reachable,
-        _nothing,
-    ),
-    Transition(
-        (HELD,), HELD, "the primary answered, not yet several probes in a row; still held", _reachable, _nothing
-    ),
+    # Before the rows for a primary that answers: a hole or a recovery's end seen on a tick
+    # when the primary answers once must still start the window again, or a primary that
+    # fails again on the next tick would be promoted on the old window.
     Transition(
         (UNREACHABLE, HELD),
         UNREACHABLE,
@@ -564,6 +549,16 @@ TRANSITIONS = (
         "an in-region recovery closed or expired; the confirm window starts again",
         _recovery_ended,
         _restart,
+    ),
+    Transition(
+        (UNREACHABLE,),
+        UNREACHABLE,
+        "the primary answered, not yet several probes in a row; the window keeps running",
+        _reachable,
+        _nothing,
+    ),
+    Transition(
+        (HELD,), HELD, "the primary answered, not yet several probes in a row; still held", _reachable, _nothing
     ),
     Transition((UNREACHABLE,), UNREACHABLE, "the confirm window is still running", _confirming, _nothing),
     Transition(

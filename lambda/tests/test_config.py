@@ -2,7 +2,14 @@
 
 import pytest
 
-from drgen_lambda.config import ConfigError, failover_config, guard_config, monitor_config, observer_config
+from drgen_lambda.config import (
+    TICK_CALLS_SECONDS,
+    ConfigError,
+    failover_config,
+    guard_config,
+    monitor_config,
+    observer_config,
+)
 
 MONITOR = {
     "AWS_REGION": "us-west-2",
@@ -63,6 +70,27 @@ def test_monitor_defaults():
     assert "aws lambda invoke --region us-west-2 --function-name <the monitor function>" in cfg.rules.manual_command
     named = monitor_config(dict(MONITOR, AWS_LAMBDA_FUNCTION_NAME="trading-db-monitor-dr-prod"))
     assert "--function-name trading-db-monitor-dr-prod " in named.rules.manual_command
+
+
+def test_the_monitor_schedule_bounds_the_gap_between_runs_and_the_run():
+    cfg = monitor_config(MONITOR)
+    # The default 60 s schedule less the 45 s run, one 5 s interval, a 2 s probe timing out
+    # twice, and a slow tick's calls.
+    assert cfg.rules.max_gap == 60 - 45 + 5 + 2 * 2 + TICK_CALLS_SECONDS
+    slower = monitor_config(dict(MONITOR, SCHEDULE_SECONDS="120"))
+    assert slower.rules.max_gap == cfg.rules.max_gap + 60
+    assert monitor_config(dict(MONITOR, RUN_SECONDS="60")).run_seconds == 60
+    with pytest.raises(ConfigError, match=r"^RUN_SECONDS must not exceed SCHEDULE_SECONDS \(60\), not 90$"):
+        monitor_config(dict(MONITOR, RUN_SECONDS="90"))
+    with pytest.raises(ConfigError, match="SCHEDULE_SECONDS must be between 60 and 3600, not 30"):
+        monitor_config(dict(MONITOR, SCHEDULE_SECONDS="30"))
+
+
+def test_the_promotion_bound_defaults_to_half_an_hour():
+    assert monitor_config(MONITOR).rules.promotion_bound == 1800
+    assert monitor_config(dict(MONITOR, PROMOTION_BOUND_SECONDS="600")).rules.promotion_bound == 600
+    with pytest.raises(ConfigError, match="PROMOTION_BOUND_SECONDS must be between 60 and 86400"):
+        monitor_config(dict(MONITOR, PROMOTION_BOUND_SECONDS="10"))
 
 
 def test_monitor_options():

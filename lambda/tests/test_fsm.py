@@ -86,16 +86,85 @@ def test_an_old_heartbeat_does_not_block():
     assert kinds(actions) == ["promote"]
 
 
-def test_an_open_recovery_event_vetoes_without_paging_until_it_expires():
-    obs = healthy_then_down(ticks=60, events=[("multi-az-failover", 1000)])
-    state, actions, _ = run(obs)
+def subjects(actions):
+    return [a.subject for a in actions]
+
+
+def test_an_open_recovery_event_vetoes_and_pages_once_per_repage_interval():
+    # Held from 1180 (the window's end): paged then, and again 900 s later, at 2080.
+    state, actions, _ = run(healthy_then_down(ticks=222, events=[("multi-az-failover", 1000)]))
     assert state["phase"] == fsm.HELD and state["held"] == "veto"
-    assert actions == []
-    expired = fsm.Rules(**dict(RULES._asdict(), event_expiry=200))
-    state, actions, _ = run(obs, rules=expired)
-    assert kinds(actions) == ["page", "promote"]
-    assert any("no longer vetoes" in a.message for a in actions)
-    assert state["phase"] == fsm.PROMOTING
+    assert subjects(actions) == ["drgen: failover held (veto)"] * 2
+    assert "in-region recovery of the primary in progress (multi-az-failover)" in actions[0].message
+    assert state["pages"]["veto"] == 2080
+
+
+def test_an_expired_recovery_event_pages_and_starts_the_confirm_window_again():
+    expiring = fsm.Rules(**dict(RULES._asdict(), event_expiry=200))
+    events = [("multi-az-failover", 1000)]
+    state, actions, sentences = run(healthy_then_down(ticks=41, events=events), rules=expiring)
+    assert state["phase"] == fsm.UNREACHABLE and state["since"] == 1200
+    assert sentences[-1] == "an in-region recovery closed or expired; the confirm window starts again"
+    assert subjects(actions) == ["drgen: failover held (veto)", "drgen: recovery event expired"]
+    assert "no longer vetoes" in actions[1].message
+    # A whole new window: no promotion before 1380.
+    state, actions, _ = run([down(1200 + i * 5, events=events) for i in range(1, 36)], state, expiring)
+    assert state["phase"] == fsm.UNREACHABLE and actions == []
+    state, actions, _ = run([down(1380, events=events)], state, expiring)
+    assert state["phase"] == fsm.PROMOTING and kinds(actions) == ["promote"]
+
+
+def test_a_recovery_that_closes_within_the_window_starts_it_again():
+    state, _, _ = run(healthy_then_down(ticks=20, events=[("shutdown", 1000)]))
+    assert state["open"] == ["shutdown@1000"] and state["since"] == 1000
+    state, actions, sentences = run([down(1100)], state)
+    assert (state["phase"], state["since"], state["open"], actions) == (fsm.UNREACHABLE, 1100, [], [])
+    assert "in-region recovery closed" in sentences[0]
+    state, _, _ = run([down(1100 + i * 5) for i in range(1, 36)], state)
+    assert state["phase"] == fsm.UNREACHABLE
+    assert run([down(1280)], state)[0]["phase"] == fsm.PROMOTING
+
+
+def test_a_recovery_that_ends_on_a_tick_where_the_primary_answers_once_still_restarts_the_window():
+    state, _, _ = run(healthy_then_down(ticks=60, events=[("multi-az-failover", 1000)]))
+    assert state["phase"] == fsm.HELD and state["since"] == 1000
+    # The Multi-AZ failover ends and the primary answers one probe, then fails again: the old
+    # window (from 1000) must not count, or the replica would be promoted at once.
+    state, actions, sentences = run([up(1300, replica=AVAILABLE)], state)
+    assert (state["phase"], state["since"], actions) == (fsm.UNREACHABLE, 1300, [])
+    assert "in-region recovery closed" in sentences[0]
+    state, actions, _ = run([down(1300 + i * 5) for i in range(1, 36)], state)
+    assert state["phase"] == fsm.UNREACHABLE and actions == []
+    assert kinds(run([down(1480)], state)[1]) == ["promote"]
+
+
+def test_a_light_observation_without_the_replica_leaves_the_open_recoveries_alone():
+    # The monitor reads the replica and the events only on full observations; a tick without
+    # them must not forget a recovery it did not look at.
+    state = dict(fsm.initial_state(), open=["shutdown@1000"])
+    result = fsm.step(state, up(1010), RULES)
+    assert result.state["open"] == ["shutdown@1000"] and result.state["phase"] == fsm.HEALTHY
+
+
+def test_a_hole_in_observation_starts_the_confirm_window_again():
+    state, _, _ = run(healthy_then_down(ticks=20))  # unreachable since 1000, last tick at 1095
+    # A pause of exactly max_gap still counts as continuous.
+    kept, _, sentences = run([down(1095 + RULES.max_gap)], state)
+    assert kept["since"] == 1000 and sentences == ["the confirm window is still running"]
+    state, actions, sentences = run([down(1095 + RULES.max_gap + 1)], state)
+    assert (state["phase"], state["since"], actions) == (fsm.UNREACHABLE, 1156, [])
+    assert sentences == ["observation had a hole (a run skipped or late); the confirm window starts again"]
+    state, _, _ = run([down(1156 + i * 5) for i in range(1, 36)], state)
+    assert state["phase"] == fsm.UNREACHABLE
+    assert run([down(1336)], state)[0]["phase"] == fsm.PROMOTING
+
+
+def test_a_hole_while_held_starts_the_window_again_even_when_the_primary_answers_that_tick():
+    state, _, _ = run(healthy_then_down(ticks=40, lag=None))
+    assert state["phase"] == fsm.HELD and state["last_tick"] == 1195
+    state, actions, sentences = run([up(1300, replica=AVAILABLE)], state)
+    assert (state["phase"], state["since"], actions) == (fsm.UNREACHABLE, 1300, [])
+    assert "observation had a hole" in sentences[0]
 
 
 def test_an_expired_event_pages_once():
@@ -145,7 +214,7 @@ def test_a_busy_replica_pages_and_is_retried(status):
     obs = healthy_then_down(ticks=40, replica=fsm.Replica(status, True))
     state, actions, _ = run(obs)
     assert state["held"] == "replica-busy" and kinds(actions) == ["page"]
-    state, actions, _ = run([down(1300)], state)
+    state, actions, _ = run([down(1200)], state)
     assert state["phase"] == fsm.PROMOTING
 
 
@@ -153,7 +222,27 @@ def test_a_failed_read_cannot_decide():
     state, actions, _ = run(healthy_then_down(ticks=40, failed=("heartbeat",)))
     assert state["held"] == "cannot-decide" and "heartbeat" in actions[0].message
     state, actions, _ = run(healthy_then_down(ticks=40, replica=None))
-    assert state["held"] == "cannot-decide" and "replica" in actions[0].message
+    assert state["held"] == "cannot-decide" and "reading replica failed" in actions[0].message
+
+
+def test_an_unreadable_replica_wal_position_cannot_decide():
+    state, actions, _ = run(healthy_then_down(ticks=40, replica_lsn=None))
+    assert state["phase"] == fsm.HELD and state["held"] == "cannot-decide"
+    assert subjects(actions) == ["drgen: failover held (cannot-decide)"]
+    assert "reading the replica's WAL position failed" in actions[0].message
+
+
+def test_a_replica_still_streaming_from_the_primary_is_a_partition():
+    state, actions, _ = run(healthy_then_down(ticks=40, receiving=True))
+    assert state["phase"] == fsm.HELD and state["held"] == "partition"
+    assert subjects(actions) == ["drgen: failover held (partition)"]
+    assert "the replica still streams WAL from the primary" in actions[0].message
+
+
+@pytest.mark.parametrize("receiving", [False, None])
+def test_a_wal_receiver_that_is_not_streaming_or_not_read_does_not_block(receiving):
+    state, actions, _ = run(healthy_then_down(ticks=37, receiving=receiving))
+    assert state["phase"] == fsm.PROMOTING and kinds(actions) == ["promote"]
 
 
 def test_manual_mode_pages_the_command_and_dry_run_announces():
@@ -167,17 +256,86 @@ def test_manual_mode_pages_the_command_and_dry_run_announces():
 
 def test_a_held_decision_pages_again_after_the_repage_interval_and_on_a_new_reason():
     state, actions, _ = run(healthy_then_down(ticks=40, lag=None))
-    state, again, _ = run([down(1000 + 200 + 900, lag=None)], state)
-    assert kinds(again) == ["page"]
-    state, other, _ = run([down(2101, lag=fsm.Lag(10, 10))], state)
-    assert state["held"] == "lag-low" and kinds(other) == ["page"]
+    assert subjects(actions) == ["drgen: failover held (lag-unknown)"]  # at 1180
+    state, quiet, _ = run([down(t, lag=None) for t in range(1200, 2080, 5)], state)
+    assert quiet == []
+    state, again, _ = run([down(2080, lag=None)], state)
+    assert subjects(again) == ["drgen: failover held (lag-unknown)"]
+    state, other, _ = run([down(2085, lag=fsm.Lag(10, 10))], state)
+    assert state["held"] == "lag-low" and subjects(other) == ["drgen: failover held (lag-low)"]
 
 
-def test_a_held_primary_that_returns_is_announced():
+def test_a_held_primary_must_answer_three_probes_in_a_row_to_be_healthy_again():
     state, _, _ = run(healthy_then_down(ticks=40, lag=None))
-    state, actions, sentences = run([up(1300)], state)
-    assert state["phase"] == fsm.HEALTHY and "reachable again" in actions[0].subject
-    assert "no promotion" in sentences[0]
+    assert state["phase"] == fsm.HELD
+    state, actions, sentences = run([up(1200), up(1205), down(1210, lag=None), up(1215), up(1220)], state)
+    assert state["phase"] == fsm.HELD and actions == []
+    assert sentences[1] == "the primary answered, not yet several probes in a row; still held"
+    assert state["accepting"] == 2
+    state, actions, sentences = run([up(1225)], state)
+    assert state["phase"] == fsm.HEALTHY and subjects(actions) == ["drgen: primary reachable again"]
+    assert sentences == ["the primary accepted several probes in a row; no promotion"]
+    assert (state["since"], state["held"], state["pages"]) == (None, None, {})
+
+
+def test_one_or_two_answers_keep_the_confirm_window_running():
+    state, _, _ = run(healthy_then_down(ticks=10))  # unreachable since 1000
+    state, actions, sentences = run([up(1050), up(1055), down(1060), up(1065), up(1070)], state)
+    assert (state["phase"], state["since"], actions) == (fsm.UNREACHABLE, 1000, [])
+    assert sentences[0] == "the primary answered, not yet several probes in a row; the window keeps running"
+    # The window still counts from 1000: promotion once it has passed, without a fresh window.
+    state, actions, _ = run([down(t) for t in range(1075, 1180, 5)], state)
+    assert state["phase"] == fsm.UNREACHABLE and actions == []
+    state, actions, _ = run([down(1180)], state)
+    assert state["phase"] == fsm.PROMOTING and kinds(actions) == ["promote"]
+
+
+def test_an_unreachable_primary_that_answers_three_probes_is_healthy_without_a_page():
+    state, _, _ = run(healthy_then_down(ticks=10))
+    state, actions, sentences = run([up(1050), up(1055), up(1060)], state)
+    assert (state["phase"], state["since"], actions) == (fsm.HEALTHY, None, [])
+    assert sentences[-1] == "the primary accepted several probes in a row; no promotion"
+    assert state["resets"] == [1060]
+
+
+def spell(start):
+    """The primary fails one probe at `start`, then answers three: one unreachable spell."""
+    return [down(start), up(start + 5), up(start + 10), up(start + 15)]
+
+
+def test_three_returns_within_the_flap_window_page_flapping_once_per_repage_interval():
+    state, actions, _ = run(spell(1000) + spell(1100))
+    assert state["phase"] == fsm.HEALTHY and state["resets"] == [1015, 1115] and actions == []
+    state, actions, _ = run(spell(1200), state)
+    assert subjects(actions) == ["drgen: primary flapping"]
+    assert "3 times in 1800 s" in actions[0].message
+    # Still flapping: not paged again within the repage interval, though every return clears the
+    # other pages.
+    state, actions, _ = run(spell(1300), state)
+    assert actions == [] and state["pages"] == {"flapping": 1215}
+    state, actions, _ = run(spell(2100), state)
+    assert subjects(actions) == ["drgen: primary flapping"] and "5 times" in actions[0].message
+
+
+def test_returns_spread_wider_than_the_flap_window_do_not_page():
+    state, actions, _ = run(spell(1000) + spell(2000) + spell(3000) + spell(4000))
+    assert actions == []
+    assert state["resets"] == [3015, 4015]
+
+
+def test_a_primary_whose_wal_position_stays_unreadable_pages_after_a_minute():
+    state, actions, _ = run([up(t, primary_lsn=None) for t in range(1000, 1060, 5)])
+    assert actions == [] and state["wal_failing_since"] == 1000
+    state, actions, _ = run([up(1060, primary_lsn=None)], state)
+    assert subjects(actions) == ["drgen: WAL positions unreadable"]
+    assert "not been readable for 60 s" in actions[0].message
+    # Throttled like every page, then cleared by one readable position.
+    state, actions, _ = run([up(t, primary_lsn=None) for t in range(1065, 1960, 5)], state)
+    assert actions == []
+    state, actions, _ = run([up(1960, primary_lsn=None), up(1965)], state)
+    assert subjects(actions) == ["drgen: WAL positions unreadable"]
+    assert state["wal_failing_since"] is None
+    assert run([up(1970, primary_lsn=None)], state)[1] == []
 
 
 def test_a_replica_promoted_by_hand_makes_the_authority_dr_and_starts_the_fence():
@@ -198,10 +356,125 @@ def test_after_promotion_the_authority_is_sticky_and_a_returning_primary_pages_s
     assert "accepts connections again" in actions[0].message
 
 
+PROMOTING_REPLICA = fsm.Replica("modifying", True)
+
+
+def promoting(**kw):
+    """A promotion that started at 1000, its fence not confirmed."""
+    return dict(fsm.initial_state(), phase=fsm.PROMOTING, promoted_at=1000, **kw)
+
+
 def test_a_promoting_monitor_waits_quietly_while_the_old_primary_is_down():
     state, _, _ = run(healthy_then_down(ticks=37))
-    state, actions, sentences = run([down(1400)], state)
-    assert (state["phase"], actions, sentences) == (fsm.PROMOTING, [], ["waiting for the fence"])
+    state, actions, sentences = run([down(1400, replica=PROMOTING_REPLICA)], state)
+    assert (state["phase"], actions) == (fsm.PROMOTING, [])
+    assert sentences == [
+        "waiting for the promotion and the fence; split-brain risk paged while the old primary answers or the "
+        "fence is late"
+    ]
+
+
+def test_promote_read_replica_is_called_again_at_most_every_minute_while_rds_reports_an_available_replica():
+    state, actions, _ = run([down(1059)], promoting())
+    assert actions == []
+    state, actions, _ = run([down(1060)], state)
+    assert kinds(actions) == ["promote_again"] and state["pages"]["promote-call"] == 1060
+    state, actions, _ = run([down(t) for t in range(1061, 1120)], state)
+    assert actions == []
+    state, actions, _ = run([down(1120)], state)
+    assert kinds(actions) == ["promote_again"]
+
+
+@pytest.mark.parametrize(
+    "replica", [None, fsm.Replica("modifying", True), fsm.Replica("available", False), fsm.Replica("modifying", False)]
+)
+def test_a_promotion_under_way_or_done_is_not_called_again(replica):
+    _, actions, _ = run([down(1100, replica=replica)], promoting())
+    assert "promote_again" not in kinds(actions)
+
+
+def test_an_unconfirmed_fence_pages_split_brain_risk_after_its_grace_whether_the_primary_answers_or_not():
+    state, actions, _ = run([down(1000 + fsm.FENCE_GRACE - 1, replica=PROMOTING_REPLICA)], promoting())
+    assert actions == []
+    state, actions, _ = run([down(1600, replica=PROMOTING_REPLICA)], state)
+    assert subjects(actions) == ["drgen: split-brain risk"]
+    assert "not confirmed fenced, reachable or not" in actions[0].message
+    state, actions, _ = run([down(1700, replica=PROMOTING_REPLICA)], state)
+    assert actions == []
+    # The old primary answers: the reachable split-brain page, with its own repeat.
+    state, actions, _ = run([up(1705, replica=PROMOTING_REPLICA)], state)
+    assert subjects(actions) == ["drgen: split-brain risk"]
+    assert "old primary reachable and unfenced" in actions[0].message
+    state, actions, _ = run([down(2500, replica=PROMOTING_REPLICA)], state)
+    assert subjects(actions) == ["drgen: split-brain risk"] and state["pages"]["fence-late"] == 2500
+
+
+@pytest.mark.parametrize(
+    ("replica", "seen"),
+    [
+        (None, "unreadable"),
+        (fsm.Replica("modifying", True), "modifying, a replica"),
+        (fsm.Replica("modifying", False), "modifying, standalone"),
+    ],
+)
+def test_a_promotion_that_has_not_made_a_writer_within_its_bound_pages(replica, seen):
+    # The fence page is already out, so the promotion's own page stands alone.
+    state = promoting(pages={"fence-late": 2700})
+    state, actions, _ = run([down(1000 + RULES.promotion_bound - 1, replica=replica)], state)
+    assert actions == []
+    state, actions, _ = run([down(2800, replica=replica)], state)
+    assert subjects(actions) == ["drgen: promotion not complete"]
+    assert f"started 1800 s ago and the DR instance is not a writer yet ({seen})" in actions[0].message
+    state, actions, _ = run([down(2900, replica=replica)], state)
+    assert actions == []
+    assert subjects(run([down(3700, replica=replica)], state)[1])[-1] == "drgen: promotion not complete"
+
+
+def test_a_standalone_available_writer_is_not_late():
+    state = promoting(pages={"fence-late": 4900})
+    _, actions, _ = run([down(5000, replica=fsm.Replica("available", False))], state)
+    assert actions == []
+
+
+def test_a_promotion_without_a_recorded_start_counts_from_the_tick_that_sees_it():
+    state = dict(fsm.initial_state(), phase=fsm.PROMOTING)
+    # Long after any bound, an available replica: nothing is late and no call is due yet.
+    _, actions, _ = run([down(10**6)], state)
+    assert actions == []
+
+
+def test_a_state_saved_before_the_newer_fields_is_completed_with_their_defaults():
+    newer = ("last_tick", "accepting", "resets", "open", "wal_failing_since", "last_alive")
+    old = {k: v for k, v in fsm.initial_state().items() if k not in newer}
+    old.update(phase=fsm.UNREACHABLE, since=1000)
+    result = fsm.step(old, down(1010), RULES)
+    assert result.state["phase"] == fsm.UNREACHABLE and result.sentence == "the confirm window is still running"
+    assert (result.state["last_tick"], result.state["accepting"], result.state["resets"]) == (1010, 0, [])
+    # A state without last_alive counts the data at risk to the last sample.
+    assert fsm.data_at_risk({"last_sample": 1000, "caught_up_at": 990}) == 10
+
+
+def test_the_data_at_risk_counts_to_the_last_sign_of_life_after_the_last_wal_sample():
+    # WAL positions are read until 1000 (the replica has them all); the primary answers until
+    # 1040 with its position unreadable: its commits since 1000 may be missing.
+    readable = [up(t) for t in range(900, 1005, 5)]
+    state, _, _ = run(readable + [up(t, primary_lsn=None) for t in range(1005, 1045, 5)])
+    assert state["last_sample"] == 1000 and state["last_alive"] == 1040
+    assert fsm.data_at_risk(state) == 40
+    # Its own region's heartbeat saw it alive later still.
+    state, _, _ = run([down(1080, heartbeat_at=1065)], state)
+    assert state["last_alive"] == 1065 and fsm.data_at_risk(state) == 65
+    # An older heartbeat does not move it back.
+    state, _, _ = run([down(1085, heartbeat_at=1010)], state)
+    assert fsm.data_at_risk(state) == 65
+
+
+def test_the_rpo_gate_holds_a_primary_that_answered_long_after_its_last_wal_sample():
+    readable = [up(t) for t in range(900, 1005, 5)]
+    blind = [up(t, primary_lsn=None) for t in range(1005, 1100, 5)]
+    state, actions, _ = run(readable + blind + [down(1100 + i * 5) for i in range(37)])
+    assert state["phase"] == fsm.HELD and state["held"] == "rpo"
+    assert "commits at risk about 95 s" in actions[-1].message
 
 
 def test_positions_of_an_idle_primary_keep_the_risk_at_zero():

@@ -43,16 +43,22 @@ class Recording(adapters.Aws):
 
 
 class Positions:
-    """WAL positions as the test sets them."""
+    """WAL positions and the replica's WAL receiver as the test sets them; counts the receiver's
+    reads."""
 
-    def __init__(self, primary=100, replica=100):
-        self.values = {"primary": primary, "replica": replica}
+    def __init__(self, primary=100, replica=100, receiving=None):
+        self.values = {"primary": primary, "replica": replica, "receiving": receiving}
+        self.receiver_reads = 0
 
     def primary(self):
         return self.values["primary"]
 
     def replica(self):
         return self.values["replica"]
+
+    def receiving(self):
+        self.receiver_reads += 1
+        return self.values["receiving"]
 
 
 class Clock:
@@ -155,12 +161,46 @@ def caught_up(cfg, clock):
 
 def test_a_reachable_primary_keeps_the_authority_and_measures_the_data_at_risk(world):
     clock = Clock()
-    m = make(world, probes=probe.ACCEPTING, clock=clock)
-    assert m.run("run-1") == {"action": "ran", "phase": fsm.HEALTHY, "ticks": 9}
+    positions = Positions()
+    m = make(world, probes=probe.ACCEPTING, clock=clock, positions=positions)
+    began = clock()
+    # A tick every 5 s from 0 to 45 s: RUN_SECONDS is 45.
+    assert m.run("run-1") == {"action": "ran", "phase": fsm.HEALTHY, "ticks": 10}
+    assert clock() - began == 45
     state = adapters.Store(adapters.Aws(), TABLE).load()
     assert state["phase"] == fsm.HEALTHY and fsm.data_at_risk(state) == 0
     assert published("WriterIsDr") == 0 and published("DataAtRiskSeconds") == 0
     assert m.aws.names().count("replica_state") == 1
+    # The WAL receiver is asked only when the probe fails.
+    assert positions.receiver_reads == 0
+
+
+def test_a_run_ends_by_elapsed_time_so_slow_ticks_shorten_it(world):
+    clock = Clock()
+
+    def slow_probe(host, port, timeout):
+        clock.sleep(2)  # every probe takes 2 s
+        return probe.ACCEPTING
+
+    m = monitor.Monitor(
+        world,
+        Recording(),
+        adapters.Store(Recording(), TABLE),
+        Positions(),
+        check=slow_probe,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    began = clock()
+    # Ticks start 7 s apart (5 s asleep, 2 s probing); the 8th would end at 51 s, past 45 s.
+    assert m.run("slow")["ticks"] == 7
+    assert clock() - began == 44
+
+
+def test_a_run_of_zero_seconds_ticks_once(world):
+    cfg = world._replace(run_seconds=0.0)
+    clock = Clock()
+    assert make(cfg, probes=probe.ACCEPTING, clock=clock).run("short")["ticks"] == 1
 
 
 def test_a_dead_primary_is_promoted_the_authority_published_and_the_workflow_started(world):
@@ -199,15 +239,103 @@ def test_a_run_skips_while_another_holds_the_lock(world):
     assert make(world, clock=clock).run("me")["action"] == "ran"
 
 
-def test_a_failed_promotion_call_keeps_the_state_and_pages(world):
+def notified(aws):
+    return [c[1][1] for c in aws.calls if c[0] == "notify"]
+
+
+def test_the_automatic_promotion_records_the_authority_then_publishes_it_then_calls_rds(world):
+    clock = Clock()
+    caught_up(world, clock)
+    put_lag(250)
+    aws = Recording()
+    m = make(world, aws=aws, clock=clock)
+    original = m.store.set_authority
+    m.store.set_authority = lambda now: (aws.calls.append(("set_authority", (now,))), original(now))[1]
+    assert m.run("run")["phase"] == fsm.PROMOTING
+    names = aws.names()
+    writer_is_dr = next(
+        i for i, (name, args) in enumerate(aws.calls) if name == "put_metrics" and ("WriterIsDr", 1, "None") in args[1]
+    )
+    assert names.index("set_authority") < writer_is_dr < names.index("promote") < names.index("start_failover")
+    assert not is_replica()
+
+
+def test_a_promotion_whose_authority_cannot_be_recorded_does_not_call_rds_and_keeps_the_state(world):
+    clock = Clock()
+    caught_up(world, clock)
+    put_lag(250)
+    aws = Recording()
+    m = make(world, aws=aws, clock=clock)
+
+    def broken(now):
+        raise adapters.AwsError("dynamodb.put_item", "ProvisionedThroughputExceededException")
+
+    m.store.set_authority = broken
+    assert m.run("run")["phase"] == fsm.UNREACHABLE
+    assert "promote" not in aws.names() and "start_failover" not in aws.names()
+    assert set(notified(aws)) == {"drgen: writer authority not recorded"}
+    state = adapters.Store(adapters.Aws(), TABLE).load()
+    assert state["phase"] == fsm.UNREACHABLE and state["promoted_at"] is None
+    assert is_replica() and not adapters.Store(adapters.Aws(), TABLE).authority_is_dr()
+    assert published("WriterIsDr") == 0
+
+
+def test_a_refused_promotion_call_keeps_promoting_pages_once_per_repage_interval_and_is_called_again(world):
     clock = Clock()
     caught_up(world, clock)
     put_lag(250)
     aws = Recording(fail={"promote"})
-    assert make(world, aws=aws, clock=clock).run("run")["phase"] == fsm.UNREACHABLE
-    assert is_replica()
-    subjects = [c[1][1] for c in aws.calls if c[0] == "notify"]
-    assert "drgen: promotion call failed" in subjects
+    assert make(world, aws=aws, clock=clock).run("run")["phase"] == fsm.PROMOTING
+    assert is_replica() and adapters.Store(adapters.Aws(), TABLE).authority_is_dr()
+    assert notified(aws).count("drgen: promotion call refused") == 1
+    assert "start_failover" in aws.names() and published("WriterIsDr") == 1
+    # The next run calls it again a minute after the first call, and does not page again.
+    aws = Recording(fail={"promote"})
+    assert make(world, aws=aws, clock=clock).run("again")["phase"] == fsm.PROMOTING
+    assert aws.names().count("promote") == 1
+    assert "drgen: promotion call refused" not in notified(aws)
+    # After the repage interval the refusal pages again; once RDS accepts, the replica is promoted.
+    clock.sleep(world.rules.repage_seconds)
+    aws = Recording(fail={"promote"})
+    make(world, aws=aws, clock=clock).run("later")
+    assert notified(aws).count("drgen: promotion call refused") == 1
+    clock.sleep(60)
+    aws = Recording()
+    assert make(world, aws=aws, clock=clock).run("accepted")["phase"] == fsm.PROMOTING
+    assert aws.names().count("promote") == 1 and not is_replica()
+
+
+@pytest.mark.parametrize(
+    "error",
+    [ReadTimeoutError(endpoint_url="https://rds"), "InvalidDBInstanceState: a promotion is under way"],
+    ids=["no-answer", "under-way"],
+)
+def test_a_promotion_call_without_an_answer_or_with_one_under_way_counts_as_started(world, monkeypatch, capsys, error):
+    clock = Clock()
+    caught_up(world, clock)
+    put_lag(250)
+    aws = Recording()
+
+    def promote(*args):
+        raise adapters.AwsError("rds.promote", error)
+
+    monkeypatch.setattr(aws, "promote", promote)
+    assert make(world, aws=aws, clock=clock).run("run")["phase"] == fsm.PROMOTING
+    assert "drgen: promotion call refused" not in notified(aws) and "start_failover" in aws.names()
+    assert "promotion_call_unanswered" in capsys.readouterr().out
+    assert "promote-refused" not in adapters.Store(adapters.Aws(), TABLE).load()["pages"]
+
+
+def test_a_replica_still_streaming_from_the_primary_holds_the_failover_as_a_partition(world):
+    clock = Clock()
+    caught_up(world, clock)
+    put_lag(250)
+    positions = Positions(receiving=True)
+    aws = Recording()
+    assert make(world, aws=aws, clock=clock, positions=positions).run("run")["phase"] == fsm.HELD
+    assert "drgen: failover held (partition)" in notified(aws) and "promote" not in aws.names()
+    # Asked on every tick whose probe failed: the whole run.
+    assert positions.receiver_reads == 10
 
 
 def test_a_workflow_that_does_not_start_pages(world):
@@ -281,7 +409,7 @@ def test_a_refused_manual_promotion_pages_and_a_busy_lock_refuses(world):
     aws = Recording(fail=["promote"])
     answer = make(world, aws=aws).promote_by_hand()
     assert answer["action"] == "promotion refused"
-    assert ("notify", (world.topic_arn, "drgen: promotion call failed")) in [(n, a[:2]) for n, a in aws.calls]
+    assert ("notify", (world.topic_arn, "drgen: promotion call refused")) in [(n, a[:2]) for n, a in aws.calls]
 
 
 def test_a_manual_promotion_that_does_not_answer_counts_as_started(world, monkeypatch, capsys):
@@ -385,14 +513,51 @@ def test_positions_read_real_wal_positions_with_the_secret(world, secure_postgre
     env["PRIMARY_PORT"] = str(secure_postgres.port)
     positions = monitor.Positions(adapters.Aws(), monitor_config(env))
     assert positions.primary() > 0
-    # Not a standby: pg_last_wal_receive_lsn() is NULL.
+    # Not a standby: pg_last_wal_receive_lsn() is NULL, and no WAL receiver runs.
     assert positions.replica() is None
+    assert positions.receiving() is False
+
+
+class Receiver:
+    """A connection whose pg_stat_wal_receiver reports `status`."""
+
+    def __init__(self, status):
+        self.status = status
+        self.opened = None
+        self.sql = []
+
+    def __call__(self, host, port, user, password, database, timeout):
+        self.opened = (host, port, user, database)
+        return self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def scalar(self, sql):
+        self.sql.append(sql)
+        return self.status
+
+
+@pytest.mark.parametrize(("status", "receiving"), [("streaming", True), ("waiting", False), (None, False)])
+def test_the_wal_receiver_counts_as_streaming_only_when_its_status_says_so(world, status, receiving):
+    boto3.client("secretsmanager").create_secret(
+        Name=MONITOR["SECRET_ID"], SecretString=json.dumps({"username": "dbadmin", "password": "x"})
+    )
+    connection = Receiver(status)
+    assert monitor.Positions(adapters.Aws(), world, connect=connection).receiving() is receiving
+    assert connection.opened == (world.replica_host, world.target.port, "dbadmin", world.database)
+    assert connection.sql == ["SELECT status FROM pg_stat_wal_receiver"]
 
 
 def test_positions_are_none_when_the_secret_or_the_server_fails(world, capsys):
     positions = monitor.Positions(adapters.Aws(), world)
     assert positions.primary() is None
-    assert "wal_position_failed" in capsys.readouterr().out
+    assert positions.receiving() is None
+    out = capsys.readouterr().out
+    assert "wal_position_failed" in out and "wal_receiver_failed" in out
 
 
 def test_a_failed_announcement_is_logged(world, capsys):
@@ -417,5 +582,36 @@ def test_the_authority_is_recorded_for_the_observers_and_a_failure_pages(world, 
     aws = Recording()
     m = make(world, aws=aws, clock=clock)
     monkeypatch.setattr(m.store, "set_authority", broken)
-    m._record_authority()
+    assert m._record_authority() is False
     assert [c[1][1] for c in aws.calls if c[0] == "notify"] == ["drgen: writer authority not recorded"]
+
+
+class Commands:
+    """A monitor that says which of its entry points was called."""
+
+    def run(self, owner):
+        return ("run", owner)
+
+    def promote_by_hand(self):
+        return ("promote",)
+
+    def reset_authority(self):
+        return ("reset-authority",)
+
+
+def test_serve_runs_under_the_request_id_unless_a_command_is_given():
+    assert monitor.serve(Commands(), None, "req-1") == ("run", "req-1")
+    assert monitor.serve(Commands(), {}, "req-2") == ("run", "req-2")
+    assert monitor.serve(Commands(), {"command": "promote"}, "req-3") == ("promote",)
+    assert monitor.serve(Commands(), {"command": "reset-authority"}, "req-4") == ("reset-authority",)
+
+
+def test_a_failed_run_is_logged_and_raised_without_a_page(world, capsys):
+    # The function's Errors alarm pages when runs start failing; the run itself does not.
+    aws = Recording()
+    m = make(world, aws=aws)
+    boto3.client("dynamodb").delete_table(TableName=TABLE)
+    with pytest.raises(adapters.AwsError):
+        monitor.serve(m, {}, "req-1")
+    assert "notify" not in aws.names()
+    assert '"event": "run_failed"' in capsys.readouterr().out
