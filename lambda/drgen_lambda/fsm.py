@@ -275,7 +275,7 @@ def gate(state, obs, rules) -> Optional[Gate]:  # noqa: PLR0911, PLR0912 - one r
     if not short:
         if obs.lag is None or obs.lag.age > rules.lag_max_age:
             seen = "missing" if obs.lag is None else f"stale ({obs.lag.age:.0f} s old)"
-            return Gate("lag-unknown", f"replica lag unknown: the newest ReplicaLag datapoint is {seen}", True)
+            return Gate("lag-unknown", f"replica lag unknown: the newest ReplicaLag datapoint is {seen}")
         if obs.lag.value <= rules.lag_threshold:
             return Gate(
                 "lag-low",

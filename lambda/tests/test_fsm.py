@@ -506,3 +506,65 @@ def test_the_runbook_diagram_is_generated_from_the_table():
     begin, end = "<!-- fsm:begin -->\n```mermaid\n", "```\n<!-- fsm:end -->"
     region = runbook[runbook.index(begin) + len(begin) : runbook.index(end)]
     assert region == fsm.diagram(), "RUNBOOK.md's state diagram is stale: paste `python3 -m drgen_lambda.fsm`"
+
+
+GUARDED = fsm.Rules(**dict(RULES._asdict(), silence_seconds=75))
+
+
+def spoken(start=1000, ticks=40, every=5, spoke_at=None, guard=None, **kw):
+    """Healthy, then unreachable from `start`; the primary region last spoke at `spoke_at`
+    (a fixed time: silent once it is old) or on every tick (`spoke_at=None`), with `guard` as its
+    guard's report (verdict, since), made on every tick."""
+    history = [up(t) for t in range(start - 60, start, every)]
+    for i in range(ticks):
+        now = start + i * every
+        report = None if guard is None else (guard[0], guard[1], now)
+        history.append(down(now, spoke_at=now if spoke_at is None else spoke_at, guard=report, **kw))
+    return history
+
+
+def test_a_silent_primary_region_takes_the_short_path_without_waiting_for_the_lag():
+    obs = spoken(ticks=20, spoke_at=990, lag=None, receiving=False)
+    state, actions, _ = run(obs, rules=GUARDED)
+    assert kinds(actions) == ["promote"]
+    promoted_at = state["promoted_at"]
+    assert promoted_at - 1000 >= GUARDED.silence_seconds
+    assert promoted_at - 1000 < GUARDED.confirm_seconds
+    assert "and its region silent" in actions[0].message
+
+
+def test_a_silent_region_with_an_unreadable_wal_receiver_cannot_decide():
+    state, actions, _ = run(spoken(ticks=20, spoke_at=990, receiving=None), rules=GUARDED)
+    assert state["held"] == "cannot-decide" and "WAL receiver" in actions[0].message
+
+
+@pytest.mark.parametrize(
+    ("verdict", "held"), [("reachable", "partition"), ("recovering", "veto"), ("unknown", "guard")]
+)
+def test_a_speaking_region_holds_on_its_guards_verdict(verdict, held):
+    state, actions, _ = run(spoken(ticks=60, guard=(verdict, 990)), rules=GUARDED)
+    assert state["phase"] == fsm.HELD and state["held"] == held
+    assert kinds(actions) == ["page"]
+
+
+def test_a_speaking_region_whose_guard_is_silent_holds_and_pages():
+    obs = spoken(ticks=60)  # the observer's beat speaks; the guard has no report
+    state, actions, _ = run(obs, rules=GUARDED)
+    assert state["held"] == "guard" and "verdict is stale" in actions[0].message
+
+
+def test_the_long_path_waits_for_the_guards_own_unreachable_to_last_the_window():
+    # The DR side lost the primary at 1000; its own region saw it unreachable only from 1100.
+    obs = spoken(ticks=60, guard=("unreachable", 1100))
+    state, actions, _ = run(obs[:-20], rules=GUARDED)
+    assert state["phase"] == fsm.UNREACHABLE and actions == []
+    state, actions, _ = run(obs[-20:], state, rules=GUARDED)
+    assert kinds(actions) == ["promote"] and state["promoted_at"] >= 1100 + GUARDED.confirm_seconds
+
+
+def test_the_window_starts_again_when_the_guards_recovery_ends():
+    during = spoken(ticks=40, guard=("recovering", 990))
+    after = [down(1200 + i * 5, spoke_at=1200 + i * 5, guard=("unreachable", 1200, 1200 + i * 5)) for i in range(3)]
+    state, _, sentences = run(during + after, rules=GUARDED)
+    assert "recovery closed or expired" in sentences[-3]
+    assert state["since"] == 1200
