@@ -24,9 +24,10 @@ sys.path.insert(0, str(HERE))
 
 import rig  # noqa: E402
 import standins  # noqa: E402
-from drgen_lambda import adapters, config, fsm, logs, monitor, observer, pg, probe, workflow  # noqa: E402
+from drgen_lambda import adapters, config, fsm, guard_run, logs, monitor, observer, pg, probe, workflow  # noqa: E402
 
 SCALE = float(os.environ.get("DRGEN_DRILL_SCALE", "10"))
+GUARD_RUN_SECONDS = 50  # src/model.rs GUARD_RUN_SECONDS
 DRGEN = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "debug" / "drgen"
 REPORT = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "drill" / "report.json"
 # RDS promotes "several minutes or longer" (AWS's words); pg_promote() takes about a second.
@@ -74,6 +75,8 @@ class World:
             dry_run=False,
             repage_seconds=900 / s,
             manual_command="aws rds promote-read-replica ...",
+            max_gap=(d["schedule_seconds"] - d["run_seconds"] + d["probe_interval_seconds"]) / s + 2 * timeout + 5,
+            silence_seconds=d["silence_seconds"] / s,
         )
         self.cfg = config.MonitorConfig(
             target=config.ProbeTarget(rig.PEERING, self.port, timeout),
@@ -158,6 +161,7 @@ class World:
         self.every(self.cfg.interval, tick)
         self.every(METRIC_PERIOD_SECONDS / s, self.aws.sample_lag)
         self.every(METRIC_PERIOD_SECONDS / s, self._observer_heartbeat)
+        self.every(METRIC_PERIOD_SECONDS / s, self._guard)
         self._rds_heartbeat()
         self.every(RDS_HEARTBEAT_SECONDS / s, self._rds_heartbeat)
         self.every(0.1, self._watch_dns)
@@ -193,6 +197,23 @@ class World:
         """The primary-region observer's scheduled run: the package's own handler."""
         if not self.primary_region_down:
             observer.handle({}, self.observer_config("primary"), check=probe.probe, aws=self.aws)
+
+    def _guard(self):
+        """One scheduled run of the primary-region guard (its own code), every scaled minute,
+        probing the primary through its security group and reading the primary's status and
+        events from the RDS stand-in of its region."""
+        if self.primary_region_down:
+            return
+        d = self.e["decision"]
+        cfg = config.GuardConfig(
+            target=config.ProbeTarget(rig.SECURITY_GROUP, self.port, self.cfg.target.timeout),
+            interval=d["guard_interval_seconds"] / SCALE,
+            run_seconds=GUARD_RUN_SECONDS / SCALE,
+            primary_id="primary",
+            table="failover",
+            event_window=d["recovery_event_expiry_seconds"] / SCALE,
+        )
+        guard_run.Guard(cfg, self.aws, self.store, check=probe.probe).run()
 
     def _rds_heartbeat(self):
         try:
@@ -443,7 +464,33 @@ def regional_outage(w):
         for relay in w.relays.values():
             relay.cut()
 
-    return _lossy_failure(w, outage)
+    r, problems = _lossy_failure(w, outage)
+    # The whole region is silent: the short path, within two minutes.
+    if r["seconds_to_decision"] is None or r["seconds_to_decision"] > 120:
+        problems.append(f"decision after {r['seconds_to_decision']} s, more than 120 s")
+    return r, problems
+
+
+def multi_az_event_lost(w):
+    """A Multi-AZ failover longer than the confirm window whose forwarded event is lost: only the
+    primary region's guard, reading its own region's RDS events, knows; no promotion."""
+    w.start()
+    w.wait(30)
+    w.fail()
+    w.aws.rds_events.append((time.time(), "Multi-AZ instance failover started."))
+    w.rig.primary.stop("immediate")
+    early = w.wait_for(w.promoted, CONFIRM + 150)
+    w.aws.rds_events.append((time.time(), "Multi-AZ instance failover completed."))
+    w.rig.primary.start()
+    w.wait(60)
+    r = w.finish(False)
+    problems = []
+    _common(r, problems)
+    if early:
+        problems.append("promoted during the Multi-AZ failover")
+    if "drgen: failover held (veto)" not in r["pages"]:
+        problems.append("no veto page")
+    return r, problems
 
 
 def blip(w):
@@ -499,7 +546,7 @@ def primary_returns(w):
     w.start()
     w.wait(60)
     w.fail()
-    w.aws.primary_api_down = True  # the fence waits for the region's API
+    w.aws.cross_region_api_down = True  # the fence waits for the region's API
     w.rig.primary.stop("immediate")
     w.wait_for(w.promoted, CONFIRM + 150)
     w.wait(30)
@@ -507,7 +554,7 @@ def primary_returns(w):
     # A pooled session that does not follow DNS reaches the unfenced old primary.
     pooled = pg.Connection(rig.SECURITY_GROUP, w.port, "postgres", "", database="drill", timeout=2)
     w.wait(60)
-    w.aws.primary_api_down = False
+    w.aws.cross_region_api_down = False
     cut = w.wait_for(lambda: _closed(pooled), 300)
     w.wait(30)
     r = w.finish(True)
@@ -572,13 +619,17 @@ def veto(w):
     workflow.record_event(w.store, {"source": "aws.rds", "detail": {"EventID": "RDS-EVENT-0013"}}, time.time())
     w.rig.primary.stop("immediate")
     early = w.wait_for(w.promoted, CONFIRM + 60)
-    workflow.record_event(w.store, {"source": "aws.rds", "detail": {"EventID": "RDS-EVENT-0049"}}, time.time())
-    w.wait_for(w.promoted, 60)
+    closed = time.time()
+    workflow.record_event(w.store, {"source": "aws.rds", "detail": {"EventID": "RDS-EVENT-0049"}}, closed)
+    # The close starts the confirm window again: the primary must stay away a whole window more.
+    w.wait_for(w.promoted, CONFIRM + 90)
     r = w.finish(True)
     problems = []
     _common(r, problems)
     if early:
         problems.append("promoted while the recovery event was open")
+    if w.aws.promoted_at is not None and (w.aws.promoted_at - closed) * SCALE < CONFIRM:
+        problems.append("promoted less than the confirm window after the recovery closed")
     return r, problems
 
 
@@ -588,20 +639,22 @@ def veto_expires(w):
     w.fail()
     workflow.record_event(w.store, {"source": "aws.rds", "detail": {"EventID": "RDS-EVENT-0013"}}, time.time())
     w.rig.primary.stop("immediate")
-    w.wait_for(w.promoted, 300 + 90)
+    # The expiry pages and starts the confirm window again.
+    w.wait_for(w.promoted, 300 + CONFIRM + 90)
     r = w.finish(True)
     problems = []
     _common(r, problems)
     if not any("expired" in p for p in r["pages"]):
         problems.append("no page when the event expired")
-    if r["seconds_to_decision"] is not None and r["seconds_to_decision"] < 300:
-        problems.append("promoted before the event expired")
+    if r["seconds_to_decision"] is not None and r["seconds_to_decision"] < 300 + CONFIRM:
+        problems.append("promoted before the event expired and a window passed")
     return r, problems
 
 
 SCENARIOS = [
     ("crash under load (pg_ctl stop -m immediate)", crash_under_load, {}),
-    ("crash under load (regional outage: blackholed)", regional_outage, {}),
+    ("crash under load (regional outage: blackholed), default settings", regional_outage, {}),
+    ("Multi-AZ failover longer than the window, its event lost", multi_az_event_lost, {}),
     ("in-region blip shorter than the confirm window", blip, {}),
     ("partition under load", partition_under_load, {}),
     ("partition, idle primary", partition_idle, {}),

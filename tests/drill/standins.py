@@ -33,6 +33,10 @@ class Aws:
         self.primary_api_down = False
         self.promoted_at = None
         self.fenced_groups = False
+        self.rds_events = []  # (time, message) of the primary, in its own region
+        # The DR side's calls to the primary region's API fail (the workflow's fence), while that
+        # region's own functions still reach it (the guard).
+        self.cross_region_api_down = False
 
     # --- DynamoDB, for adapters.Store -----------------------------------------------------
     def _call(self, service, operation, region=None, **kw):
@@ -94,7 +98,7 @@ class Aws:
 
     def instance(self, instance_id, region=None):
         if region is not None:
-            if self.primary_api_down:
+            if self.primary_api_down or self.cross_region_api_down:
                 raise adapters.AwsError("rds.describe_db_instances", "Could not connect to the endpoint URL")
             groups = ["sg-fenced"] if self.fenced_groups else ["sg-db"]
             return {"DBInstanceStatus": "available", "VpcSecurityGroups": [{"VpcSecurityGroupId": g} for g in groups]}
@@ -104,6 +108,19 @@ class Aws:
             instance["ReadReplicaSourceDBInstanceIdentifier"] = "primary"
         return instance
 
+    def instance_status(self, instance_id):
+        """The primary's status from its own region's API (the guard's read)."""
+        if self.primary_api_down:
+            raise adapters.AwsError("rds.describe_db_instances", "Could not connect to the endpoint URL")
+        return "available"
+
+    def instance_events(self, instance_id, start, end):
+        if self.primary_api_down:
+            raise adapters.AwsError("rds.describe_events", "Could not connect to the endpoint URL")
+        low, high = start.timestamp(), end.timestamp()
+        with self.lock:
+            return [(t, m) for t, m in self.rds_events if low <= t <= high]
+
     def promote(self, replica_id, backup_retention):
         self._standby("SELECT pg_promote(false)")
         with self.lock:
@@ -111,18 +128,18 @@ class Aws:
                 self.promoted_at = time.time()
 
     def fence(self, region, instance_id, security_group_id):
-        if self.primary_api_down:
+        if self.primary_api_down or self.cross_region_api_down:
             raise adapters.AwsError("rds.modify_db_instance", "Could not connect to the endpoint URL")
         self.fenced_groups = True
         self.world.relays["security_group"].deny_new()
 
     def reboot(self, region, instance_id):
-        if self.primary_api_down:
+        if self.primary_api_down or self.cross_region_api_down:
             raise adapters.AwsError("rds.reboot_db_instance", "Could not connect to the endpoint URL")
         self.world.relays["security_group"].kill_established()
 
     def connections(self, region, instance_id, now=None):
-        if self.primary_api_down:
+        if self.primary_api_down or self.cross_region_api_down:
             raise adapters.AwsError("cloudwatch.get_metric_data", "Could not connect to the endpoint URL")
         return float(self.world.relays["security_group"].established())
 
