@@ -459,6 +459,14 @@ def _promoting(state, obs, rules):
         actions.extend(_split_brain(state, obs, rules))
     elif obs.now - started >= FENCE_GRACE:
         actions.extend(_fence_late(state, obs, rules))
+    return actions + _progress(state, obs, rules)
+
+
+def _progress(state, obs, rules):
+    """Until the DR instance is a standalone writer, promoting or fenced: PromoteReadReplica again
+    while RDS reports an available replica, and a page once the promotion bound has passed."""
+    actions = []
+    started = state["promoted_at"] if state["promoted_at"] is not None else obs.now
     replica = obs.replica
     last_call = state["pages"].get("promote-call", started)
     if replica is not None and replica.is_replica and replica.status == "available" and obs.now - last_call >= 60:
@@ -499,7 +507,11 @@ _split_brain = _split_brain_page("split-brain", "old primary reachable and unfen
 _fence_late = _split_brain_page(
     "fence-late", "the old primary is not confirmed fenced, reachable or not; it must not come back unfenced"
 )
-_fence_broken = _split_brain_page("fence-broken", "the fenced old primary accepts connections again")
+_fence_broken_page = _split_brain_page("fence-broken", "the fenced old primary accepts connections again")
+
+
+def _fence_broken(state, obs, rules):
+    return _fence_broken_page(state, obs, rules) + _progress(state, obs, rules)
 
 
 def _fence_done(state, obs, rules):
@@ -587,7 +599,7 @@ TRANSITIONS = (
         _promoting,
     ),
     Transition((FENCED,), FENCED, "split-brain risk: the fenced old primary is reachable", _reachable, _fence_broken),
-    Transition((FENCED,), FENCED, "the old primary stays fenced", _always, _nothing),
+    Transition((FENCED,), FENCED, "the old primary stays fenced", _always, _progress),
 )
 
 

@@ -150,13 +150,17 @@ class Monitor:
             )
         return payload
 
-    def _record_authority(self):
+    def _record_authority(self, state):
         """The authority, also where the observers read it (the global table); False when it
-        could not be recorded."""
+        could not be recorded (paged at most once per repage interval)."""
         try:
             self.store.set_authority(self.clock())
         except adapters.AwsError as e:
-            self._page("drgen: writer authority not recorded", f"Recording the writer authority failed ({e}).")
+            now = self.clock()
+            last = state["pages"].get("authority-unrecorded")
+            if last is None or now - last >= self.cfg.rules.repage_seconds:
+                state["pages"]["authority-unrecorded"] = now
+                self._page("drgen: writer authority not recorded", f"Recording the writer authority failed ({e}).")
             return False
         return True
 
@@ -198,7 +202,7 @@ class Monitor:
             elif action.kind == "promote":
                 # The authority first: RDS reports a promoting replica as a replica for minutes,
                 # and the observers and every later run must already know. Without it, no call.
-                if not self._record_authority():
+                if not self._record_authority(before):
                     return before
                 self.publish(state, force=True)
                 self._call_promote(state)
@@ -206,7 +210,7 @@ class Monitor:
             elif action.kind == "promote_again":
                 self._call_promote(state)
             elif action.kind == "start_workflow":
-                self._record_authority()
+                self._record_authority(state)
                 self._announce(action.subject, self._start_workflow(action.message))
             else:
                 self._announce(action.subject, {"replica": cfg.replica_id, "reason": action.message})

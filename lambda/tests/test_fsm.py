@@ -351,9 +351,17 @@ def test_after_promotion_the_authority_is_sticky_and_a_returning_primary_pages_s
     assert kinds(actions) == ["page"] and "old primary reachable and unfenced" in actions[0].message
     state, actions, _ = run([up(1400, fence_confirmed=True)], state)
     assert state["phase"] == fsm.FENCED and kinds(actions) == ["announce"]
-    state, actions, _ = run([down(1500), up(1600)], state)
+    state, actions, _ = run([down(1500, replica=fsm.Replica("available", False)), up(1600)], state)
     assert state["phase"] == fsm.FENCED and fsm.writer_is_dr(state)
     assert "accepts connections again" in actions[0].message
+
+
+def test_a_fenced_old_primary_does_not_end_the_watch_over_a_promotion_rds_refused():
+    state = dict(fsm.initial_state(), phase=fsm.FENCED, promoted_at=1000.0)
+    state, actions, _ = run([down(1100)], state)
+    assert kinds(actions) == ["promote_again"]
+    state, actions, _ = run([down(1000 + RULES.promotion_bound)], state)
+    assert [a.subject for a in actions if a.kind == "page"] == ["drgen: promotion not complete"]
 
 
 PROMOTING_REPLICA = fsm.Replica("modifying", True)

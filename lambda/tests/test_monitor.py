@@ -582,7 +582,9 @@ def test_the_authority_is_recorded_for_the_observers_and_a_failure_pages(world, 
     aws = Recording()
     m = make(world, aws=aws, clock=clock)
     monkeypatch.setattr(m.store, "set_authority", broken)
-    assert m._record_authority() is False
+    state = fsm.initial_state()
+    assert m._record_authority(state) is False
+    assert m._record_authority(state) is False  # again within the repage interval: no second page
     assert [c[1][1] for c in aws.calls if c[0] == "notify"] == ["drgen: writer authority not recorded"]
 
 
