@@ -119,6 +119,11 @@ def main():
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--seed", type=int)
     ap.add_argument("--report", default=str(ROOT / "target" / "sim" / "report.json"))
+    ap.add_argument(
+        "--known",
+        help="a JSON file of violations found before and still open ({seed: [invariant, ...]}): those are "
+        "reported, anything else fails",
+    )
     args = ap.parse_args()
     explained = explain()
     if args.seed is not None:
@@ -166,7 +171,20 @@ def main():
         print(f"  seed {seed}: {r['violations'][0]}")
         if "described" in r:
             print(f"    shrunk to {r['described']}: {r['shrunk_violations'][:1]}")
-    return 1 if violating else 0
+    known = json.loads(pathlib.Path(args.known).read_text())["open"] if args.known else {}
+    new = {
+        seed: r["violations"]
+        for seed, r in violating.items()
+        if sorted({v.split(":", 1)[0] for v in r["violations"]}) != known.get(str(seed))
+    }
+    fixed = sorted(set(known) - {str(s) for s in violating})
+    if known:
+        print(f"{len(violating) - len(new)} violating schedules are open defects listed in {args.known}")
+    if fixed:
+        print(f"no longer violating (remove them from {args.known}): {', '.join(fixed)}")
+    for seed, found in new.items():
+        print(f"  NEW seed {seed}: {found}")
+    return 1 if new else 0
 
 
 if __name__ == "__main__":
