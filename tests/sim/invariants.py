@@ -28,15 +28,15 @@ I9 the short path taken while the primary's region was up: a promotion less than
 
 from faults import RECOVERY as RECOVERY_KINDS
 
-PROMOTION_BOUND = 1800.0
+PROMOTION_BOUND = 1800.0  # the state machine pages a promotion that has not finished by then
 FENCE_GRACE = 600.0  # fsm.FENCE_GRACE: the monitor pages an unconfirmed fence after it
 # Whether the primary region speaks for itself (its guard); without it a late or lost recovery
 # event is the documented limit of a confirm window that a long recovery outlasts.
-GUARDED = True  # the state machine pages a promotion that has not finished by then
+GUARDED = True
 
 
 def promotion_call(w):
-    """When the first PromoteReadReplica reached RDS (accepted, ambiguous or not)."""
+    """When the first PromoteReadReplica that RDS accepted was called (its answer may have been lost)."""
     return next((t for t, outcome in w.promote_calls if outcome == "accepted"), None)
 
 
