@@ -28,8 +28,9 @@ pub fn readme_recovery() -> String {
          risk, the replica available), by one of two paths that depend on whether the primary's region\n\
          speaks: its guard reports what that region sees every {} s, its observer says `alive` once a\n\
          minute. **Short path**: the region is silent (nothing from it for {} s) while the DR side cannot\n\
-         reach the primary, as in a regional outage: promotion starts within {} s ({} s of silence + {} s\n\
-         to the monitor's next probe + {} s for the call's first attempt; the DR region is up).\n\
+         reach the primary, as in a regional outage: promotion starts within {} s (the later of {} s of silence and the DR side's own {} s of\n\
+         failed probes after its first, which comes within {} s; then up to {} s to the monitor's next\n\
+         probe + {} s for the call's first attempt; the DR region is up).\n\
          **Long path**: the region speaks, as in a Multi-AZ failover, a reboot, an engine upgrade or a\n\
          partition: its guard's `recovering` vetoes for as long as the recovery lasts, and promotion\n\
          needs its `unreachable` for the whole {} s confirm window: within {} s ({} s to the monitor's\n\
@@ -50,6 +51,8 @@ pub fn readme_recovery() -> String {
         r.silence_seconds,
         r.short_path_seconds,
         r.silence_seconds,
+        crate::rto::SHORT_CONFIRM_SECONDS,
+        r.first_failed_probe_within_seconds,
         r.first_failed_probe_within_seconds,
         r.promotion_call_seconds,
         r.confirm_window_seconds,
@@ -93,8 +96,11 @@ pub fn runbook_timeline() -> String {
     );
     let _ = writeln!(
         s,
-        "| 0–{} | the monitor's first failed probe ({} s interval + {} s timeout + the gap between two runs) |",
-        r.first_failed_probe_within_seconds, d.probe_interval_seconds, d.probe_timeout_seconds
+        "| 0–{} | the monitor's first failed probe ({} s interval + {} s timeout + the gap between two runs + {} s for a late start) |",
+        r.first_failed_probe_within_seconds,
+        d.probe_interval_seconds,
+        d.probe_timeout_seconds,
+        crate::rto::SCHEDULE_DELAY_SECONDS
     );
     let _ = writeln!(
         s,

@@ -34,13 +34,13 @@ fn decision(m: &Topology) -> Decision {
                 f.confirm_seconds
             ),
             format!(
-                "short path, once it is silent while the DR side cannot reach the primary (a regional outage): promotion as soon as it is silent, {} s after its last word, the other gates permitting",
-                f.silence_seconds
+                "short path, once it is silent while the DR side cannot reach the primary (a regional outage): promotion as soon as it is silent, {} s after its last word, and the DR side's own probes have failed for {} s, the other gates permitting. A region that fell silent more than {} s before the DR side last reached the primary went mute (its table copy impaired, its functions throttled), not down, and one whose guard's last word was `recovering` may be recovering: the long path for both",
+                f.silence_seconds, crate::rto::SHORT_CONFIRM_SECONDS, f.silence_seconds
             ),
         ],
         rule: vec![
-            format!("the primary unreachable from the DR side on every probe: for {} s on the long path, since its region fell silent on the short path (state kept in the DR region across runs); a hole in observation (a run skipped or late) or the end of an in-region recovery starts the window again, and only {} accepting probes in a row end it (three returns within 30 minutes page \"flapping\")", f.confirm_seconds, 3),
-            format!("on the long path: its guard's fresh verdict is `unreachable` (not `reachable`: partition; not `recovering`: veto; anything else: page, no promotion), and no heartbeat younger than {} s", f.confirm_seconds),
+            format!("the primary unreachable from the DR side on every probe: for {} s on the long path, for {} s on the short path (state kept in the DR region across runs); a hole in observation (a run skipped or late) or the end of an in-region recovery starts the window again, and only {} accepting probes in a row end it (three returns within 30 minutes page \"flapping\")", f.confirm_seconds, crate::rto::SHORT_CONFIRM_SECONDS, 3),
+            format!("on the long path: its guard's fresh verdict is `unreachable` (not `reachable`: partition; not `recovering`: veto; anything else: page, no promotion) and has been for the confirm window (a guard that saw it later is waited for up to 60 s, then paged while held), and no heartbeat younger than {} s", f.confirm_seconds),
             "the replica's WAL receiver not streaming from the primary (streaming means a partition: page, no promotion)".into(),
             format!("no forwarded in-region recovery event open (one open longer than {} s expires and pages)", f.recovery_event_expiry_seconds),
             format!("on the long path, ReplicaLag above {} s on a datapoint at most 120 s old (missing or stale is unknown: page, no promotion)", f.lag_threshold_seconds),
@@ -277,7 +277,7 @@ impl Explanation {
         );
         let _ = writeln!(
             s,
-            "  {:>5} s  until the monitor's first failed probe (interval + timeout + gap between runs)",
+            "  {:>5} s  until the monitor's first failed probe (interval + timeout + gap between runs + a late start); also the longest time between two ticks",
             r.first_failed_probe_within_seconds
         );
         let _ = writeln!(
@@ -304,7 +304,7 @@ impl Explanation {
         );
         let _ = writeln!(
             s,
-            "  {:>5} s  until promotion starts once the primary region is silent (short path: silence + first failed probe + the call; target {} s)",
+            "  {:>5} s  until promotion starts once the primary region is silent (short path: its silence or the DR side's own window, whichever ends later, + the next probe + the call; target {} s)",
             r.short_path_seconds, r.rto_target_seconds
         );
         let _ = writeln!(

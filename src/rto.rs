@@ -26,6 +26,16 @@ pub const OBSERVER_BEAT_SECONDS: u32 = 60;
 /// A stated allowance, not a measurement.
 pub const SPEAKER_SLACK_SECONDS: u32 = 15;
 
+/// How much later than its minute a scheduled run may start: EventBridge schedules to the minute,
+/// not the second (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html),
+/// and documents no bound on the delay. A stated allowance, not a measurement; the fault simulator
+/// starts runs up to this late.
+pub const SCHEDULE_DELAY_SECONDS: u32 = 5;
+
+/// On the short path the region's silence is the evidence; the DR side's own probes must still
+/// have failed without a break for this long (`SHORT_CONFIRM` in `lambda/drgen_lambda/fsm.py`).
+pub const SHORT_CONFIRM_SECONDS: u32 = 50;
+
 /// The shortest `silence_seconds`: a primary region that is up, whose guard is throttled or
 /// failing, must not look silent between two of its observer's beats.
 pub const MIN_SILENCE_SECONDS: u32 = OBSERVER_BEAT_SECONDS + SPEAKER_SLACK_SECONDS;
@@ -64,7 +74,7 @@ pub struct RtoBudget {
     /// Time until resolvers drop the cached answer.
     pub ttl: u32,
     /// Until the monitor's first failed probe: one probe interval and timeout, plus the gap
-    /// between two monitor runs.
+    /// between two monitor runs and a run's late start. Also the longest time between two ticks.
     pub first_miss: u32,
     /// The confirm window: the primary unreachable from the DR side without a break.
     pub confirm: u32,
@@ -99,7 +109,7 @@ impl RtoBudget {
             detection,
             calculated_allowance,
             ttl: f.ttl_seconds,
-            first_miss: f.probe_interval_seconds + f.probe_timeout_seconds + gap,
+            first_miss: f.probe_interval_seconds + f.probe_timeout_seconds + gap + SCHEDULE_DELAY_SECONDS,
             confirm: f.confirm_seconds,
             tick_calls: TICK_CALLS_SECONDS,
             authority: AUTHORITY_DELAY_SECONDS,
@@ -151,20 +161,32 @@ impl RtoBudget {
 
     /// The short path, taken when the primary region falls silent (a regional outage) while the
     /// DR side cannot reach the primary. From the failure: the region's last record was written
-    /// no later than the failure, so it is silent `silence` seconds after it; the monitor's next
-    /// tick and its probe come within its probe interval and timeout and the gap between two
-    /// runs (`first_miss`); then the promotion call's first attempt. The tick's reads of the DR
-    /// region's own table and APIs, and a retried promotion call, are not in this bound: it
-    /// assumes the DR region, which is up, answers at once.
+    /// no later than the failure, so it is silent `silence` seconds after it; the DR side's own
+    /// window (its first failed probe within `first_miss`, then SHORT_CONFIRM_SECONDS) has ended
+    /// by then or ends later; the next tick comes within `first_miss`; then the promotion call's
+    /// first attempt. The tick's reads of the DR region's own table and APIs, and a retried
+    /// promotion call, are not in this bound: it assumes the DR region, which is up, answers at
+    /// once.
     pub fn short_path_seconds(&self) -> u32 {
-        self.silence + self.first_miss + self.promotion_call
+        self.short_wait() + self.first_miss + self.promotion_call
+    }
+
+    /// Until both conditions of the short path hold: the region's silence and the DR side's own
+    /// window.
+    fn short_wait(&self) -> u32 {
+        self.silence.max(self.first_miss + SHORT_CONFIRM_SECONDS)
     }
 
     /// The terms of `short_path_seconds`.
     pub fn short_path_formula(&self) -> String {
+        let wait = if self.short_wait() == self.silence {
+            format!("{} silence", self.silence)
+        } else {
+            format!("{} first failed probe and {} own window", self.first_miss, SHORT_CONFIRM_SECONDS)
+        };
         format!(
-            "{} silence + {} until the monitor's next probe + {} PromoteReadReplica",
-            self.silence, self.first_miss, self.promotion_call
+            "{wait} + {} until the monitor's next probe + {} PromoteReadReplica",
+            self.first_miss, self.promotion_call
         )
     }
 }
@@ -177,6 +199,13 @@ mod tests {
     fn setting(text: &str, key: &str) -> u32 {
         let start = text.find(key).unwrap_or_else(|| panic!("{key} in adapters.py")) + key.len();
         text[start..].chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap()
+    }
+
+    #[test]
+    fn the_short_window_is_the_monitors() {
+        let fsm = include_str!("../lambda/drgen_lambda/fsm.py");
+        let line = fsm.lines().find(|l| l.starts_with("SHORT_CONFIRM = ")).expect("SHORT_CONFIRM in fsm.py");
+        assert_eq!(line, format!("SHORT_CONFIRM = {SHORT_CONFIRM_SECONDS}.0"));
     }
 
     #[test]

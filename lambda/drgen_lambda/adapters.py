@@ -329,11 +329,20 @@ class Store:
             detail=item.get("detail", {}).get("S", ""),
             since=float(item["since"]["N"]),
             at=float(item["at"]["N"]),
+            closed=json.loads(item["closed"]["S"]) if "closed" in item else {},
         )
 
     def report_guard(self, report: GuardReport):
-        """Writes the guard's report (item `guard`: verdict, detail, since, at)."""
-        self._put("guard", verdict=report.verdict, detail=report.detail, since=report.since, at=report.at)
+        """Writes the guard's report (item `guard`: verdict, detail, since, at, and `closed` as
+        JSON)."""
+        self._put(
+            "guard",
+            verdict=report.verdict,
+            detail=report.detail,
+            since=report.since,
+            at=report.at,
+            closed=json.dumps(report.closed, sort_keys=True),
+        )
 
     def alive(self) -> Optional[float]:
         """When the primary region last spoke through its observer's scheduled run (item `alive`,

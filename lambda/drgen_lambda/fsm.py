@@ -97,9 +97,12 @@ class Observation(NamedTuple):
     # primary is alive, whatever the DR side's probe says. None when not read.
     receiving: Optional[bool] = None
     # When the primary region last spoke (the newest of its guard's report, its observer's
-    # `alive` beat and the heartbeat), and the guard's newest report: (verdict, since, at).
+    # `alive` beat and the heartbeat), and the guard's newest report: (verdict, since, at) and
+    # optionally `closed`, the newest closing event of each recovery kind it read there.
     spoke_at: Optional[float] = None
     guard: Optional[tuple] = None
+    # When the recorded promotion started (the writer authority's time), when one is recorded.
+    promotion_at: Optional[float] = None
 
 
 class Action(NamedTuple):
@@ -149,6 +152,13 @@ WAL_FAILING_PAGE = 60.0
 # The fence not confirmed this long after the promotion started pages "split-brain risk", and
 # again every repage interval, whether the old primary is reachable or not.
 FENCE_GRACE = 600.0
+# On the short path the region's silence is the evidence; the DR side's own probes must still
+# have failed without a break for this long (several probes, not one lost packet).
+SHORT_CONFIRM = 50.0
+# On the long path the guard's own `unreachable` must have lasted the confirm window too. Its
+# verdict may start a little later than the DR side's window; once it is later than this, the
+# wait is a hold, paged, not a window that still runs.
+GUARD_WAIT = 60.0
 
 
 # --- data at risk -------------------------------------------------------------------------------
@@ -195,13 +205,28 @@ class Gate(NamedTuple):
 
 
 def _open_events(obs, rules):
-    return [(kind, at) for kind, at in obs.events if obs.now - at < rules.event_expiry]
+    """Forwarded recovery events still open: not expired, and not closed by a closing event that
+    the guard read in the primary's own region (the forwarded one was lost or is late)."""
+    closed = obs.guard[3] if obs.guard is not None and len(obs.guard) > 3 else {}
+    return [(kind, at) for kind, at in obs.events if obs.now - at < rules.event_expiry and closed.get(kind, -1.0) < at]
 
 
-def silent(obs, rules) -> bool:
+def silent(state, obs, rules) -> bool:
     """The primary region has fallen silent: it has a guard, has spoken before, and has said
-    nothing (guard, observer beat, heartbeat) for the silence window."""
+    nothing (guard, observer beat, heartbeat) for the silence window; it fell silent with the
+    primary, not long before the DR side last reached it; and its guard's last word was not a
+    recovery under way. A regional outage takes the database
+    and the region's speakers down together; a region that went mute while its primary still
+    answered (its table copy impaired, its functions throttled) is not an outage, and a primary
+    lost later in it gets the long path."""
     if rules.silence_seconds is None or obs.spoke_at is None:
+        return False
+    if state["last_seen"] is not None and obs.spoke_at < state["last_seen"] - rules.silence_seconds:
+        return False
+    if obs.guard is not None and obs.guard[0] == "recovering" and obs.guard[2] >= obs.spoke_at - rules.silence_seconds:
+        # Its last word (not a report its broken guard left long before) was a recovery under
+        # way: silence after that is as likely its speakers failing during the recovery as an
+        # outage. The long path, which holds and pages.
         return False
     return obs.now - obs.spoke_at >= rules.silence_seconds
 
@@ -217,10 +242,10 @@ def _guard_says(obs, rules):
     return obs.guard[0], obs.guard[1]
 
 
-def window(obs, rules) -> float:
-    """The confirm window of this tick: the short path's (the silence window) while the primary
-    region is silent, the long path's otherwise."""
-    return rules.silence_seconds if silent(obs, rules) else rules.confirm_seconds
+def window(state, obs, rules) -> float:
+    """The DR side's confirm window of this tick: the short path's while the primary region is
+    silent (its silence is the evidence, counted from its last word), the long path's otherwise."""
+    return SHORT_CONFIRM if silent(state, obs, rules) else rules.confirm_seconds
 
 
 def gate(state, obs, rules) -> Optional[Gate]:  # noqa: PLR0911, PLR0912 - one return per gate, in order
@@ -234,7 +259,7 @@ def gate(state, obs, rules) -> Optional[Gate]:  # noqa: PLR0911, PLR0912 - one r
             "partition: the replica still streams WAL from the primary while the DR side cannot reach it; "
             "not promoting",
         )
-    short = silent(obs, rules)
+    short = silent(state, obs, rules)
     if short and obs.receiving is None:
         return Gate("cannot-decide", "cannot decide: the replica's WAL receiver could not be read; not promoting")
     says = None if short else _guard_says(obs, rules)
@@ -256,6 +281,12 @@ def gate(state, obs, rules) -> Optional[Gate]:  # noqa: PLR0911, PLR0912 - one r
                 "guard",
                 f"the primary's region speaks, but its guard's verdict is {verdict}: it cannot tell a recovery "
                 f"from a failure; not promoting automatically. To promote by hand: {rules.manual_command}",
+            )
+        if obs.now - says[1] < rules.confirm_seconds:
+            return Gate(
+                "guard-window",
+                f"the primary's own region has seen it unreachable for {obs.now - says[1]:.0f} s only (its guard), "
+                f"less than the {rules.confirm_seconds:.0f} s confirm window; not promoting yet",
             )
     if not short and obs.heartbeat_at is not None and obs.now - obs.heartbeat_at < rules.confirm_seconds:
         age = obs.now - obs.heartbeat_at
@@ -322,17 +353,38 @@ def _hole(state, obs, rules):
 
 
 def _recovery_ended(state, obs, rules):
-    """An in-region recovery that was open last tick has closed or expired since."""
-    return bool(set(state["open"]) - set(_open_keys(obs, rules)))
+    """An in-region recovery that was open last tick has closed or expired since. While the
+    guard's fresh verdict is `unreachable`, a forwarded recovery whose closing event the guard read
+    before its verdict began does not count: the guard watched it end, and its window follows."""
+    ended = set(state["open"]) - set(_open_keys(obs, rules))
+    says = _guard_says(obs, rules)
+    if says is not None and says[0] == "unreachable":
+        closed = obs.guard[3] if len(obs.guard) > 3 else {}
+        ended = {key for key in ended if not _watched_end(key, closed, says[1])}
+    return bool(ended)
+
+
+def _watched_end(key, closed, since):
+    """A forwarded recovery whose closing event the guard read at or before its `unreachable`
+    began: its window, counted from then, already follows the recovery's end."""
+    kind = key.split("@", 1)[0]
+    return kind in closed and closed[kind] <= since
 
 
 def _confirming(state, obs, rules):
     """The window still runs: the DR side's, and on the long path the guard's own (its
-    `unreachable` must have lasted the window too)."""
-    if obs.now - state["since"] < window(obs, rules):
+    `unreachable` must have lasted the window too) for at most GUARD_WAIT more; after that the
+    guard-window gate holds, paged."""
+    spell = obs.now - state["since"]
+    if spell < window(state, obs, rules):
         return True
-    says = None if silent(obs, rules) else _guard_says(obs, rules)
-    return says is not None and says[0] == "unreachable" and obs.now - says[1] < rules.confirm_seconds
+    says = None if silent(state, obs, rules) else _guard_says(obs, rules)
+    return (
+        says is not None
+        and says[0] == "unreachable"
+        and obs.now - says[1] < rules.confirm_seconds
+        and spell < rules.confirm_seconds + GUARD_WAIT
+    )
 
 
 def _cleared(state, obs, rules):
@@ -389,7 +441,8 @@ def _recovered(state, obs, rules):
     was_held = state["held"] is not None
     state["since"] = None
     state["held"] = None
-    pages = {k: v for k, v in state["pages"].items() if k == "flapping"}
+    # Pages about the spell start afresh; those about the primary's own state keep their throttle.
+    pages = {k: v for k, v in state["pages"].items() if k in ("flapping", "wal")}
     state["pages"] = pages
     state["resets"] = [t for t in state["resets"] if obs.now - t < FLAP_WINDOW] + [obs.now]
     actions = []
@@ -430,14 +483,16 @@ def _promote(state, obs, rules):
             "promote",
             "drgen failover started",
             f"The primary has been unreachable for {obs.now - state['since']:.0f} s"
-            + (" and its region silent" if silent(obs, rules) else "")
+            + (" and its region silent" if silent(state, obs, rules) else "")
             + f"; promoting the replica (commits at risk about {risk:.0f} s).",
         )
     ]
 
 
 def _adopt(state, obs, rules):
-    state["promoted_at"] = obs.now
+    # From the recorded start, so that the fence's grace and the promotion's bound count from
+    # when the promotion began, also after the saved state was lost.
+    state["promoted_at"] = obs.now if obs.promotion_at is None else min(obs.now, obs.promotion_at)
     return [
         Action(
             "start_workflow",
@@ -471,7 +526,26 @@ def _progress(state, obs, rules):
     last_call = state["pages"].get("promote-call", started)
     if replica is not None and replica.is_replica and replica.status == "available" and obs.now - last_call >= 60:
         state["pages"]["promote-call"] = obs.now
-        actions.append(Action("promote_again"))
+        # Once the old primary is confirmed fenced it takes no writes, whatever else it does.
+        alive = _alive(obs, rules) if state["phase"] == PROMOTING else None
+        if alive is None:
+            actions.append(Action("promote_again"))
+        else:
+            # No call has been accepted yet and the old primary lives: calling again would make
+            # two writers of what may have been a passing fault. A human decides.
+            actions.extend(
+                _page(
+                    state,
+                    obs,
+                    rules,
+                    key="promote-paused",
+                    subject="drgen: promotion paused, old primary alive",
+                    message=f"The writer authority says DR, but RDS still reports an available replica (no promotion "
+                    f"call was accepted) and the old primary lives: {alive}. Not calling PromoteReadReplica again. "
+                    "Keep the old primary (failback: reset the authority) or finish the failover by hand; see "
+                    "the RUNBOOK.",
+                )
+            )
     writer = replica is not None and not replica.is_replica and replica.status == "available"
     if not writer and obs.now - started >= rules.promotion_bound:
         seen = (
@@ -491,6 +565,24 @@ def _progress(state, obs, rules):
             )
         )
     return actions
+
+
+def _alive(obs, rules) -> Optional[str]:
+    """What says the old primary lives this tick, or None: the DR side reaches it, the replica
+    streams from it, its guard's fresh verdict reaches it, or its heartbeat is younger than the
+    silence window (the confirm window without a guard): an older one is what a region that went
+    down at once leaves behind."""
+    if obs.primary_reachable:
+        return "the DR side reaches it"
+    if obs.receiving:
+        return "the replica streams WAL from it"
+    says = _guard_says(obs, rules)
+    if says is not None and says[0] == "reachable":
+        return "its own region's guard reaches it"
+    fresh = rules.confirm_seconds if rules.silence_seconds is None else rules.silence_seconds
+    if obs.heartbeat_at is not None and obs.now - obs.heartbeat_at < fresh:
+        return f"its heartbeat is {obs.now - obs.heartbeat_at:.0f} s old"
+    return None
 
 
 def _split_brain_page(key, what):

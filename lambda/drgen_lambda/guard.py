@@ -13,6 +13,12 @@ reads it without a path into the primary region:
   unreachable  the probe fails and RDS answers with no recovery under way.
   unknown      the probe fails and RDS could not be read: the guard says so rather than guess.
 
+`closed` holds, for each kind of recovery, the time of the newest closing event the guard has
+read in its region's events of the primary (it reads them on the first tick of every run,
+whatever its probe sees): the DR side uses it to end a forwarded opening event whose closing
+event was lost on its way. Only a recognised closing event ends one, so a message the guard does
+not recognise leaves the veto standing, never the other way round.
+
 `since` is when the current verdict began: for an open recovery event, the event's time; else
 the first tick that saw the verdict, carried from tick to tick and across runs through the
 record as long as the ticks follow each other without a hole longer than `max_gap` (a hole in
@@ -85,11 +91,13 @@ class GuardReport(NamedTuple):
     detail: str
     since: float
     at: float
+    closed: dict = {}
 
 
 class Seen(NamedTuple):
     """What one tick saw. `status` and `events` are None when they were not read (the probe was
-    accepted) or their read failed (then `failed` names the read and its error)."""
+    accepted; the events are read on a run's first tick all the same) or their read failed (then
+    `failed` names the read and its error)."""
 
     now: float
     reachable: bool
@@ -133,6 +141,16 @@ def open_recoveries(events) -> list:
     )
 
 
+def closes(events) -> dict:
+    """The time of the newest closing event of each kind of recovery among `events`."""
+    found = {}
+    for at, message in events:
+        kind = CLOSING_EVENTS.get(event_id(message))
+        if kind is not None:
+            found[kind] = max(at, found.get(kind, at))
+    return found
+
+
 def _carried(previous, verdict, now, max_gap):
     """`since` of a verdict that continues the previous one without a hole, else None."""
     if previous is None or previous.verdict != verdict:
@@ -144,6 +162,14 @@ def _carried(previous, verdict, now, max_gap):
 
 def verdict(previous: Optional[GuardReport], seen: Seen, max_gap: float) -> GuardReport:
     """The report of one tick, from what it saw and the previous report."""
+    report = _verdict(previous, seen, max_gap)
+    closed = dict(previous.closed) if previous is not None else {}
+    for kind, at in closes(seen.events or ()).items():
+        closed[kind] = max(at, closed.get(kind, at))
+    return report._replace(closed=closed)
+
+
+def _verdict(previous, seen, max_gap):
     now = seen.now
     if seen.reachable:
         return _report(previous, REACHABLE, "the probe from the primary region is accepted", now, max_gap)

@@ -45,10 +45,11 @@ class Guard:
 
     @property
     def max_gap(self):
-        """The longest time between two ticks that still continue one observation: from a run's
-        last tick to the next run's first (the rest of the minute and one tick), and two
-        intervals for a late start. A longer hole restarts `since`."""
-        return SCHEDULE_SECONDS - self.cfg.run_seconds + self.tick_seconds + 2 * self.cfg.interval
+        """The longest time between two ticks that still continue one observation: a whole
+        schedule period and one tick. A run that starts late (EventBridge schedules to the
+        minute, not the second) continues its predecessor's observation; a run that is missing
+        altogether (throttled, failed) leaves a longer hole, which restarts `since`."""
+        return SCHEDULE_SECONDS + self.tick_seconds
 
     def _read(self, failed, name, call, *args):
         try:
@@ -58,22 +59,27 @@ class Guard:
             failed.append(f"{name} failed ({e})")
             return None
 
-    def see(self) -> guard.Seen:
-        """One tick's observation. RDS is read only while the probe fails."""
+    def _events(self, failed, now):
+        cfg = self.cfg
+        end = datetime.datetime.fromtimestamp(now, tz=datetime.timezone.utc)
+        start = end - datetime.timedelta(seconds=cfg.event_window)
+        return self._read(failed, "DescribeEvents", self.aws.instance_events, cfg.primary_id, start, end)
+
+    def see(self, first=False) -> guard.Seen:
+        """One tick's observation. RDS's status is read only while the probe fails; its events
+        also on a run's first tick (`clear_at`)."""
         cfg = self.cfg
         now = self.clock()
         if self.check(cfg.target.host, cfg.target.port, cfg.target.timeout) == probe.ACCEPTING:
-            return guard.Seen(now, True)
+            return guard.Seen(now, True, events=self._events([], now) if first else None)
         failed = []
         status = self._read(failed, "DescribeDBInstances", self.aws.instance_status, cfg.primary_id)
-        end = datetime.datetime.fromtimestamp(now, tz=datetime.timezone.utc)
-        start = end - datetime.timedelta(seconds=cfg.event_window)
-        events = self._read(failed, "DescribeEvents", self.aws.instance_events, cfg.primary_id, start, end)
+        events = self._events(failed, now)
         return guard.Seen(now, False, status, events, tuple(failed))
 
-    def tick(self, previous):
+    def tick(self, previous, first=False):
         """Sees, judges and writes; returns the report (also when its write failed)."""
-        report = guard.verdict(previous, self.see(), self.max_gap)
+        report = guard.verdict(previous, self.see(first), self.max_gap)
         log("info", "guard", verdict=report.verdict, detail=report.detail, since=report.since, at=report.at)
         try:
             self.store.report_guard(report)
@@ -92,7 +98,7 @@ class Guard:
         """One scheduled run: ticks every interval while a whole tick still fits in RUN_SECONDS."""
         cfg = self.cfg
         started = self.monotonic()
-        report = self.tick(self._previous())
+        report = self.tick(self._previous(), first=True)
         ticks = 1
         while True:
             start_at = max(started + ticks * cfg.interval, self.monotonic())

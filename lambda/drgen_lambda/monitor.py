@@ -125,9 +125,10 @@ class Monitor:
             fence_confirmed="confirmed_at" in fence,
             failed=tuple(failed),
             authority_dr=authority_dr,
+            promotion_at=fence.get("promotion_started_at"),
             receiving=receiving,
             spoke_at=max(spoken) if spoken else None,
-            guard=(report.verdict, report.since, report.at) if report else None,
+            guard=(report.verdict, report.since, report.at, report.closed) if report else None,
         )
 
     def _page(self, subject, message):

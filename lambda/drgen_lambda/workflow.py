@@ -10,6 +10,7 @@ state machine retries with backoff and then pages. The same function records the
 events forwarded from the primary region, for the monitor's veto.
 """
 
+import datetime
 import os
 import time
 
@@ -140,12 +141,22 @@ STEPS = {
 }
 
 
+def event_time(event, now):
+    """When RDS emitted the event (EventBridge's `time`, ISO 8601), not when it arrived here: the
+    guard's readings of the same events carry RDS's times. `now` when it is missing or later."""
+    try:
+        stamp = datetime.datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00")).timestamp()
+    except (KeyError, ValueError):
+        return now
+    return min(stamp, now)
+
+
 def record_event(store, event, now):
     """Opens or closes an in-region recovery from an RDS event of the primary."""
     event_id = (event.get("detail") or {}).get("EventID", "")
     if event_id in fsm.RECOVERY_EVENTS:
         kind = fsm.RECOVERY_EVENTS[event_id][0]
-        store.open_event(kind, now)
+        store.open_event(kind, event_time(event, now))
         return {"opened": kind}
     if event_id in fsm.CLOSING_EVENTS:
         kind = fsm.CLOSING_EVENTS[event_id]

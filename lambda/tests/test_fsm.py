@@ -536,9 +536,32 @@ def test_a_silent_primary_region_takes_the_short_path_without_waiting_for_the_la
     state, actions, _ = run(obs, rules=GUARDED)
     assert kinds(actions) == ["promote"]
     promoted_at = state["promoted_at"]
-    assert promoted_at - 1000 >= GUARDED.silence_seconds
-    assert promoted_at - 1000 < GUARDED.confirm_seconds
+    # Silent 75 s after its last word (990), the DR side's own probes failing for 30 s by then.
+    assert promoted_at == 990 + GUARDED.silence_seconds
+    assert promoted_at - 1000 >= fsm.SHORT_CONFIRM
     assert "and its region silent" in actions[0].message
+
+
+def test_the_dr_sides_own_window_still_runs_when_the_region_was_silent_before():
+    # The region's last word (940) is within the silence window of the DR side's last success
+    # (995), so it fell silent with its primary; silent from 1015, but the DR side's own probes
+    # have failed for SHORT_CONFIRM only at 1050.
+    obs = spoken(ticks=12, spoke_at=940, lag=None, receiving=False)
+    state, actions, _ = run(obs, rules=GUARDED)
+    assert kinds(actions) == ["promote"]
+    assert state["promoted_at"] == 1000 + fsm.SHORT_CONFIRM
+
+
+def test_a_region_that_went_mute_before_its_primary_was_lost_gets_the_long_path():
+    # Silent since 900, while the DR side reached the primary until 995: a table copy impaired
+    # or its functions throttled, not an outage. No short path: the guard's report is stale,
+    # which holds and pages.
+    history = [up(t, spoke_at=900) for t in range(940, 1000, 5)]
+    history += [down(t, spoke_at=900, lag=None, receiving=False) for t in range(1000, 1300, 5)]
+    state, actions, _ = run(history, rules=GUARDED)
+    assert "promote" not in kinds(actions)
+    assert state["phase"] == fsm.HELD
+    assert state["held"] == "guard"
 
 
 def test_a_silent_region_with_an_unreadable_wal_receiver_cannot_decide():
@@ -562,12 +585,23 @@ def test_a_speaking_region_whose_guard_is_silent_holds_and_pages():
 
 
 def test_the_long_path_waits_for_the_guards_own_unreachable_to_last_the_window():
-    # The DR side lost the primary at 1000; its own region saw it unreachable only from 1100.
-    obs = spoken(ticks=60, guard=("unreachable", 1100))
+    # The DR side lost the primary at 1000; its own region saw it unreachable only from 1030.
+    obs = spoken(ticks=60, guard=("unreachable", 1030))
     state, actions, _ = run(obs[:-20], rules=GUARDED)
     assert state["phase"] == fsm.UNREACHABLE and actions == []
     state, actions, _ = run(obs[-20:], state, rules=GUARDED)
-    assert kinds(actions) == ["promote"] and state["promoted_at"] >= 1100 + GUARDED.confirm_seconds
+    assert kinds(actions)[0] == "promote" and state["promoted_at"] == 1030 + GUARDED.confirm_seconds
+
+
+def test_a_guard_far_behind_the_dr_sides_window_is_a_hold_that_pages():
+    # Its own region saw the primary unreachable only from 1100: after the DR side's window and
+    # GUARD_WAIT more, the wait is a hold, paged; promotion once the guard's window has passed.
+    obs = spoken(ticks=60, guard=("unreachable", 1100))
+    state, actions, _ = run(obs, rules=GUARDED)
+    assert kinds(actions) == ["page", "promote"]
+    assert actions[0].subject == "drgen: failover held (guard-window)"
+    assert "unreachable for 140 s only" in actions[0].message
+    assert state["promoted_at"] == 1100 + GUARDED.confirm_seconds
 
 
 def test_the_window_starts_again_when_the_guards_recovery_ends():
@@ -576,3 +610,102 @@ def test_the_window_starts_again_when_the_guards_recovery_ends():
     state, _, sentences = run(during + after, rules=GUARDED)
     assert "recovery closed or expired" in sentences[-3]
     assert state["since"] == 1200
+
+
+def test_a_forwarded_event_whose_end_was_lost_is_closed_by_the_guards_reading():
+    # A Multi-AZ failover at 400 whose closing event never reached the DR region; its own
+    # region's guard read the closing event (at 520). At 1000 the region falls silent with its
+    # primary: the short path, not a veto.
+    history = [up(t, spoke_at=t) for t in range(940, 1000, 5)]
+    report = ("reachable", 10, 995, {"multi-az-failover": 520.0})
+    history += [
+        down(t, spoke_at=995, guard=report, events=[("multi-az-failover", 400)], receiving=False)
+        for t in range(1000, 1200, 5)
+    ]
+    state, actions, _ = run(history, rules=GUARDED)
+    assert kinds(actions)[0] == "promote"
+    assert state["promoted_at"] == 995 + GUARDED.silence_seconds
+
+
+def test_a_closing_event_older_than_the_forwarded_opening_does_not_close_it():
+    history = [up(t, spoke_at=t) for t in range(940, 1000, 5)]
+    report = ("reachable", 10, 995, {"multi-az-failover": 300.0})
+    history += [
+        down(t, spoke_at=995, guard=report, events=[("multi-az-failover", 990)], receiving=False)
+        for t in range(1000, 1200, 5)
+    ]
+    state, actions, _ = run(history, rules=GUARDED)
+    assert "promote" not in kinds(actions)
+    assert state["held"] == "veto"
+
+
+@pytest.mark.parametrize(
+    ("obs", "sign"),
+    [
+        (up(1060, replica=AVAILABLE), "the DR side reaches it"),
+        (down(1060, receiving=True), "the replica streams WAL from it"),
+        (down(1060, guard=("reachable", 900, 1055), spoke_at=1055), "its own region's guard reaches it"),
+        (down(1060, heartbeat_at=1050), "its heartbeat is 10 s old"),
+    ],
+)
+def test_a_promotion_no_call_started_is_paused_and_paged_while_the_old_primary_lives(obs, sign):
+    state, actions, _ = run([obs], promoting(), rules=GUARDED)
+    assert "promote_again" not in kinds(actions)
+    pauses = [a for a in actions if a.subject == "drgen: promotion paused, old primary alive"]
+    assert len(pauses) == 1 and sign in pauses[0].message
+    # Paged through the repage throttle, and the calls resume once nothing says it lives.
+    state, actions, _ = run([obs._replace(now=1120)], state, rules=GUARDED)
+    assert not [a for a in actions if a.subject == "drgen: promotion paused, old primary alive"]
+    state, actions, _ = run([down(1180)], state, rules=GUARDED)
+    assert kinds(actions) == ["promote_again"]
+
+
+def test_a_fenced_old_primary_that_lives_does_not_pause_the_promotion():
+    state = dict(fsm.initial_state(), phase=fsm.FENCED, promoted_at=1000.0)
+    _, actions, _ = run([down(1100, heartbeat_at=1090)], state)
+    assert kinds(actions) == ["promote_again"]
+
+
+def test_a_forwarded_event_closing_late_does_not_restart_the_window_the_guard_watched():
+    # A Multi-AZ failover from 990 to 1010: the guard said `recovering`, then `unreachable`
+    # from 1012, having read the closing event; the forwarded opening event arrives late (1050) and its end later still (1100).
+    history = [up(t, spoke_at=t) for t in range(940, 990, 5)]
+    for t in range(990, 1400, 5):
+        guard = ("recovering", 990, t, {}) if t < 1012 else ("unreachable", 1012, t, {"multi-az-failover": 1010.0})
+        events = [("multi-az-failover", 990)] if 1050 <= t < 1100 else []
+        history.append(down(t, spoke_at=t, guard=guard, events=events))
+    state, actions, sentences = run(history, rules=GUARDED)
+    restarts = [s for s in sentences if "closed or expired" in s]
+    assert len(restarts) == 1  # the guard's own recovery ending, not the forwarded event's
+    assert kinds(actions)[0] == "promote"
+    assert state["promoted_at"] == 1015 + GUARDED.confirm_seconds
+
+
+def test_a_recovering_report_its_broken_guard_left_long_ago_does_not_shut_the_short_path():
+    # The guard said `recovering` at 600 and broke; the observer's beats kept the region
+    # speaking until the outage at 1000: the region fell silent with its primary.
+    history = [up(t, spoke_at=t - 5, guard=("recovering", 590, 600)) for t in range(940, 1000, 5)]
+    history += [down(t, spoke_at=990, guard=("recovering", 590, 600), receiving=False) for t in range(1000, 1200, 5)]
+    state, actions, _ = run(history, rules=GUARDED)
+    assert kinds(actions)[0] == "promote"
+    assert state["promoted_at"] == 990 + GUARDED.silence_seconds
+
+
+def test_a_recovering_last_word_shuts_the_short_path():
+    history = [up(t, spoke_at=t) for t in range(940, 1000, 5)]
+    history += [down(t, spoke_at=990, guard=("recovering", 985, 990), receiving=False) for t in range(1000, 1300, 5)]
+    state, actions, _ = run(history, rules=GUARDED)
+    assert "promote" not in kinds(actions)
+    assert state["held"] == "guard"
+
+
+def test_a_forwarded_recovery_the_guard_did_not_see_end_restarts_the_window():
+    # The guard's `unreachable` began at 622, before the forwarded Multi-AZ failover's end at 712
+    # (its closing event not among the guard's readings): the end restarts the window.
+    history = [up(t, spoke_at=t) for t in range(560, 600, 5)]
+    for t in range(600, 1100, 5):
+        events = [("multi-az-failover", 662)] if 670 <= t < 720 else []
+        history.append(down(t, spoke_at=t, guard=("unreachable", 622, t, {}), events=events))
+    state, actions, sentences = run(history, rules=GUARDED)
+    assert sum("closed or expired" in s for s in sentences) == 1
+    assert state["promoted_at"] >= 720 + GUARDED.confirm_seconds

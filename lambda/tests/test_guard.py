@@ -145,3 +145,18 @@ def test_every_recovery_event_of_the_decision_has_a_message_pattern():
 
 def test_the_verdicts_are_the_four_the_dr_side_reads():
     assert guard.VERDICTS == ("reachable", "recovering", "unreachable", "unknown")
+
+
+def test_the_newest_closing_event_of_each_kind_is_kept_across_reports():
+    events = [
+        (100.0, "Multi-AZ instance failover started"),
+        (150.0, "Multi-AZ instance failover completed"),
+        (160.0, "Finished applying off-line patches to DB instance."),
+        (170.0, "Something else entirely"),
+    ]
+    first = verdict(None, Seen(200.0, True, events=events), GAP)
+    assert first.closed == {"multi-az-failover": 150.0, "offline-maintenance": 160.0}
+    # A later reading without them keeps them; a newer closing replaces its kind's.
+    later = verdict(first, unreachable(205.0, events=[(204.0, "Multi-AZ failover to standby complete")]), GAP)
+    assert later.closed == {"multi-az-failover": 204.0, "offline-maintenance": 160.0}
+    assert verdict(later, Seen(210.0, True), GAP).closed == later.closed

@@ -208,8 +208,8 @@ def test_one_call_of_the_guard_is_one_attempt_within_its_bound():
 def test_the_gap_that_continues_an_observation_spans_two_runs():
     clock = Clock()
     g, _ = new_guard(clock, checker(probe.DOWN), aws=object())
-    # 10 s after the run, one tick (11 s) and two intervals (10 s).
-    assert g.max_gap == 31
+    # A whole schedule period and one tick (11 s): a late run continues, a missing one does not.
+    assert g.max_gap == 71
 
 
 def test_the_handler_runs_one_guard_run_from_its_environment(world, monkeypatch):
@@ -223,3 +223,29 @@ def test_the_handler_runs_one_guard_run_from_its_environment(world, monkeypatch)
     assert result["ticks"] == 1 and result["verdict"] == guard.UNREACHABLE
     stored = adapters.Store(adapters.Aws(), TABLE).guard()
     assert stored.verdict == guard.UNREACHABLE and stored.since == result["since"]
+
+
+def test_a_runs_first_tick_reads_the_events_also_while_the_primary_answers(world, monkeypatch):
+    # The closing event of a Multi-AZ failover that the DR side may never have been told of: the
+    # guard reads it on the run's first tick and publishes when it closed.
+    clock = Clock()
+    rds_event("Multi-AZ instance failover started", clock.now - 300)
+    rds_event("Multi-AZ instance failover completed", clock.now - 200)
+    g, store = new_guard(clock, checker(probe.ACCEPTING))
+    monkeypatch.setattr(g.aws, "instance_status", lambda *a: pytest.fail("status read while the probe answers"))
+    report = g.tick(None, first=True)
+    assert report.verdict == guard.REACHABLE
+    assert report.closed == {"multi-az-failover": pytest.approx(clock.now - 200, abs=1)}
+    assert store.guard().closed == report.closed
+    # Later ticks of the run do not read the events while the primary answers, and carry it.
+    monkeypatch.setattr(g.aws, "instance_events", lambda *a: pytest.fail("events read on a later tick"))
+    assert g.tick(report).closed == report.closed
+
+
+def test_a_report_written_before_closings_were_recorded_reads_as_none(world):
+    aws = adapters.Aws(config=adapters.GUARD_CLIENT)
+    boto3.client("dynamodb").put_item(
+        TableName=TABLE,
+        Item={"pk": {"S": "guard"}, "verdict": {"S": "reachable"}, "since": {"N": "1"}, "at": {"N": "2"}},
+    )
+    assert adapters.Store(aws, TABLE).guard().closed == {}

@@ -376,3 +376,17 @@ def test_verify_fence_waits_while_the_region_does_not_answer_and_fails_when_refu
     primary_region(aws, monkeypatch, refused("DescribeDBInstances"))
     with pytest.raises(adapters.AwsError):
         step(world, "verify_fence")
+
+
+def test_a_forwarded_event_is_recorded_at_rds_time_not_at_its_arrival(world):
+    cfg, aws, store = world
+    sent = datetime.datetime.fromtimestamp(NOW - 150, tz=datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    event = {"source": "aws.rds", "time": sent, "detail": {"EventID": "RDS-EVENT-0013"}}
+    workflow.handle(event, cfg, aws, store, NOW)
+    assert store.open_events() == [("multi-az-failover", float(int(NOW - 150)))]
+
+
+@pytest.mark.parametrize("sent", ["not a time", "2999-01-01T00:00:00Z"])
+def test_an_unreadable_or_future_event_time_counts_as_its_arrival(sent):
+    event = {"time": sent}
+    assert workflow.event_time(event, NOW) == NOW

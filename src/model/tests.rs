@@ -52,14 +52,14 @@ fn the_default_model_reroutes_within_sixty_seconds() {
     let m = check(&Config::default()).unwrap();
     assert_eq!(m.rto.reroute_seconds(), 60);
     // 5 s interval + 2 s timeout + 15 s between runs, 180 s confirm window, 45 s of calls.
-    assert_eq!(m.rto.promotion_start_seconds(), 247);
+    assert_eq!(m.rto.promotion_start_seconds(), 252);
     assert!(m.failover.monitor_timeout_seconds() <= 900);
 }
 
 #[test]
 fn promotion_mode_reroutes_only_after_promotion_starts_and_says_so() {
     let m = check(&with(|c| c.dns.switch = crate::config::DnsSwitch::Promotion)).unwrap();
-    assert_eq!(m.rto.reroute_seconds(), 247 + 180 + 30);
+    assert_eq!(m.rto.reroute_seconds(), 252 + 180 + 30);
     assert!(m.warnings.iter().any(|w| w.starts_with("dns.switch")));
 }
 
@@ -384,14 +384,17 @@ fn the_guard_and_the_silence_settings_are_checked() {
 #[test]
 fn the_two_paths_have_their_bounds_and_the_short_one_must_meet_the_rto_target() {
     let m = check(&Config::default()).unwrap();
-    // 75 s of silence + 22 s to the monitor's next probe + 7 s for PromoteReadReplica.
-    assert_eq!(m.rto.short_path_seconds(), 75 + 5 + 2 + 15 + 7);
-    assert_eq!(m.rto.long_path_seconds(), 22 + 180 + 45);
+    // The DR side's own window ends after the 75 s of silence: 27 s to its first failed probe (5 s
+    // interval, 2 s timeout, 15 s between runs, 5 s for a late start) and 50 s of failed probes;
+    // then 27 s to the next probe and 7 s for PromoteReadReplica.
+    assert_eq!(m.rto.short_path_seconds(), 27 + 50 + 27 + 7);
+    assert!(m.rto.short_path_formula().starts_with("27 first failed probe and 50 own window"));
+    assert_eq!(m.rto.long_path_seconds(), 27 + 180 + 45);
     assert_eq!(m.rto.promotion_start_seconds(), m.rto.long_path_seconds());
     rejects(
         &with(|c| c.failover.silence_seconds = 100),
         "failover.silence_seconds",
-        "a silent primary region promotes within 129 s (100 silence + 22 until the monitor's next probe + 7 PromoteReadReplica), above rto_target_seconds 120 s",
+        "a silent primary region promotes within 134 s (100 silence + 27 until the monitor's next probe + 7 PromoteReadReplica), above rto_target_seconds 120 s",
     );
     rejects(
         &with(|c| c.failover.monitor_probe_interval_seconds = 30),
@@ -400,10 +403,18 @@ fn the_two_paths_have_their_bounds_and_the_short_one_must_meet_the_rto_target() 
     );
     let relaxed = check(&with(|c| {
         c.failover.silence_seconds = 100;
-        c.rto_target_seconds = 129;
+        c.rto_target_seconds = 134;
     }))
     .unwrap();
-    assert_eq!(relaxed.rto.short_path_seconds(), 129);
+    assert_eq!(relaxed.rto.short_path_seconds(), 134);
+    // A longer silence is the later condition: 200 s, then the next probe and the call.
+    let quiet = check(&with(|c| {
+        c.failover.silence_seconds = 200;
+        c.rto_target_seconds = 234;
+    }))
+    .unwrap();
+    assert_eq!(quiet.rto.short_path_seconds(), 200 + 27 + 7);
+    assert!(quiet.rto.short_path_formula().starts_with("200 silence"));
 }
 
 #[test]

@@ -445,7 +445,7 @@ def _lossy_failure(w, failure):
     w.fail()
     failure()
     # The long path: the guard's own `unreachable` lasts the window too, and a stale ReplicaLag
-    # datapoint on a loaded machine holds a tick or two; wait well past the 247 s bound.
+    # datapoint on a loaded machine holds a tick or two; wait well past the 252 s bound.
     w.wait_for(w.promoted, CONFIRM + 300)
     w.wait(60)
     r = w.finish(True)
