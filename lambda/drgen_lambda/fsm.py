@@ -63,6 +63,10 @@ class Rules(NamedTuple):
     # A promotion that has not made the instance a standalone writer by then pages, and again
     # every repage interval (the state machine's own bound, src/render/stepfunctions.rs).
     promotion_bound: float = 1800.0
+    # The DR side's own window on the short path, and the long path's wait for the guard's own
+    # window past the DR side's (SHORT_CONFIRM and GUARD_WAIT below; the drill scales them).
+    short_confirm: float = 50.0
+    guard_wait: float = 60.0
 
 
 class Replica(NamedTuple):
@@ -245,7 +249,7 @@ def _guard_says(obs, rules):
 def window(state, obs, rules) -> float:
     """The DR side's confirm window of this tick: the short path's while the primary region is
     silent (its silence is the evidence, counted from its last word), the long path's otherwise."""
-    return SHORT_CONFIRM if silent(state, obs, rules) else rules.confirm_seconds
+    return rules.short_confirm if silent(state, obs, rules) else rules.confirm_seconds
 
 
 def gate(state, obs, rules) -> Optional[Gate]:  # noqa: PLR0911, PLR0912 - one return per gate, in order
@@ -383,7 +387,7 @@ def _confirming(state, obs, rules):
         says is not None
         and says[0] == "unreachable"
         and obs.now - says[1] < rules.confirm_seconds
-        and spell < rules.confirm_seconds + GUARD_WAIT
+        and spell < rules.confirm_seconds + rules.guard_wait
     )
 
 

@@ -668,7 +668,8 @@ def test_a_fenced_old_primary_that_lives_does_not_pause_the_promotion():
 
 def test_a_forwarded_event_closing_late_does_not_restart_the_window_the_guard_watched():
     # A Multi-AZ failover from 990 to 1010: the guard said `recovering`, then `unreachable`
-    # from 1012, having read the closing event; the forwarded opening event arrives late (1050) and its end later still (1100).
+    # from 1012, having read the closing event; the forwarded opening event arrives late (1050)
+    # and its end later still (1100).
     history = [up(t, spoke_at=t) for t in range(940, 990, 5)]
     for t in range(990, 1400, 5):
         guard = ("recovering", 990, t, {}) if t < 1012 else ("unreachable", 1012, t, {"multi-az-failover": 1010.0})
@@ -709,3 +710,7 @@ def test_a_forwarded_recovery_the_guard_did_not_see_end_restarts_the_window():
     state, actions, sentences = run(history, rules=GUARDED)
     assert sum("closed or expired" in s for s in sentences) == 1
     assert state["promoted_at"] >= 720 + GUARDED.confirm_seconds
+
+
+def test_the_rules_default_to_the_modules_short_window_and_guard_wait():
+    assert (RULES.short_confirm, RULES.guard_wait) == (fsm.SHORT_CONFIRM, fsm.GUARD_WAIT)

@@ -77,6 +77,8 @@ class World:
             manual_command="aws rds promote-read-replica ...",
             max_gap=(d["schedule_seconds"] - d["run_seconds"] + d["probe_interval_seconds"]) / s + 2 * timeout + 5,
             silence_seconds=d["silence_seconds"] / s,
+            short_confirm=fsm.SHORT_CONFIRM / s,
+            guard_wait=fsm.GUARD_WAIT / s,
         )
         self.cfg = config.MonitorConfig(
             target=config.ProbeTarget(rig.PEERING, self.port, timeout),
