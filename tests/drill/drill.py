@@ -68,7 +68,9 @@ class World:
         self.rules = fsm.Rules(
             confirm_seconds=d["confirm_seconds"] / s,
             lag_threshold=d["lag_threshold_seconds"] / s,
-            lag_max_age=d["lag_max_age_seconds"] / s,
+            # The sampler is a thread on a loaded machine: its unscaled scheduling delay is slack,
+            # as in max_gap below.
+            lag_max_age=d["lag_max_age_seconds"] / s + 5,
             max_data_loss=d["max_data_loss_seconds"] / s,
             event_expiry=(event_expiry or d["recovery_event_expiry_seconds"]) / s,
             automatic=d["mode"] == "automatic",
