@@ -19,6 +19,7 @@ KINDS = (
     "guard-broken",  # the primary-region guard does not run (throttled, erroring), its region up
     "dr-table-impaired",  # the DR region's table copy fails every call
     "primary-table-impaired",  # the primary region's table copy fails every call
+    "primary-functions-throttled",  # no drgen function runs in the primary region (shared concurrency), its region up
     "promote-denied",  # PromoteReadReplica refused (IAM)
     "promote-ambiguous",  # PromoteReadReplica accepted, but its answer times out
     "replica-dead",  # the replica's database does not answer
@@ -94,7 +95,17 @@ def generate(seed, confirm_seconds, probe_interval, horizon=3000.0):
         "event_delay": rng.uniform(120.0, 900.0) if fate == "late" else rng.uniform(1.0, 30.0),
         "table_delay": rng.uniform(0.5, 3.0),
         "call_seconds": rng.uniform(0.02, 0.3),
-        "schedule_jitter": [rng.uniform(0.0, 3.0) for _ in range(8)],
+        # How late each scheduled monitor run starts (rto.rs, SCHEDULE_DELAY_SECONDS), and each
+        # guard run: the guard's lateness is not in any bound, only its continuity is at stake.
+        "schedule_jitter": [rng.uniform(0.0, 5.0) for _ in range(8)],
+        "guard_jitter": [rng.uniform(0.0, 20.0) for _ in range(8)],
+        # wal_receiver_timeout (PostgreSQL's default is 60 s): how long the replica's receiver
+        # still says `streaming` after the primary went silent without closing the connection.
+        "receiver_timeout": rng.uniform(1.0, 60.0),
+        # A closing event travels on its own: lost on its own, or faster or slower than its
+        # opening event (so a short recovery's end can arrive first).
+        "close_lost": rng.random() < 0.15,
+        "close_delay_factor": rng.uniform(0.1, 1.5),
         "heartbeat_offset": rng.uniform(0.0, 60.0),
         "dns_tail": rng.uniform(0.0, 120.0),
         "flap_down": confirm_seconds * rng.uniform(0.5, 0.95),
@@ -124,7 +135,16 @@ def _one_recovery_at_a_time(faults):
     return tuple(kept)
 
 
-PLAIN = {"event_fate": "delivered", "event_delay": 5.0, "call_seconds": 0.05, "dns_tail": 0.0, "table_delay": 1.0}
+PLAIN = {
+    "event_fate": "delivered",
+    "event_delay": 5.0,
+    "call_seconds": 0.05,
+    "dns_tail": 0.0,
+    "table_delay": 1.0,
+    "close_lost": False,
+    "close_delay_factor": 1.0,
+    "receiver_timeout": 1.0,
+}
 
 
 def smaller(schedule):
@@ -136,7 +156,7 @@ def smaller(schedule):
         if f.end - f.start > 20:
             yield schedule._replace(faults=faults[:i] + (f.shorter(),) + faults[i + 1 :])
     for key, value in PLAIN.items():
-        if schedule.params[key] != value:
+        if schedule.params.get(key, value) != value:
             yield schedule._replace(params=dict(schedule.params, **{key: value}))
 
 

@@ -6,29 +6,48 @@ which are counted, not failed.
 I1 two writable databases: the old primary acknowledges a commit while the promoted replica is
    writable (outside a full inter-region partition: the documented limit).
 I2 a promotion during an in-region recovery of a primary whose region is up, once the recovery
-   could be known (its event's delivery delay after it began).
+   could be known: the guard's next report after it began, or, while the region is mute, its
+   forwarded event's delivery.
 I3 loss above the RPO gate: an automatic promotion loses commits (acknowledged by the old
    primary, never received by the replica) spanning more than the gate's budget plus one
    sampling interval.
 I4 a silent "no": the DR side cannot reach the primary for the confirm window and two schedule
    periods, and in that time nothing was promoted and nothing paged; or a promotion was called
-   and the instance is not writable within the promotion bound, unpaged.
+   and the instance is not writable within the promotion bound, and nothing but the promotion's
+   own announcement paged.
 I5 too slow: in a clean regional outage (nothing else wrong) the promotion call comes later than
    explain's short-path bound (the region is silent), or the writer name moves later than its
    DNS bound.
 I6 a page storm: one subject paged more than twice within the repage interval.
 I7 an unfenced old primary, unpaged: a promotion was called and the fence is not confirmed
-   within the fence grace and two schedule periods, and no "split-brain risk" page came by then.
-I8 a promotion of a primary that serves in its own region while only the VPC peering is cut (the
-   heartbeat and the replica's own stream can tell that apart from an outage).
+   within the fence grace and two schedule periods, and no "split-brain risk" page came by then
+   (or, while the monitor itself failed, its Errors alarm, whose RUNBOOK row sends on-call to the
+   fence).
+I8 a promotion of a primary that serves (unfenced) in its own region while only the VPC peering is
+   cut (the heartbeat and the replica's own stream can tell that apart from an outage).
 I9 the short path taken while the primary's region was up: a promotion less than the confirm
    window after the DR side lost the primary, while its region was up and its backbone whole
-   (the guard failing must not read as a silent region).
+   (the guard failing, or the region gone mute before it lost its primary, must not read as a
+   silent region).
+
+Counted as limits, not failed: a full inter-region partition (the default authority cannot tell
+it from an outage), and a region that went mute (its table copy impaired, its functions
+throttled) within the silence window of losing its primary, or during a recovery whose forwarded
+event was lost or late: from the DR side that is what a regional outage looks like.
 """
 
 from faults import RECOVERY as RECOVERY_KINDS
 
 PROMOTION_BOUND = 1800.0  # the state machine pages a promotion that has not finished by then
+SILENCE = 75.0  # explain's silence_seconds for the default model
+# The guard's notice of a recovery on the DR side, worst case: the gap between two of its runs
+# (a run's last tick at 39 s, the next run up to 20 s late), its tick (the probe, two reads and
+# the write: 11 s), the table's replication (3 s), the monitor's next probe (5 s).
+GUARD_NOTICE = (60.0 - 39.0 + 20.0) + 11.0 + 3.0 + 5.0
+MUTE = ("primary-table-impaired", "primary-functions-throttled")
+# After an outage the region speaks again within its guard's next run (a minute, 20 s late) and
+# the replication of its report.
+REGION_BACK = 60.0 + 20.0 + 15.0
 FENCE_GRACE = 600.0  # fsm.FENCE_GRACE: the monitor pages an unconfirmed fence after it
 # Whether the primary region speaks for itself (its guard); without it a late or lost recovery
 # event is the documented limit of a confirm window that a long recovery outlasts.
@@ -58,18 +77,62 @@ def i1_two_writers(w):
     ]
 
 
+def _mute_during(w, start, end):
+    """A mute fault that overlaps [start, end]."""
+    return any(f.kind in MUTE and f.start <= end and start < f.end for f in w.schedule.faults)
+
+
+def _recovery_at(w, t):
+    return next(
+        (f for f in w.schedule.faults if f.kind in RECOVERY_KINDS and f.start <= t < f.end + w.p["dns_tail"]), None
+    )
+
+
+def _mute_recovery(w, recovery, p):
+    """The region went mute from the silence window before the recovery began until before its
+    guard could report it (a guard that said `recovering` last keeps the short path shut), and
+    the DR side had no open forwarded event at `p` (lost, not there yet, or closed already, by
+    its own closing event or by the guard's reading of it)."""
+    fate = w.p["event_fate"]
+    delay = w.p["event_delay"]
+    opened = fate != "lost" and recovery.start + delay <= p
+    forwarded_close = (
+        fate != "lost" and not w.p.get("close_lost") and recovery.end + delay * w.p.get("close_delay_factor", 1.0) <= p
+    )
+    # RDS ended it (the primary answering up to dns_tail later): the guard's reading of the
+    # closing event ends the forwarded opening event too.
+    closed = forwarded_close or recovery.end + GUARD_NOTICE <= p
+    unheard = not opened or closed
+    early = any(
+        f.kind in MUTE and recovery.start - SILENCE <= f.start < recovery.start + GUARD_NOTICE and f.end > p - SILENCE
+        for f in w.schedule.faults
+    )
+    return unheard and early
+
+
 def i2_promotion_in_recovery(w):
     p = promotion_call(w)
-    if p is None or not w.schedule.recovery_at(p):
+    if p is None:
         return []
-    # A recovery that began less than its notice before the call could not be known: its event
-    # was still on its way.
-    notice = w.p["event_delay"] + float(w.d["probe_interval_seconds"])
-    if not any(f.kind in RECOVERY_KINDS and f.start <= p - notice < f.end + w.p["dns_tail"] for f in w.schedule.faults):
+    recovery = _recovery_at(w, p)
+    if recovery is None:
         return []
-    outage = any(f.kind in ("region-outage", "full-partition") and f.start <= p < f.end for f in w.schedule.faults)
-    if outage or (w.p["event_fate"] != "delivered" and not GUARDED):
+    # An outage of the region (or a full partition) at the call, or so shortly before it that
+    # the region could not have spoken again: its guard's next run and its report's replication.
+    outage = any(
+        f.kind in ("region-outage", "full-partition") and f.start <= p < f.end + REGION_BACK for f in w.schedule.faults
+    )
+    if outage:
         return []
+    # A recovery that began less than its notice before the call could not be known yet: the
+    # guard's worst-case report, or the forwarded event's delivery when that comes first.
+    notice = GUARD_NOTICE
+    if w.p["event_fate"] != "lost":
+        notice = min(notice, w.p["event_delay"] + float(w.d["probe_interval_seconds"]))
+    if p - recovery.start < notice:
+        return []
+    if not GUARDED or _mute_recovery(w, recovery, p):
+        return []  # a limit: see limits()
     return [f"I2: promoted at {p:.0f} s during an in-region recovery of the primary, its region up"]
 
 
@@ -134,8 +197,10 @@ def i4_silent_no(w):
         found.append(f"I4: the primary unreachable from {start:.0f} s to {end:.0f} s, and nothing promoted or paged")
     called = promotion_call(w)
     if called is not None and not w.replica_writable():
-        deadline = called + PROMOTION_BOUND
-        if w.schedule.horizon > deadline and not any(t >= called for t, *_ in w.pages):
+        deadline = called + PROMOTION_BOUND + 2 * period
+        announcements = ("drgen failover started", "drgen: replica promoted outside the monitor")
+        paged = any(t >= called and subject not in announcements for t, _, subject, _ in w.pages)
+        if w.schedule.horizon > deadline and not paged:
             found.append(f"I4: promoted at {called:.0f} s, never writable, and nothing paged")
     return found
 
@@ -183,7 +248,10 @@ def i7_fence_unpaged(w):
     if by > w.schedule.horizon:
         return []
     fenced = any(subject == "drgen: old primary fenced" and t <= by for t, _, subject, _ in w.pages)
-    paged = any(subject == "drgen: split-brain risk" and called <= t <= by for t, _, subject, _ in w.pages)
+    # The monitor's own page; or, while the monitor itself fails (and so watches no fence), its
+    # Errors alarm, whose RUNBOOK row sends on-call to the fence.
+    about_the_fence = ("drgen: split-brain risk", "ALARM: monitor-errors")
+    paged = any(subject in about_the_fence and called <= t <= by for t, _, subject, _ in w.pages)
     if fenced or paged:
         return []
     return [f"I7: promoted at {called:.0f} s; the fence not confirmed by {by:.0f} s, and no split-brain page"]
@@ -194,8 +262,11 @@ def i8_partial_partition(w):
     if called is None or not w.rules.automatic:
         return []
     s = w.schedule
-    serving = not s.primary_down(called) and not any(
-        f.kind in ("region-outage", "full-partition") and f.start <= called < f.end for f in s.faults
+    fenced = any(kind == "fence" and t <= called for t, kind in w.fence_calls)
+    serving = (
+        not fenced
+        and not s.primary_down(called)
+        and not any(f.kind in ("region-outage", "full-partition") and f.start <= called < f.end for f in s.faults)
     )
     cut = any(f.kind == "peering-partition" and f.start <= called < f.end for f in s.faults)
     if not (serving and cut):
@@ -203,18 +274,20 @@ def i8_partial_partition(w):
     return [f"I8: promoted at {called:.0f} s a primary serving in its own region (only the peering was cut)"]
 
 
-def i9_short_path_in_a_speaking_region(w):
+def _short_path_in_up_region(w):
+    """(lost, called) when the promotion came less than the confirm window after the DR side
+    lost the primary while its region was up and its backbone whole; else None."""
     called = promotion_call(w)
     if called is None:
-        return []
+        return None
     s = w.schedule
-    # The region cannot speak: gone, cut off, or its table copy (where it speaks) impaired.
-    mute = ("region-outage", "full-partition", "primary-table-impaired")
+    # The region cannot speak: gone or cut off.
     region_gone = any(
-        f.kind in mute and f.start < called and f.end > called - w.rules.confirm_seconds for f in s.faults
+        f.kind in ("region-outage", "full-partition") and f.start < called and f.end > called - w.rules.confirm_seconds
+        for f in s.faults
     )
     if region_gone:
-        return []
+        return None
     # Spells closer together than the probes that end one are one spell.
     merge = 3 * float(w.d["probe_interval_seconds"]) + 1
     spells = []
@@ -225,8 +298,22 @@ def i9_short_path_in_a_speaking_region(w):
             spells.append((b, e))
     lost = max((b for b, e in spells if b <= called), default=None)
     if lost is None or called - lost >= w.rules.confirm_seconds:
-        return []
+        return None
+    return lost, called
+
+
+def i9_short_path_in_a_speaking_region(w):
+    found = _short_path_in_up_region(w)
+    if found is None or _mute_at_loss(w, *found):
+        return []  # a mute region at the loss: a limit, see limits()
+    lost, called = found
     return [f"I9: promoted {called - lost:.0f} s after the primary was lost, its region up: the short path"]
+
+
+def _mute_at_loss(w, lost, called):
+    """The region went mute within the silence window before losing its primary, or after: from
+    the DR side, an outage."""
+    return any(f.kind in MUTE and f.start >= lost - SILENCE and f.start < called for f in w.schedule.faults)
 
 
 CHECKS = (
@@ -252,8 +339,12 @@ def limits(w):
     it), and a lost or late recovery event of a recovery longer than the confirm window."""
     hit = []
     called = promotion_call(w)
-    if called is not None and w.schedule.recovery_at(called) and w.p["event_fate"] != "delivered" and not GUARDED:
-        hit.append("recovery-event-late-or-lost")
+    recovery = None if called is None else _recovery_at(w, called)
+    if recovery is not None and GUARDED and _mute_recovery(w, recovery, called):
+        hit.append("mute-region-during-recovery")
+    short = _short_path_in_up_region(w)
+    if short is not None and _mute_at_loss(w, *short):
+        hit.append("mute-region-at-loss")
     p = w.promote_called_at
     if p is not None:
         writable_from = p + w.p["promotion_seconds"]

@@ -175,3 +175,91 @@ def test_schedules_the_generator_found_hold_every_invariant(seed):
     schedule = faults.generate(seed, d["confirm_seconds"], d["probe_interval_seconds"])
     w = sim.run(explained(), schedule)
     assert invariants.violations(w) == [], schedule.describe()
+
+
+def test_a_region_that_went_mute_before_a_multi_az_failover_does_not_take_the_short_path():
+    # Its table copy impaired for ten minutes, then a Multi-AZ failover whose event is lost: the
+    # region is silent, but it fell silent long before the DR side lost the primary.
+    w = play(("primary-table-impaired", 600, 2400), ("multi-az-failover", 1200, 1800), event_fate="lost")
+    assert w.promote_calls == []
+    assert "drgen: failover held (guard)" in subjects(w)
+
+
+def test_a_region_whose_functions_are_throttled_before_a_multi_az_failover_does_not_take_the_short_path():
+    w = play(("primary-functions-throttled", 600, 2400), ("multi-az-failover", 1200, 1800), event_fate="lost")
+    assert w.promote_calls == []
+
+
+def test_a_late_forwarded_closing_event_does_not_restart_the_window_the_guard_watched():
+    # A short Multi-AZ failover whose events arrive two minutes late, then a crash: the late
+    # closing event does not restart the window (a silent "no" past the window and two runs).
+    w = play(("multi-az-failover", 618, 637), ("primary-crash", 663, 1800), event_fate="late", event_delay=123.0)
+    called = invariants.promotion_call(w)
+    assert called is not None and called - 637 <= 180 + 120
+
+
+def test_a_lost_closing_event_does_not_veto_a_later_regional_outage():
+    # The guard read the closing event in its own region; the forwarded one was lost.
+    w = play(("multi-az-failover", 600, 700), ("region-outage", 1000, 2400), close_lost=True)
+    called = invariants.promotion_call(w)
+    assert called is not None and called - 1000 <= explained()["rto"]["short_path_seconds"]
+    assert "drgen: failover held (veto)" not in subjects(w)
+
+
+def test_a_refused_promotion_is_not_called_again_while_the_old_primary_lives():
+    # Denied while the primary was down; it returns, and the peering is cut later: the old
+    # primary is fenced by the workflow before the calls resume, so nothing serves twice.
+    w = play(("primary-crash", 880, 1148), ("promote-denied", 882, 1533), ("peering-partition", 1350, 1656))
+    called = invariants.promotion_call(w)
+    fenced = min(t for t, kind in w.fence_calls if kind == "fence")
+    assert called is not None and called > fenced
+
+
+def test_guard_runs_that_start_late_keep_their_verdict_and_the_crash_is_promoted():
+    w = play(("primary-crash", 600, 2400), guard_jitter=[40.0, 0.0, 35.0, 5.0, 45.0])
+    called = invariants.promotion_call(w)
+    assert called is not None and called - 600 <= explained()["rto"]["long_path_seconds"] + 30
+
+
+def test_a_replica_that_keeps_saying_streaming_until_its_timeout_does_not_delay_the_short_path():
+    w = play(("region-outage", 600, 2400), receiver_timeout=60.0)
+    called = invariants.promotion_call(w)
+    assert called is not None and called - 600 <= explained()["rto"]["short_path_seconds"]
+    assert "drgen: failover held (partition)" not in subjects(w)
+
+
+def test_a_recovery_the_guard_slept_through_is_not_promoted_into():
+    # A crash, then RDS's own Multi-AZ failover while a guard run is missing: the guard never
+    # says `recovering`; the forwarded end of the failover starts the window again.
+    w = play(
+        ("primary-crash", 600, 662),
+        ("multi-az-failover", 662, 712),
+        ("guard-broken", 665, 669),
+        dns_tail=120.0,
+        guard_jitter=[15.0] * 8,
+    )
+    assert all(not (662 <= t < 832) for t, outcome in w.promote_calls if outcome == "accepted")
+
+
+def test_a_late_opening_event_overtaken_by_its_end_does_not_block_a_later_outage():
+    w = play(
+        ("multi-az-failover", 600, 640),
+        ("region-outage", 1000, 2400),
+        event_fate="late",
+        event_delay=150.0,
+        close_delay_factor=0.2,
+    )
+    called = invariants.promotion_call(w)
+    assert called is not None and called - 1000 <= explained()["rto"]["short_path_seconds"]
+
+
+def test_a_stale_recovering_report_of_a_broken_guard_does_not_stop_a_later_outage():
+    w = play(("multi-az-failover", 600, 700), ("guard-broken", 650, 2400), ("region-outage", 1200, 2400))
+    called = invariants.promotion_call(w)
+    assert called is not None and called - 1200 <= explained()["rto"]["short_path_seconds"]
+
+
+def test_a_refused_call_in_a_regional_outage_is_not_paused_by_an_old_heartbeat():
+    w = play(("region-outage", 600, 2400), ("promote-denied", 600, 750))
+    assert "drgen: promotion paused, old primary alive" not in subjects(w)
+    assert invariants.promotion_call(w) is not None

@@ -18,6 +18,7 @@ package's. What is simulated is everything they talk to:
 """
 
 import bisect
+import datetime
 import heapq
 import threading
 import time as real_time
@@ -204,6 +205,7 @@ class World:
         self.tables = {"primary": Table(), "dr": Table()}
         self.received = 0.0  # newest commit time the replica has received
         self.received_lsn = 0
+        self.streamed_at = 0.0  # the last second the replica's WAL receiver heard the primary
         self.promote_called_at = None  # first PromoteReadReplica that RDS accepted
         self.promote_calls = []  # (time, outcome)
         self.pages = []  # (time, region, subject, message)
@@ -304,6 +306,7 @@ class World:
         now = self.clock.now
         # RDS carries cross-region replication over its own network, not the VPC peering.
         if self.promote_called_at is None and self.primary_serving() and self.backbone() and self.replica_alive():
+            self.streamed_at = now
             lag = self.p["replication_lag"] + (self.p["far_behind"] if self.active("replica-far-behind") else 0.0)
             upto = now - lag
             if upto > self.received:
@@ -327,7 +330,7 @@ class World:
 
     def heartbeat(self):
         """The primary-region observer's scheduled run, every minute (its own handler)."""
-        if not self.region_up("primary"):
+        if not self.region_up("primary") or self.active("primary-functions-throttled"):
             return
         cfg = observer_cfg("primary", heartbeat=not self.active("heartbeat-broken"))
         try:
@@ -346,7 +349,7 @@ class World:
     def run_guard(self):
         """The primary-region guard's scheduled run (its own code), unless its region is down or
         the guard function fails (throttled, erroring) by the schedule."""
-        if not self.region_up("primary") or self.active("guard-broken"):
+        if not self.region_up("primary") or self.active("guard-broken") or self.active("primary-functions-throttled"):
             return
         env = {
             "PRIMARY_HOST": "primary",
@@ -385,18 +388,20 @@ class World:
 
         return check
 
-    def forward_event(self, event_id, at):
+    def forward_event(self, event_id, at, closing=False):
         """EventBridge forwards an RDS event of the primary to the DR region: delivered, late or
-        lost as the schedule says, and never across a full partition."""
+        lost as the schedule says, and never across a full partition. A closing event may be lost
+        on its own, and may overtake its opening event."""
         fate = self.p["event_fate"]
-        if fate == "lost":
+        if fate == "lost" or (closing and self.p.get("close_lost")):
             return
-        delay = self.p["event_delay"]
+        delay = self.p["event_delay"] * (self.p.get("close_delay_factor", 1.0) if closing else 1.0)
 
         def deliver():
             if not self.backbone():
                 return
-            event = {"source": "aws.rds", "detail": {"EventID": event_id}}
+            sent = datetime.datetime.fromtimestamp(at, tz=datetime.timezone.utc).isoformat()
+            event = {"source": "aws.rds", "time": sent, "detail": {"EventID": event_id}}
             try:
                 workflow.handle(event, self.failover_cfg, self.aws["dr"], self.store, self.clock.now)
             except adapters.AwsError:
@@ -467,8 +472,9 @@ class World:
         c.every(1.0, lambda: [cl.tick() for cl in self.clients], until=horizon)
         c.every(60.0, self.lag_datapoint, start=30.0, until=horizon)
         c.every(60.0, self.heartbeat, start=self.p["heartbeat_offset"], until=horizon)
+        guard_jitter = self.p.get("guard_jitter", self.p["schedule_jitter"])
         for k in range(int(horizon // 60)):
-            c.spawn(k * 60.0 + self.p["schedule_jitter"][-1 - k % len(self.p["schedule_jitter"])] + 7.0, self.run_guard)
+            c.spawn(k * 60.0 + guard_jitter[-1 - k % len(guard_jitter)] + 7.0, self.run_guard)
         c.every(10.0, self.route53.check, start=1.0, until=horizon)
         period = float(self.d["schedule_seconds"])
 
@@ -484,7 +490,7 @@ class World:
             if f.kind in RECOVERY_KINDS:
                 opening, closing = RECOVERY_KINDS[f.kind]
                 c.at(f.start, lambda e=opening, f=f: self.forward_event(e, f.start))
-                c.at(f.end, lambda e=closing, f=f: self.forward_event(e, f.end))
+                c.at(f.end, lambda e=closing, f=f: self.forward_event(e, f.end, closing=True))
             if f.kind in RECOVERY_MESSAGES:
                 opening, closing = RECOVERY_MESSAGES[f.kind]
                 self.rds_events += [(f.start, opening), (f.end, closing)]
@@ -558,7 +564,11 @@ class PgSession:
         elif "pg_last_wal_receive_lsn" in sql:
             lsn = w.received_lsn
         elif "pg_stat_wal_receiver" in sql:
-            streaming = w.promote_called_at is None and w.primary_serving() and w.backbone()
+            # A primary that vanishes without closing the connection (an outage, a partition)
+            # is noticed only when wal_receiver_timeout passes without a message: the receiver
+            # says `streaming` meanwhile.
+            heard = w.clock.now - w.streamed_at <= max(1.0, w.p.get("receiver_timeout", 0.0))
+            streaming = w.promote_called_at is None and w.replica_alive() and heard
             return "streaming" if streaming else None
         else:
             raise pg.PgError(f"the simulation has no answer to {sql!r}")
@@ -744,6 +754,9 @@ class SimAws:
 
     def fence(self, region, instance_id, security_group_id):
         self._remote("rds.modify_db_instance")
+        if self.w.primary_status() != "available":
+            # RDS refuses a modification while it works on the instance.
+            raise adapters.AwsError("rds.modify_db_instance", "InvalidDBInstanceState")
         self.w.primary.fenced = True
         self.w.fence_calls.append((self.w.clock.now, "fence"))
 
@@ -769,6 +782,15 @@ class Workflow:
     def __init__(self, world):
         self.w = world
         self.fence_done = False
+        self.failed_at = None
+
+    def _failed(self, error):
+        """The workflow function's Errors alarm (one datapoint a minute, missing data is OK): it
+        pages when failures start after a minute or more without one."""
+        w = self.w
+        if self.failed_at is None or w.clock.now - self.failed_at > 120:
+            w.pages.append((w.clock.now, "dr", "ALARM: failover-errors", str(error)))
+        self.failed_at = w.clock.now
 
     def _task(self, name, retry, then):
         interval, attempts, backoff, cap = retry
@@ -778,6 +800,7 @@ class Workflow:
             try:
                 answer = workflow.handle({"step": name}, w.failover_cfg, w.aws["dr"], w.store, w.clock.now)
             except adapters.AwsError as e:
+                self._failed(e)
                 if n < attempts:
                     nxt = delay * backoff if cap is None else min(delay * backoff, cap)
                     w.clock.at(w.clock.now + delay, lambda: attempt(n + 1, nxt))
@@ -846,7 +869,7 @@ class Route53:
 
     def _observer_ok(self, side):
         w = self.w
-        if not w.region_up(side):
+        if not w.region_up(side) or (side == "primary" and w.active("primary-functions-throttled")):
             return False
         cfg = observer_cfg(side, target_side="primary")
         request = {"httpMethod": "GET", "path": "/" + cfg.token}
