@@ -219,10 +219,10 @@ def silent(state, obs, rules) -> bool:
     """The primary region has fallen silent: it has a guard, has spoken before, and has said
     nothing (guard, observer beat, heartbeat) for the silence window; it fell silent with the
     primary, not long before the DR side last reached it; and its guard's last word was not a
-    recovery under way. A regional outage takes the database
-    and the region's speakers down together; a region that went mute while its primary still
-    answered (its table copy impaired, its functions throttled) is not an outage, and a primary
-    lost later in it gets the long path."""
+    recovery under way. A regional outage takes the database and the region's speakers down
+    together; a region that went mute while its primary still answered (its table copy impaired,
+    its functions throttled) is not an outage, and a primary lost later in it gets the long
+    path."""
     if rules.silence_seconds is None or obs.spoke_at is None:
         return False
     if state["last_seen"] is not None and obs.spoke_at < state["last_seen"] - rules.silence_seconds:

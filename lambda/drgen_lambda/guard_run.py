@@ -67,7 +67,7 @@ class Guard:
 
     def see(self, first=False) -> guard.Seen:
         """One tick's observation. RDS's status is read only while the probe fails; its events
-        also on a run's first tick (`clear_at`)."""
+        also on a run's first tick, for the report's `closed`."""
         cfg = self.cfg
         now = self.clock()
         if self.check(cfg.target.host, cfg.target.port, cfg.target.timeout) == probe.ACCEPTING:
