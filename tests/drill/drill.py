@@ -46,6 +46,33 @@ def explain():
     return json.loads(out.stdout)
 
 
+class ScaledGuard(guard_run.Guard):
+    """The guard's own code, with its call deadlines and schedule period on the drill's scale
+    (so that a run ticks as often as a deployed one, and a late run continues its `since`)."""
+
+    @property
+    def tick_seconds(self):
+        return self.cfg.target.timeout + 3 * adapters.GUARD_CALL_SECONDS / SCALE
+
+    @property
+    def max_gap(self):
+        return guard_run.SCHEDULE_SECONDS / SCALE + self.tick_seconds
+
+
+class RegionStore(adapters.Store):
+    """The guard's view of the state table from the primary region: once the region is down,
+    what it writes stays in its own region's copy and never reaches the DR side (a run already
+    under way when the outage starts keeps ticking, but nobody hears it)."""
+
+    def __init__(self, world, aws, table):
+        super().__init__(aws, table)
+        self.world = world
+
+    def report_guard(self, report):
+        if not self.world.primary_region_down:
+            super().report_guard(report)
+
+
 class World:
     """One scenario's rig, stand-ins and the package's code, with the clock scaled."""
 
@@ -154,6 +181,23 @@ class World:
         thread.start()
         self.threads.append(thread)
 
+    def every_start(self, seconds, action):
+        """Starts `action` every `seconds`, start to start, as EventBridge starts a scheduled
+        function; a run that overruns its period delays the next one (reserved concurrency 1)."""
+
+        def loop():
+            next_at = time.monotonic() + seconds
+            while not self.stop.wait(max(0.0, next_at - time.monotonic())):
+                next_at = max(next_at + seconds, time.monotonic())
+                try:
+                    action()
+                except Exception:  # noqa: BLE001 - a failed background step is logged, not fatal
+                    self.workflow_log.append(("background", traceback.format_exc(limit=1)))
+
+        thread = threading.Thread(target=loop, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
     def start(self, load=True):
         s = SCALE
         state = {"state": fsm.initial_state(), "first": True}
@@ -165,7 +209,7 @@ class World:
         self.every(self.cfg.interval, tick)
         self.every(METRIC_PERIOD_SECONDS / s, self.aws.sample_lag)
         self.every(METRIC_PERIOD_SECONDS / s, self._observer_heartbeat)
-        self.every(METRIC_PERIOD_SECONDS / s, self._guard)
+        self.every_start(guard_run.SCHEDULE_SECONDS / s, self._guard)
         self._rds_heartbeat()
         self.every(RDS_HEARTBEAT_SECONDS / s, self._rds_heartbeat)
         self.every(0.1, self._watch_dns)
@@ -217,7 +261,7 @@ class World:
             table="failover",
             event_window=d["recovery_event_expiry_seconds"] / SCALE,
         )
-        guard_run.Guard(cfg, self.aws, self.store, check=probe.probe).run()
+        ScaledGuard(cfg, self.aws, RegionStore(self, self.aws, "failover"), check=probe.probe).run()
 
     def _rds_heartbeat(self):
         try:
@@ -401,6 +445,9 @@ class World:
             "duplicates": duplicates,
             "writes_to_old_primary_after_switch": len(to_old),
             "pages": self.pages(),
+            # When and what each page said, in real-scale seconds from the failure: a failed
+            # scenario's reason is in them.
+            "page_log": [[scaled(t), subject, message] for t, subject, message in self.aws.pages],
             "fence": sorted(k for k in self.store.fence()),
         }
         if lost:
@@ -734,6 +781,9 @@ def main():
     for r in results:
         for p in r["problems"]:
             print(f"  {r['name']}: {p}")
+        if r["problems"]:
+            for at, subject, message in r.get("page_log", []):
+                print(f"    page at {at} s: {subject}: {message}")
     failed = sum(1 for r in results if r["problems"])
     print(f"drill: {len(results) - failed} passed, {failed} failed ({elapsed:.0f} s; report {REPORT})")
     return 1 if failed else 0
