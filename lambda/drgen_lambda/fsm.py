@@ -235,6 +235,16 @@ def silent(state, obs, rules) -> bool:
     return obs.now - obs.spoke_at >= rules.silence_seconds
 
 
+def _mute(obs, rules) -> Optional[str]:
+    """Why a primary region silent for the silence window is not silent as an outage is (see
+    `silent`), or None when it speaks. Called only off the short path."""
+    if rules.silence_seconds is None or obs.spoke_at is None or obs.now - obs.spoke_at < rules.silence_seconds:
+        return None
+    if obs.guard is not None and obs.guard[0] == "recovering" and obs.guard[2] >= obs.spoke_at - rules.silence_seconds:
+        return "its guard's last word was a recovery under way"
+    return "it fell silent before the DR side lost the primary"
+
+
 def _guard_says(obs, rules):
     """The guard's verdict while its report is fresh (younger than the silence window), with its
     `since`; ("stale", None) when the region speaks but its guard does not; None without a
@@ -266,6 +276,13 @@ def gate(state, obs, rules) -> Optional[Gate]:  # noqa: PLR0911, PLR0912 - one r
     short = silent(state, obs, rules)
     if short and obs.receiving is None:
         return Gate("cannot-decide", "cannot decide: the replica's WAL receiver could not be read; not promoting")
+    mute = None if short else _mute(obs, rules)
+    if mute is not None:
+        return Gate(
+            "mute",
+            f"the primary's region has been silent for {obs.now - obs.spoke_at:.0f} s, but {mute}: its speakers "
+            "failing, not an outage; not promoting automatically. To promote by hand: " + rules.manual_command,
+        )
     says = None if short else _guard_says(obs, rules)
     if says is not None:
         verdict = says[0]

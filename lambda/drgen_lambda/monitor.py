@@ -242,6 +242,7 @@ class Monitor:
             phase=result.state["phase"],
             sentence=result.sentence,
             reachable=obs.primary_reachable,
+            held=result.state["held"],
             data_at_risk=fsm.data_at_risk(result.state),
         )
         state = self.execute(state, result)

@@ -561,7 +561,9 @@ def test_a_region_that_went_mute_before_its_primary_was_lost_gets_the_long_path(
     state, actions, _ = run(history, rules=GUARDED)
     assert "promote" not in kinds(actions)
     assert state["phase"] == fsm.HELD
-    assert state["held"] == "guard"
+    assert state["held"] == "mute"
+    assert actions[0].subject == "drgen: failover held (mute)"
+    assert "fell silent before the DR side lost the primary" in actions[0].message
 
 
 def test_a_silent_region_with_an_unreadable_wal_receiver_cannot_decide():
@@ -697,7 +699,8 @@ def test_a_recovering_last_word_shuts_the_short_path():
     history += [down(t, spoke_at=990, guard=("recovering", 985, 990), receiving=False) for t in range(1000, 1300, 5)]
     state, actions, _ = run(history, rules=GUARDED)
     assert "promote" not in kinds(actions)
-    assert state["held"] == "guard"
+    assert state["held"] == "mute"
+    assert "its guard's last word was a recovery under way" in actions[0].message
 
 
 def test_a_forwarded_recovery_the_guard_did_not_see_end_restarts_the_window():
