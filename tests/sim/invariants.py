@@ -38,6 +38,7 @@ event was lost or late: from the DR side that is what a regional outage looks li
 
 from faults import RECOVERY as RECOVERY_KINDS
 
+RECOVER_PROBES = 3  # fsm.RECOVER_PROBES: accepting probes in a row that end an unreachable spell
 PROMOTION_BOUND = 1800.0  # the state machine pages a promotion that has not finished by then
 SILENCE = 75.0  # explain's silence_seconds for the default model
 # The guard's notice of a recovery on the DR side, worst case: the gap between two of its runs
@@ -75,11 +76,6 @@ def i1_two_writers(w):
         f"I1: the old primary acknowledged {len(late)} commits while the promoted replica was writable "
         f"(from {late[0]:.0f} s to {late[-1]:.0f} s; writable from {writable_from:.0f} s)"
     ]
-
-
-def _mute_during(w, start, end):
-    """A mute fault that overlaps [start, end]."""
-    return any(f.kind in MUTE and f.start <= end and start < f.end for f in w.schedule.faults)
 
 
 def _recovery_at(w, t):
@@ -175,6 +171,24 @@ def _dr_cannot_reach(w, t):
     return region or path or s.primary_down(t)
 
 
+def _spells_as_watched(w):
+    """The unreachable spans, two of them joined when the DR side's monitor runs watched the
+    primary between them for less than the accepting probes that end a spell (it answered
+    between two of the monitor's runs): to the DR side they are one spell, and a page in the
+    first still stands."""
+    interval = float(w.d["probe_interval_seconds"])
+    spells = []
+    for b, e in _unreachable_spans(w):
+        if spells:
+            gap = (spells[-1][1], b)
+            watched = sum(max(0.0, min(end, gap[1]) - max(start, gap[0])) for start, end, _ in w.monitor_runs)
+            if watched < RECOVER_PROBES * interval:
+                spells[-1] = (spells[-1][0], e)
+                continue
+        spells.append((b, e))
+    return spells
+
+
 def i4_silent_no(w):
     found = []
     period = float(w.d["schedule_seconds"])
@@ -182,7 +196,7 @@ def i4_silent_no(w):
     # A lost state item, and the end of an in-region recovery, start the window again.
     restarts = [f.start for f in w.schedule.faults if f.kind == "state-lost"]
     restarts += [f.end for f in w.schedule.faults if f.kind in RECOVERY_KINDS]
-    for began, end in _unreachable_spans(w):
+    for began, end in _spells_as_watched(w):
         start = max([began] + [t for t in restarts if began <= t < end])
         if end - start <= grace:
             continue
@@ -312,8 +326,14 @@ def i9_short_path_in_a_speaking_region(w):
 
 def _mute_at_loss(w, lost, called):
     """The region went mute within the silence window before losing its primary, or after: from
-    the DR side, an outage."""
-    return any(f.kind in MUTE and f.start >= lost - SILENCE and f.start < called for f in w.schedule.faults)
+    the DR side, an outage. It falls mute with its last word, not at the fault's start: a guard
+    run under way when its functions are throttled speaks to its end."""
+    return any(f.kind in MUTE and _mute_begins(w, f) >= lost - SILENCE and f.start < called for f in w.schedule.faults)
+
+
+def _mute_begins(w, fault):
+    """When the region's last word during `fault` was spoken (the fault's start if none was)."""
+    return max([fault.start] + [t for t in w.primary_words if fault.start <= t < fault.end])
 
 
 CHECKS = (

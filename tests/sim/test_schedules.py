@@ -182,7 +182,7 @@ def test_a_region_that_went_mute_before_a_multi_az_failover_does_not_take_the_sh
     # region is silent, but it fell silent long before the DR side lost the primary.
     w = play(("primary-table-impaired", 600, 2400), ("multi-az-failover", 1200, 1800), event_fate="lost")
     assert w.promote_calls == []
-    assert "drgen: failover held (guard)" in subjects(w)
+    assert "drgen: failover held (mute)" in subjects(w)
 
 
 def test_a_region_whose_functions_are_throttled_before_a_multi_az_failover_does_not_take_the_short_path():
@@ -263,3 +263,32 @@ def test_a_refused_call_in_a_regional_outage_is_not_paused_by_an_old_heartbeat()
     w = play(("region-outage", 600, 2400), ("promote-denied", 600, 750))
     assert "drgen: promotion paused, old primary alive" not in subjects(w)
     assert invariants.promotion_call(w) is not None
+
+
+def test_a_region_mute_long_before_its_primary_is_lost_holds_and_pages_mute():
+    w = play(("primary-functions-throttled", 300, 2400), ("primary-crash", 700, 2400))
+    assert invariants.promotion_call(w) is None
+    assert "drgen: failover held (mute)" in subjects(w)
+
+
+def test_a_guard_run_under_way_when_its_functions_are_throttled_dates_the_mute_from_its_last_word():
+    # Seed 7692: the run that started at 367 speaks to about 417; the primary is lost 53 s later,
+    # within the silence window of the region's last word: from the DR side, an outage.
+    w = play(("primary-functions-throttled", 380, 2400), ("primary-crash", 470, 2400), guard_jitter=[0.0] * 8)
+    assert max(t for t in w.primary_words if t < 470) > 400
+    assert "mute-region-at-loss" in invariants.limits(w)
+
+
+def test_a_hold_stands_while_the_primary_answers_only_between_two_monitor_runs():
+    # Seed 8892: held (mute) during maintenance; the primary answers for 20 s between two runs,
+    # then its region goes down. To the DR side that is one spell, and its page still stands.
+    w = play(
+        ("primary-functions-throttled", 300, 2400),
+        ("offline-maintenance", 600, 1002),
+        ("region-outage", 1018, 2400),
+        schedule_jitter=[0.0] * 4,
+    )
+    runs = [(a, b) for a, b, _ in w.monitor_runs]
+    assert not any(a < 1018 and b > 1002 for a, b in runs)
+    assert invariants.promotion_call(w) is None
+    assert "drgen: failover held (mute)" in subjects(w)

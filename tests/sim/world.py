@@ -216,6 +216,10 @@ class World:
         self.fence_calls = []
         self.dns_answers = []  # (time, "primary" | "dr") on every change
         self.monitor_runs = []  # (start, end, answer)
+        # When the primary region spoke (its guard's report, its observer's beat or heartbeat
+        # written to its own table copy): a run under way when its functions are throttled keeps
+        # speaking to its end.
+        self.primary_words = []
         self.heartbeat_writes = 0
         self.rds_events = []  # (time, message) of the primary, in its region
         env = {
@@ -411,6 +415,8 @@ class World:
 
     def write_table(self, side, key, item):
         now = self.clock.now
+        if side == "primary" and key in ("guard", "alive", "heartbeat"):
+            self.primary_words.append(now)
         for target in ("primary", "dr"):
             if target == side:
                 self._apply(target, key, item, now)
