@@ -19,7 +19,7 @@ echo "== lambda: lint, Python 3.9 compatibility, tests against moto and PostgreS
   python3 -m pytest -q -p no:cacheprovider --cov --cov-branch --cov-report=term-missing --cov-fail-under=100
 )
 
-echo "== fault simulator: the package's code under 3,000 generated schedules, every invariant checked"
+echo "== fault simulator: the package's code under 10,000 generated schedules, every invariant checked"
 python3 -m ruff check --config lambda/pyproject.toml --extend-ignore S,PLR,PLW,E501 tests/sim
 python3 -m ruff format --config lambda/pyproject.toml --check tests/sim
 cargo build --locked --quiet

@@ -8,4 +8,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x target/debug/drgen ] || cargo build --locked --quiet
 python3 -m pytest -q -p no:cacheprovider tests/sim/test_schedules.py
-python3 tests/sim/sim.py --schedules "${SIM_SCHEDULES:-3000}"
+python3 tests/sim/sim.py --schedules "${SIM_SCHEDULES:-10000}"

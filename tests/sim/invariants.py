@@ -148,6 +148,12 @@ def i3_loss(w):
 
 def _unreachable_spans(w):
     """Ground truth: spans in which no session from the DR side could reach the primary."""
+    if getattr(w, "unreachable_spans", None) is None:
+        w.unreachable_spans = _walk_unreachable(w)
+    return w.unreachable_spans
+
+
+def _walk_unreachable(w):
     spans, start = [], None
     step = 1.0
     t = 0.0

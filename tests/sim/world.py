@@ -20,9 +20,9 @@ package's. What is simulated is everything they talk to:
 import bisect
 import datetime
 import heapq
-import threading
 import time as real_time
 
+import greenlet
 from botocore.exceptions import ClientError
 from drgen_lambda import adapters, config, fsm, guard_run, logs, monitor, observer, pg, probe, workflow
 
@@ -71,26 +71,23 @@ class _Cancelled(BaseException):
 
 
 class _Process:
-    """A run that sleeps (a monitor run, a guard run): its own thread, but only one thread of the
-    simulation runs at a time, handing over at every sleep, so the run stays deterministic."""
+    """A run that sleeps (a monitor run, a guard run): a greenlet of its own, so that the package's
+    code can call sleep() in the middle of a run. Only one runs at a time, switching back to the
+    scheduler at every sleep, so the run stays deterministic."""
 
     def __init__(self, clock, fn):
         self.clock = clock
         self.fn = fn
-        self.go = threading.Semaphore(0)
-        self.thread = None
+        self.green = greenlet.greenlet(self._main)
         self.cancelled = False
         self.done = False
 
     def resume(self):
         clock = self.clock
         outer, clock.current = clock.current, self
-        if self.thread is None:
-            self.thread = threading.Thread(target=self._main, daemon=True)
-            self.thread.start()
-        else:
-            self.go.release()
-        clock.baton.acquire()
+        # Whoever resumes it gets control back when it sleeps or ends.
+        self.green.parent = greenlet.getcurrent()
+        self.green.switch()
         clock.current = outer
         if clock.error is not None:
             error, clock.error = clock.error, None
@@ -106,14 +103,12 @@ class _Process:
         finally:
             self.done = True
             self.clock.processes.discard(self)
-            self.clock.baton.release()
 
     def sleep(self, seconds):
         if self.cancelled:
             raise _Cancelled
         self.clock.at(self.clock.now + seconds, self.resume)
-        self.clock.baton.release()
-        self.go.acquire()
+        self.green.parent.switch()
         if self.cancelled:
             raise _Cancelled
 
@@ -131,7 +126,6 @@ class Clock:
         self._queue = []
         self._seq = 0
         self.current = None
-        self.baton = threading.Semaphore(0)
         self.error = None
         self.processes = set()
 
@@ -197,6 +191,9 @@ class World:
         self.schedule = schedule
         self.p = schedule.params
         self.clock = Clock()
+        self._spans = {}  # fault kind -> [(start, end)]: `active` is asked on every event
+        for f in schedule.faults:
+            self._spans.setdefault(f.kind, []).append((f.start, f.end))
         _Time.clock = self.clock
         d = explained["decision"]
         self.d = d
@@ -269,8 +266,11 @@ class World:
 
     # --- ground truth from the schedule ---------------------------------------------------------
     def active(self, kind, t=None):
+        spans = self._spans.get(kind)
+        if not spans:
+            return False
         t = self.clock.now if t is None else t
-        return any(f.kind == kind and f.start <= t < f.end for f in self.schedule.faults)
+        return any(start <= t < end for start, end in spans)
 
     def region_up(self, side):
         return not (side == "primary" and self.active("region-outage"))
