@@ -24,6 +24,7 @@ fn decision(m: &Topology) -> Decision {
         recovery_event_expiry_seconds: f.recovery_event_expiry_seconds,
         guard_interval_seconds: f.guard_interval_seconds,
         silence_seconds: f.silence_seconds,
+        guard_gap_seconds: f.guard_gap_seconds().min(f.silence_seconds),
         paths: vec![
             format!(
                 "the primary's region speaks when its guard's report, its observer's `alive` beat or its heartbeat is younger than {} s (the guard reports every {} s; the observer beats once a minute whatever its probe sees)",
@@ -34,8 +35,8 @@ fn decision(m: &Topology) -> Decision {
                 f.confirm_seconds
             ),
             format!(
-                "short path, once it is silent while the DR side cannot reach the primary (a regional outage): promotion as soon as it is silent, {} s after its last word, and the DR side's own probes have failed for {} s, the other gates permitting. A region that fell silent more than {} s before the DR side last reached the primary went mute (its table copy impaired, its functions throttled), not down, and one whose guard's last word was `recovering` may be recovering: the long path for both",
-                f.silence_seconds, crate::rto::SHORT_CONFIRM_SECONDS, f.silence_seconds
+                "short path, once it is silent while the DR side cannot reach the primary (a regional outage): promotion as soon as it is silent, {} s after its last word, and the DR side's own probes have failed for {} s, the other gates permitting. A region whose last word came more than {} s (its guard's longest gap between reports) before the DR side last reached the primary went mute first (its table copy impaired, its functions throttled), and one whose guard's last word was `recovering` may be recovering: both are held and paged (failover held (mute)), for a human to promote if the region is down",
+                f.silence_seconds, crate::rto::SHORT_CONFIRM_SECONDS, f.guard_gap_seconds().min(f.silence_seconds)
             ),
         ],
         rule: vec![
@@ -143,6 +144,9 @@ pub struct Decision {
     pub recovery_event_expiry_seconds: u32,
     pub guard_interval_seconds: u32,
     pub silence_seconds: u32,
+    /// The primary region's last word more than this before the DR side last reached the
+    /// primary: it went mute first, and the short path is shut (held, paged).
+    pub guard_gap_seconds: u32,
     /// The two paths to promotion: which one applies, and what it waits for.
     pub paths: Vec<String>,
     pub rule: Vec<String>,

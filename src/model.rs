@@ -214,6 +214,19 @@ impl Failover {
         GUARD_RUN_SECONDS + 5
     }
 
+    /// The longest a primary region whose guard works goes between two guard reports, as the DR
+    /// side reads them: from a run's last tick (the last that fits in `GUARD_RUN_SECONDS`) to the
+    /// next run's first report, that run starting late and its tick taking its worst case, plus
+    /// the report's replication. A region that was silent longer than this before the DR side
+    /// last reached its primary went mute before it lost the primary: not the short path.
+    pub fn guard_gap_seconds(&self) -> u32 {
+        use crate::rto::{GUARD_CALL_SECONDS, GUARD_DELAY_SECONDS, REPORT_REPLICATION_SECONDS};
+        let tick = self.probe_timeout_seconds + 3 * GUARD_CALL_SECONDS;
+        let interval = self.guard_interval_seconds.max(1);
+        let last_tick = GUARD_RUN_SECONDS.saturating_sub(tick) / interval * interval;
+        (60 + GUARD_DELAY_SECONDS + tick + REPORT_REPLICATION_SECONDS).saturating_sub(last_tick)
+    }
+
     /// How long one monitor run observes: its schedule period less the slack.
     pub fn monitor_run_seconds(&self) -> u32 {
         (self.monitor_schedule_minutes * 60)

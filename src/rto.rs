@@ -32,6 +32,21 @@ pub const SPEAKER_SLACK_SECONDS: u32 = 15;
 /// starts runs up to this late.
 pub const SCHEDULE_DELAY_SECONDS: u32 = 5;
 
+/// How much later than its minute a guard run may make its first report: EventBridge's delay and
+/// a cold start inside the primary VPC. A stated allowance, not a measurement; the fault simulator
+/// starts guard runs up to this late.
+pub const GUARD_DELAY_SECONDS: u32 = 20;
+
+/// The deadline of each of the guard's AWS calls (`GUARD_CALL_SECONDS` in
+/// `lambda/drgen_lambda/adapters.py`): one attempt, 1 s to connect and 2 s to read.
+pub const GUARD_CALL_SECONDS: u32 = 3;
+
+/// How long a guard report may take to reach the DR region's copy of the state table. DynamoDB
+/// reports global-table replication as ReplicationLatency without a bound
+/// (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/V2globaltables_monitoring.html):
+/// a stated allowance, not a measurement.
+pub const REPORT_REPLICATION_SECONDS: u32 = 5;
+
 /// On the short path the region's silence is the evidence; the DR side's own probes must still
 /// have failed without a break for this long (`SHORT_CONFIRM` in `lambda/drgen_lambda/fsm.py`).
 pub const SHORT_CONFIRM_SECONDS: u32 = 50;

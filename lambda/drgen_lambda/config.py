@@ -122,6 +122,12 @@ def _silence(env):
     return float(_number(env, "SILENCE_SECONDS", 61, 3600))
 
 
+def _guard_gap(env):
+    if not env.get("GUARD_GAP_SECONDS", "").strip():
+        return None
+    return float(_number(env, "GUARD_GAP_SECONDS", 1, 3600))
+
+
 def monitor_config(env: Mapping[str, str]) -> MonitorConfig:
     """Reads the monitor's settings."""
     region = _text(env, "AWS_REGION")
@@ -173,6 +179,7 @@ def monitor_config(env: Mapping[str, str]) -> MonitorConfig:
             # `alive` beat nor the heartbeat is younger than this; without it (no guard rendered)
             # the decision has one path, the confirm window.
             silence_seconds=_silence(env),
+            guard_gap=_guard_gap(env),
         ),
     )
 

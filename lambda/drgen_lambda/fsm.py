@@ -60,6 +60,10 @@ class Rules(NamedTuple):
     # The primary region is silent when it has not spoken (its guard's report, its observer's
     # beat, the heartbeat) for this long; None when it has no guard (one path: the window).
     silence_seconds: Optional[float] = None
+    # The longest a primary region whose guard works goes between two reports the DR side can
+    # read: a region whose last word came longer than this before the DR side last reached the
+    # primary went mute first. None: the silence window.
+    guard_gap: Optional[float] = None
     # A promotion that has not made the instance a standalone writer by then pages, and again
     # every repage interval (the state machine's own bound, src/render/stepfunctions.rs).
     promotion_bound: float = 1800.0
@@ -215,17 +219,24 @@ def _open_events(obs, rules):
     return [(kind, at) for kind, at in obs.events if obs.now - at < rules.event_expiry and closed.get(kind, -1.0) < at]
 
 
+def _went_mute_first(state, obs, rules) -> bool:
+    """The region's last word came longer before the DR side last reached the primary than its
+    guard ever pauses between reports: it fell silent while the primary still answered."""
+    gap = rules.silence_seconds if rules.guard_gap is None else rules.guard_gap
+    return state["last_seen"] is not None and obs.spoke_at < state["last_seen"] - gap
+
+
 def silent(state, obs, rules) -> bool:
     """The primary region has fallen silent: it has a guard, has spoken before, and has said
     nothing (guard, observer beat, heartbeat) for the silence window; it fell silent with the
-    primary, not long before the DR side last reached it; and its guard's last word was not a
-    recovery under way. A regional outage takes the database and the region's speakers down
-    together; a region that went mute while its primary still answered (its table copy impaired,
-    its functions throttled) is not an outage, and a primary lost later in it gets the long
-    path."""
+    primary, no longer before the DR side last reached it than its guard's longest pause; and
+    its guard's last word was not a recovery under way. A regional outage takes the database
+    and the region's speakers down together; a region that went mute while its primary still
+    answered (its table copy impaired, its functions throttled) is not an outage, and a primary
+    lost later in it is held."""
     if rules.silence_seconds is None or obs.spoke_at is None:
         return False
-    if state["last_seen"] is not None and obs.spoke_at < state["last_seen"] - rules.silence_seconds:
+    if _went_mute_first(state, obs, rules):
         return False
     if obs.guard is not None and obs.guard[0] == "recovering" and obs.guard[2] >= obs.spoke_at - rules.silence_seconds:
         # Its last word (not a report its broken guard left long before) was a recovery under
@@ -280,8 +291,10 @@ def gate(state, obs, rules) -> Optional[Gate]:  # noqa: PLR0911, PLR0912 - one r
     if mute is not None:
         return Gate(
             "mute",
-            f"the primary's region has been silent for {obs.now - obs.spoke_at:.0f} s, but {mute}: its speakers "
-            "failing, not an outage; not promoting automatically. To promote by hand: " + rules.manual_command,
+            f"the primary's region has been silent for {obs.now - obs.spoke_at:.0f} s, but {mute}: from here that "
+            "is its speakers failing (its table copy impaired, its functions throttled) as much as an outage; not "
+            "promoting automatically. If its region is down (AWS Health Dashboard, its console), promote by hand: "
+            + rules.manual_command,
         )
     says = None if short else _guard_says(obs, rules)
     if says is not None:
@@ -455,6 +468,17 @@ def _start_unreachable(state, obs, rules):
 def _restart(state, obs, rules):
     """The confirm window starts again: what was seen before cannot count as continuous."""
     state["since"] = obs.now
+    return []
+
+
+def _after_hole(state, obs, rules):
+    """The window starts again, and so does the paging of a hold: in the hole the primary may
+    have come back and gone again, unseen, and a later outage must not hide behind a page about
+    an earlier spell. A page younger than half the repage interval keeps its throttle, so that
+    holes in quick succession (runs failing on and off) page at most twice in that interval."""
+    _restart(state, obs, rules)
+    keep = ("flapping", "wal")
+    state["pages"] = {k: v for k, v in state["pages"].items() if k in keep or obs.now - v < rules.repage_seconds / 2}
     return []
 
 
@@ -664,9 +688,9 @@ TRANSITIONS = (
     Transition(
         (UNREACHABLE, HELD),
         UNREACHABLE,
-        "observation had a hole (a run skipped or late); the confirm window starts again",
+        "observation had a hole (a run skipped or late); the confirm window starts again, and a hold pages again",
         _hole,
-        _restart,
+        _after_hole,
     ),
     Transition(
         (UNREACHABLE, HELD),

@@ -173,3 +173,11 @@ def test_the_monitor_reads_how_long_a_silent_primary_region_has_been_silent():
     # Silence must outlast the primary-region observer's one-minute beat.
     with pytest.raises(ConfigError, match="SILENCE_SECONDS must be between 61 and 3600"):
         monitor_config(dict(MONITOR, SILENCE_SECONDS="60"))
+
+
+def test_the_monitor_reads_the_guards_longest_pause():
+    # Without it the silence window stands in for it.
+    assert monitor_config(MONITOR).rules.guard_gap is None
+    assert monitor_config(dict(MONITOR, GUARD_GAP_SECONDS="61")).rules.guard_gap == 61.0
+    with pytest.raises(ConfigError, match="GUARD_GAP_SECONDS must be between 1 and 3600"):
+        monitor_config(dict(MONITOR, GUARD_GAP_SECONDS="0"))

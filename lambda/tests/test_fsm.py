@@ -153,7 +153,9 @@ def test_a_hole_in_observation_starts_the_confirm_window_again():
     assert kept["since"] == 1000 and sentences == ["the confirm window is still running"]
     state, actions, sentences = run([down(1095 + RULES.max_gap + 1)], state)
     assert (state["phase"], state["since"], actions) == (fsm.UNREACHABLE, 1156, [])
-    assert sentences == ["observation had a hole (a run skipped or late); the confirm window starts again"]
+    assert sentences == [
+        "observation had a hole (a run skipped or late); the confirm window starts again, and a hold pages again"
+    ]
     state, _, _ = run([down(1156 + i * 5) for i in range(1, 36)], state)
     assert state["phase"] == fsm.UNREACHABLE
     assert run([down(1336)], state)[0]["phase"] == fsm.PROMOTING
@@ -165,6 +167,20 @@ def test_a_hole_while_held_starts_the_window_again_even_when_the_primary_answers
     state, actions, sentences = run([up(1300, replica=AVAILABLE)], state)
     assert (state["phase"], state["since"], actions) == (fsm.UNREACHABLE, 1300, [])
     assert "observation had a hole" in sentences[0]
+
+
+def test_a_hold_pages_again_after_a_hole_unless_it_paged_within_half_the_repage_interval():
+    # Held for unknown lag from 1180 (paged), then the monitor's runs fail from 1200 to 1700 (its
+    # table copy impaired): in the hole the primary may have come back and gone again. The first
+    # hold after it pages again, though the repage interval (900 s) has not passed.
+    state, actions, _ = run(healthy_then_down(ticks=40, lag=None))
+    assert [a.subject for a in actions] == ["drgen: failover held (lag-unknown)"]
+    held = [down(1700 + i * 5, lag=None) for i in range(40)]
+    state, actions, _ = run(held, state)
+    assert [a.subject for a in actions] == ["drgen: failover held (lag-unknown)"]
+    # A hole soon after that page (less than half the repage interval) does not page again.
+    state, actions, _ = run([down(2000 + i * 5, lag=None) for i in range(40)], state)
+    assert actions == []
 
 
 def test_an_expired_event_pages_once():
@@ -564,6 +580,23 @@ def test_a_region_that_went_mute_before_its_primary_was_lost_gets_the_long_path(
     assert state["held"] == "mute"
     assert actions[0].subject == "drgen: failover held (mute)"
     assert "fell silent before the DR side lost the primary" in actions[0].message
+
+
+def test_a_region_mute_for_longer_than_its_guards_longest_pause_before_the_loss_is_held():
+    # Its functions throttled: its last word at 930, 65 s before the DR side last reached the
+    # primary (995). Within the silence window, but longer than its guard ever pauses (61 s):
+    # it went mute first, and the primary lost at 1000 (a Multi-AZ failover starting) is held.
+    gapped = fsm.Rules(**dict(GUARDED._asdict(), guard_gap=61))
+    history = [up(t, spoke_at=930) for t in range(940, 1000, 5)]
+    history += [down(t, spoke_at=930, lag=None, receiving=False) for t in range(1000, 1300, 5)]
+    state, actions, _ = run(history, rules=gapped)
+    assert "promote" not in kinds(actions)
+    assert state["held"] == "mute"
+    assert "fell silent before the DR side lost the primary" in actions[0].message
+    assert "If its region is down" in actions[0].message
+    # The same region with its last word 55 s before (940): an outage's guard may pause so long.
+    state, actions, _ = run(spoken(ticks=12, spoke_at=940, lag=None, receiving=False), rules=gapped)
+    assert kinds(actions) == ["promote"]
 
 
 def test_a_silent_region_with_an_unreadable_wal_receiver_cannot_decide():

@@ -45,6 +45,9 @@ pub fn render(m: &Topology, doc: &mut Doc) {
         // The primary region is silent when nothing from it (the guard's report, the observer's
         // `alive` beat, the heartbeat) is younger than this: the short path.
         ("SILENCE_SECONDS", n(f.silence_seconds)),
+        // A region whose last word came longer than this before the DR side last reached the
+        // primary went mute first: its silence is not an outage's.
+        ("GUARD_GAP_SECONDS", n(f.guard_gap_seconds().min(f.silence_seconds))),
         ("LAG_THRESHOLD_SECONDS", n(f.lag_threshold_seconds)),
         ("MAX_DATA_LOSS_SECONDS", n(f.max_data_loss_seconds)),
         ("EVENT_EXPIRY_SECONDS", n(f.recovery_event_expiry_seconds)),

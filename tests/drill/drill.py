@@ -106,6 +106,8 @@ class World:
             manual_command="aws rds promote-read-replica ...",
             max_gap=(d["schedule_seconds"] - d["run_seconds"] + d["probe_interval_seconds"]) / s + 2 * timeout + 5,
             silence_seconds=d["silence_seconds"] / s,
+            # The guard's longest pause, with the same unscaled slack for its thread's scheduling.
+            guard_gap=d["guard_gap_seconds"] / s + 2,
             short_confirm=fsm.SHORT_CONFIRM / s,
             guard_wait=fsm.GUARD_WAIT / s,
         )

@@ -32,13 +32,15 @@ I9 the short path taken while the primary's region was up: a promotion less than
 
 Counted as limits, not failed: a full inter-region partition (the default authority cannot tell
 it from an outage), and a region that went mute (its table copy impaired, its functions
-throttled) within the silence window of losing its primary, or during a recovery whose forwarded
-event was lost or late: from the DR side that is what a regional outage looks like.
+throttled) less than its guard's longest pause (explain's guard_gap_seconds) before the DR side
+last reached its primary, or later, or during a recovery whose forwarded event was lost or late:
+from the DR side that is what a regional outage looks like.
 """
+
+import bisect
 
 from faults import RECOVERY as RECOVERY_KINDS
 
-RECOVER_PROBES = 3  # fsm.RECOVER_PROBES: accepting probes in a row that end an unreachable spell
 PROMOTION_BOUND = 1800.0  # the state machine pages a promotion that has not finished by then
 SILENCE = 75.0  # explain's silence_seconds for the default model
 # The guard's notice of a recovery on the DR side, worst case: the gap between two of its runs
@@ -99,8 +101,12 @@ def _mute_recovery(w, recovery, p):
     # closing event ends the forwarded opening event too.
     closed = forwarded_close or recovery.end + GUARD_NOTICE <= p
     unheard = not opened or closed
+    contact = _last_contact(w, recovery.start + 1.0)
     early = any(
-        f.kind in MUTE and recovery.start - SILENCE <= f.start < recovery.start + GUARD_NOTICE and f.end > p - SILENCE
+        f.kind in MUTE
+        and _mute_begins(w, f) >= contact - _guard_gap(w)
+        and f.start < recovery.start + GUARD_NOTICE
+        and f.end > p - SILENCE
         for f in w.schedule.faults
     )
     return unheard and early
@@ -178,21 +184,24 @@ def _dr_cannot_reach(w, t):
 
 
 def _spells_as_watched(w):
-    """The unreachable spans, two of them joined when the DR side's monitor runs watched the
-    primary between them for less than the accepting probes that end a spell (it answered
-    between two of the monitor's runs): to the DR side they are one spell, and a page in the
-    first still stands."""
-    interval = float(w.d["probe_interval_seconds"])
+    """The unreachable spans, two of them joined only when the primary answered between them
+    while no monitor run was under way at all (between two runs the monitor is blind: to it that
+    is one spell, and a page in the first still stands). A run that failed counts as under way:
+    the hole it leaves is seen, and a hold pages again after it."""
     spells = []
     for b, e in _unreachable_spans(w):
         if spells:
             gap = (spells[-1][1], b)
-            watched = sum(max(0.0, min(end, gap[1]) - max(start, gap[0])) for start, end, _ in w.monitor_runs)
-            if watched < RECOVER_PROBES * interval:
+            covered = any(start < gap[1] and max(end, start + 1.0) > gap[0] for start, end, _ in w.monitor_runs)
+            if not covered:
                 spells[-1] = (spells[-1][0], e)
                 continue
         spells.append((b, e))
     return spells
+
+
+# Pages that say nothing is wrong: they do not answer for a spell.
+ALL_CLEAR = ("drgen: primary reachable again", "drgen: old primary fenced")
 
 
 def i4_silent_no(w):
@@ -209,7 +218,7 @@ def i4_silent_no(w):
         if w.promote_called_at is not None and w.promote_called_at <= start + grace:
             continue
         # A page earlier in the same spell still stands (pages repeat every repage interval).
-        if any(began <= t <= start + grace for t, *_ in w.pages):
+        if any(began <= t <= start + grace and subject not in ALL_CLEAR for t, _, subject, _ in w.pages):
             continue
         # Failed monitor runs keep the function's Errors alarm in ALARM: that is not silent.
         if any(began <= t <= start + grace and a.startswith("failed") for t, _, a in w.monitor_runs):
@@ -331,10 +340,25 @@ def i9_short_path_in_a_speaking_region(w):
 
 
 def _mute_at_loss(w, lost, called):
-    """The region went mute within the silence window before losing its primary, or after: from
-    the DR side, an outage. It falls mute with its last word, not at the fault's start: a guard
-    run under way when its functions are throttled speaks to its end."""
-    return any(f.kind in MUTE and _mute_begins(w, f) >= lost - SILENCE and f.start < called for f in w.schedule.faults)
+    """The region went mute after the DR side's monitor last reached the primary before `lost`,
+    or less than the guard's longest pause before it (explain's guard_gap_seconds, the allowance
+    that keeps an outage whose guard was between two runs on the short path): to the monitor, an
+    outage (it watches the primary only while its runs tick: between two runs it is blind). It falls mute with its last word, not at the fault's start: a guard run under way
+    when its functions are throttled speaks to its end."""
+    contact = _last_contact(w, lost)
+    return any(
+        f.kind in MUTE and _mute_begins(w, f) >= contact - _guard_gap(w) and f.start < called for f in w.schedule.faults
+    )
+
+
+def _guard_gap(w):
+    return float(w.d["guard_gap_seconds"])
+
+
+def _last_contact(w, t):
+    """The last time before `t` that a probe of the DR side's monitor was accepted."""
+    i = bisect.bisect_right(w.monitor_reached, t)
+    return w.monitor_reached[i - 1] if i else 0.0
 
 
 def _mute_begins(w, fault):

@@ -279,6 +279,40 @@ def test_a_guard_run_under_way_when_its_functions_are_throttled_dates_the_mute_f
     assert "mute-region-at-loss" in invariants.limits(w)
 
 
+def test_a_region_mute_longer_than_its_guards_longest_pause_before_a_multi_az_failover_is_held():
+    # Its functions throttled at 320 (the guard's run under way speaks to about 342), a Multi-AZ
+    # failover at 480 whose event is lost: the monitor last reached the primary at about 462,
+    # more than explain's guard_gap_seconds after the region's last word. Under the silence rule
+    # alone (75 s) this took the short path.
+    w = play(
+        ("primary-functions-throttled", 320, 2400),
+        ("multi-az-failover", 480, 1500),
+        event_fate="lost",
+        guard_jitter=[0.0] * 8,
+    )
+    assert w.promote_calls == []
+    assert "drgen: failover held (mute)" in subjects(w)
+
+
+def test_a_region_mute_within_its_guards_longest_pause_of_the_monitors_last_contact_is_a_limit():
+    # The review's schedule: throttled at 380 (last word 402), a Multi-AZ failover at 480 whose
+    # event is lost. The monitor's last contact (462, its run ended) is less than guard_gap after
+    # the region's last word: to the monitor that is an outage whose guard was between two runs.
+    # Promoted, and counted as the documented limit, not passed as correct.
+    w = sim.run(
+        explained(),
+        Schedule(
+            0,
+            3000.0,
+            dict(PARAMS, event_fate="lost", guard_jitter=[0.0] * 8),
+            (Fault("primary-functions-throttled", 380, 2400), Fault("multi-az-failover", 480, 1500)),
+        ),
+    )
+    assert invariants.violations(w) == []
+    assert "mute-region-at-loss" in invariants.limits(w)
+    assert max(t for t in w.monitor_reached if t < 480) < 470
+
+
 def test_a_hold_stands_while_the_primary_answers_only_between_two_monitor_runs():
     # Seed 8892: held (mute) during maintenance; the primary answers for 20 s between two runs,
     # then its region goes down. To the DR side that is one spell, and its page still stands.

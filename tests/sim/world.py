@@ -217,6 +217,7 @@ class World:
         # written to its own table copy): a run under way when its functions are throttled keeps
         # speaking to its end.
         self.primary_words = []
+        self.monitor_reached = []  # when a probe of the DR side's monitor was accepted
         self.heartbeat_writes = 0
         self.rds_events = []  # (time, message) of the primary, in its region
         env = {
@@ -241,6 +242,7 @@ class World:
             "TOPIC_ARN": "topic-dr",
             "STATE_MACHINE_ARN": "machine",
             "SILENCE_SECONDS": str(d["silence_seconds"]),
+            "GUARD_GAP_SECONDS": str(d["guard_gap_seconds"]),
         }
         self.cfg = config.monitor_config(env)
         self.rules = self.cfg.rules
@@ -380,12 +382,15 @@ class World:
         except adapters.AwsError:
             pass
 
-    def checker(self, side):
-        """The probe from `side`'s VPC: accepting, or a timeout that costs the probe's time."""
+    def checker(self, side, reached=None):
+        """The probe from `side`'s VPC: accepting, or a timeout that costs the probe's time.
+        `reached` records when it was accepted."""
 
         def check(host, port, timeout):
             if self.primary_from(side):
                 self.clock.advance(0.02)
+                if reached is not None:
+                    reached.append(self.clock.now)
                 return probe.ACCEPTING
             self.clock.advance(timeout)
             return probe.DOWN
@@ -448,7 +453,7 @@ class World:
             self.aws["dr"],
             self.store,
             monitor.Positions(self.aws["dr"], self.cfg, connect=self.connect),
-            check=self.checker("dr"),
+            check=self.checker("dr", self.monitor_reached),
             clock=lambda: self.clock.now,
             sleep=self.clock.advance,
         )
