@@ -35,7 +35,7 @@ fn decision(m: &Topology) -> Decision {
                 f.confirm_seconds
             ),
             format!(
-                "short path, once it is silent while the DR side cannot reach the primary (a regional outage): promotion as soon as it is silent, {} s after its last word, and the DR side's own probes have failed for {} s, the other gates permitting. A region whose last word came more than {} s (its guard's longest gap between reports) before the DR side last reached the primary went mute first (its table copy impaired, its functions throttled), and one whose guard's last word was `recovering` may be recovering: both are held and paged (failover held (mute)), for a human to promote if the region is down",
+                "short path, once it is silent while the DR side cannot reach the primary (a regional outage): promotion as soon as it is silent, {} s after its last word, and the DR side's own probes have failed for {} s, the other gates permitting. A region whose last word came more than {} s (its guard's longest gap between reports) before the DR side last reached the primary went mute first (its table copy impaired, its functions throttled), one that spoke more than 5 s after the DR side lost the primary was up then, one whose guard's last word was `recovering` may be recovering, and a loss the monitor did not watch (a hole in observation) cannot be dated against the silence: all are held and paged (failover held (mute)), for a human to promote if the region is down",
                 f.silence_seconds, crate::rto::SHORT_CONFIRM_SECONDS, f.guard_gap_seconds().min(f.silence_seconds)
             ),
         ],

@@ -147,6 +147,12 @@ def initial_state():
         "open": [],
         "wal_failing_since": None,
         "last_alive": None,
+        # The DR side's first failed probe of this spell (a hole or a recovery's end does not
+        # move it), and whether the DR side watched the primary up to its loss.
+        "lost_at": None,
+        "loss_watched": False,
+        # Whether this spell has paged (a hole or an answer while held starts another).
+        "spell_paged": False,
     }
 
 
@@ -160,6 +166,10 @@ WAL_FAILING_PAGE = 60.0
 # The fence not confirmed this long after the promotion started pages "split-brain risk", and
 # again every repage interval, whether the old primary is reachable or not.
 FENCE_GRACE = 600.0
+# A primary region that spoke later than this after the DR side lost the primary was up after the
+# loss: its silence since is not the outage that took the primary (the writers' clocks may differ
+# by a little).
+SPOKE_AFTER_LOSS = 5.0
 # On the short path the region's silence is the evidence; the DR side's own probes must still
 # have failed without a break for this long (several probes, not one lost packet).
 SHORT_CONFIRM = 50.0
@@ -226,6 +236,12 @@ def _went_mute_first(state, obs, rules) -> bool:
     return state["last_seen"] is not None and obs.spoke_at < state["last_seen"] - gap
 
 
+def _spoke_after_loss(state, obs) -> bool:
+    """The region spoke after the DR side lost the primary: it was up then, so the loss was not
+    its outage (a crash or an in-region recovery it could not report, its guard broken)."""
+    return state["lost_at"] is not None and obs.spoke_at > state["lost_at"] + SPOKE_AFTER_LOSS
+
+
 def silent(state, obs, rules) -> bool:
     """The primary region has fallen silent: it has a guard, has spoken before, and has said
     nothing (guard, observer beat, heartbeat) for the silence window; it fell silent with the
@@ -236,7 +252,7 @@ def silent(state, obs, rules) -> bool:
     lost later in it is held."""
     if rules.silence_seconds is None or obs.spoke_at is None:
         return False
-    if _went_mute_first(state, obs, rules):
+    if not state["loss_watched"] or _went_mute_first(state, obs, rules) or _spoke_after_loss(state, obs):
         return False
     if obs.guard is not None and obs.guard[0] == "recovering" and obs.guard[2] >= obs.spoke_at - rules.silence_seconds:
         # Its last word (not a report its broken guard left long before) was a recovery under
@@ -246,11 +262,15 @@ def silent(state, obs, rules) -> bool:
     return obs.now - obs.spoke_at >= rules.silence_seconds
 
 
-def _mute(obs, rules) -> Optional[str]:
+def _mute(state, obs, rules) -> Optional[str]:
     """Why a primary region silent for the silence window is not silent as an outage is (see
     `silent`), or None when it speaks. Called only off the short path."""
     if rules.silence_seconds is None or obs.spoke_at is None or obs.now - obs.spoke_at < rules.silence_seconds:
         return None
+    if not state["loss_watched"]:
+        return "the DR side did not watch the primary up to its loss (a hole in observation), so it cannot tell"
+    if _spoke_after_loss(state, obs):
+        return "it still spoke after the DR side lost the primary, so it was up then"
     if obs.guard is not None and obs.guard[0] == "recovering" and obs.guard[2] >= obs.spoke_at - rules.silence_seconds:
         return "its guard's last word was a recovery under way"
     return "it fell silent before the DR side lost the primary"
@@ -287,7 +307,7 @@ def gate(state, obs, rules) -> Optional[Gate]:  # noqa: PLR0911, PLR0912 - one r
     short = silent(state, obs, rules)
     if short and obs.receiving is None:
         return Gate("cannot-decide", "cannot decide: the replica's WAL receiver could not be read; not promoting")
-    mute = None if short else _mute(obs, rules)
+    mute = None if short else _mute(state, obs, rules)
     if mute is not None:
         return Gate(
             "mute",
@@ -461,7 +481,17 @@ def _healthy(state, obs, rules):
 
 
 def _start_unreachable(state, obs, rules):
+    """The spell starts. When the DR side did not watch the primary up to now (its last tick
+    longer ago than a run's gap: runs failed or were skipped), the loss happened somewhere in
+    that hole: the primary may have committed until now (the RPO gate counts to it), and the
+    region's silence cannot be set against the loss (no short path)."""
     state["since"] = obs.now
+    state["lost_at"] = obs.now
+    state["spell_paged"] = False
+    last = state["last_tick"]
+    state["loss_watched"] = last is not None and obs.now - last <= rules.max_gap
+    if not state["loss_watched"]:
+        state["last_alive"] = obs.now
     return []
 
 
@@ -471,14 +501,27 @@ def _restart(state, obs, rules):
     return []
 
 
+def _fresh_pages(state, obs, rules, keep=()):
+    """The paging of the spell starts again: a later failure must not hide behind a page about
+    an earlier one. A page younger than half the repage interval keeps its throttle, so that
+    spells in quick succession page one subject at most twice in that interval (`_hold` then
+    pages `flapping` instead)."""
+    state["spell_paged"] = False
+    state["pages"] = {k: v for k, v in state["pages"].items() if k in keep or obs.now - v < rules.repage_seconds / 2}
+
+
 def _after_hole(state, obs, rules):
     """The window starts again, and so does the paging of a hold: in the hole the primary may
-    have come back and gone again, unseen, and a later outage must not hide behind a page about
-    an earlier spell. A page younger than half the repage interval keeps its throttle, so that
-    holes in quick succession (runs failing on and off) page at most twice in that interval."""
+    have come back and gone again, unseen."""
     _restart(state, obs, rules)
-    keep = ("flapping", "wal")
-    state["pages"] = {k: v for k, v in state["pages"].items() if k in keep or obs.now - v < rules.repage_seconds / 2}
+    _fresh_pages(state, obs, rules, keep=("wal",))
+    return []
+
+
+def _answered(state, obs, rules):
+    """The primary answered while held, not yet enough to end the spell: if it fails again, that
+    may be another failure, which pages (within the throttle of `_fresh_pages`)."""
+    _fresh_pages(state, obs, rules, keep=("wal",))
     return []
 
 
@@ -486,14 +529,23 @@ def _recovered(state, obs, rules):
     was_held = state["held"] is not None
     state["since"] = None
     state["held"] = None
-    # Pages about the spell start afresh; those about the primary's own state keep their throttle.
-    pages = {k: v for k, v in state["pages"].items() if k in ("flapping", "wal")}
-    state["pages"] = pages
+    state["lost_at"] = None
+    # Pages about the spell start afresh (a page younger than half the repage interval keeps its
+    # throttle: spells that come and go page at most twice in it); those about the primary's own
+    # state keep theirs.
+    _fresh_pages(state, obs, rules, keep=("wal", "back"))
     state["resets"] = [t for t in state["resets"] if obs.now - t < FLAP_WINDOW] + [obs.now]
     actions = []
     if was_held:
-        actions.append(
-            Action("page", "drgen: primary reachable again", "The primary is reachable from the DR side again.")
+        actions.extend(
+            _page(
+                state,
+                obs,
+                rules,
+                key="back",
+                subject="drgen: primary reachable again",
+                message="The primary is reachable from the DR side again.",
+            )
         )
     if len(state["resets"]) >= FLAPS:
         actions.extend(
@@ -512,11 +564,33 @@ def _recovered(state, obs, rules):
 
 
 def _hold(state, obs, rules):
+    """Pages the gate that holds. A new spell whose gate paged less than half the repage interval
+    ago (spells coming and going) pages `primary flapping` instead, so that every spell pages and
+    no subject pages more than twice in the repage interval."""
     g = gate(state, obs, rules)
     state["held"] = g.key
     if g.key == "dry-run":
-        return _page(state, obs, rules, key=g.key, subject="drgen failover dry run", message=g.message)
-    return _page(state, obs, rules, key=g.key, subject=f"drgen: failover held ({g.key})", message=g.message)
+        actions = _page(state, obs, rules, key=g.key, subject="drgen failover dry run", message=g.message)
+        return _or_flapping(state, obs, rules, actions, g)
+    actions = _page(state, obs, rules, key=g.key, subject=f"drgen: failover held ({g.key})", message=g.message)
+    return _or_flapping(state, obs, rules, actions, g)
+
+
+def _or_flapping(state, obs, rules, actions, g):
+    """The hold's page, or `primary flapping` when a new spell's hold is still throttled."""
+    if not actions and not state["spell_paged"]:
+        actions = _page(
+            state,
+            obs,
+            rules,
+            key="flapping",
+            subject="drgen: primary flapping",
+            message=f"The primary is unreachable from the DR side again, soon after an earlier spell; held: "
+            f"{g.message}",
+        )
+    if actions:
+        state["spell_paged"] = True
+    return actions
 
 
 def _promote(state, obs, rules):
@@ -707,7 +781,11 @@ TRANSITIONS = (
         _nothing,
     ),
     Transition(
-        (HELD,), HELD, "the primary answered, not yet several probes in a row; still held", _reachable, _nothing
+        (HELD,),
+        HELD,
+        "the primary answered, not yet several probes in a row; still held, and a hold pages again",
+        _reachable,
+        _answered,
     ),
     Transition((UNREACHABLE,), UNREACHABLE, "the confirm window is still running", _confirming, _nothing),
     Transition(

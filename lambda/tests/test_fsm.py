@@ -178,8 +178,12 @@ def test_a_hold_pages_again_after_a_hole_unless_it_paged_within_half_the_repage_
     held = [down(1700 + i * 5, lag=None) for i in range(40)]
     state, actions, _ = run(held, state)
     assert [a.subject for a in actions] == ["drgen: failover held (lag-unknown)"]
-    # A hole soon after that page (less than half the repage interval) does not page again.
+    # A hole soon after that page (less than half the repage interval): the new spell pages
+    # `flapping` instead, and one more soon after pages nothing (two pages of a subject at most
+    # in the repage interval; every spell pages).
     state, actions, _ = run([down(2000 + i * 5, lag=None) for i in range(40)], state)
+    assert [a.subject for a in actions] == ["drgen: primary flapping"]
+    state, actions, _ = run([down(2300 + i * 5, lag=None) for i in range(40)], state)
     assert actions == []
 
 
@@ -285,13 +289,17 @@ def test_a_held_primary_must_answer_three_probes_in_a_row_to_be_healthy_again():
     state, _, _ = run(healthy_then_down(ticks=40, lag=None))
     assert state["phase"] == fsm.HELD
     state, actions, sentences = run([up(1200), up(1205), down(1210, lag=None), up(1215), up(1220)], state)
-    assert state["phase"] == fsm.HELD and actions == []
-    assert sentences[1] == "the primary answered, not yet several probes in a row; still held"
+    # Unreachable again after answering: possibly another failure, which pages (as flapping, its
+    # hold having paged moments ago).
+    assert state["phase"] == fsm.HELD and subjects(actions) == ["drgen: primary flapping"]
+    assert sentences[1] == "the primary answered, not yet several probes in a row; still held, and a hold pages again"
     assert state["accepting"] == 2
     state, actions, sentences = run([up(1225)], state)
     assert state["phase"] == fsm.HEALTHY and subjects(actions) == ["drgen: primary reachable again"]
     assert sentences == ["the primary accepted several probes in a row; no promotion"]
-    assert (state["since"], state["held"], state["pages"]) == (None, None, {})
+    assert (state["since"], state["held"], state["lost_at"]) == (None, None, None)
+    # Pages younger than half the repage interval keep their throttle.
+    assert set(state["pages"]) == {"lag-unknown", "flapping", "back"}
 
 
 def test_one_or_two_answers_keep_the_confirm_window_running():
@@ -597,6 +605,32 @@ def test_a_region_mute_for_longer_than_its_guards_longest_pause_before_the_loss_
     # The same region with its last word 55 s before (940): an outage's guard may pause so long.
     state, actions, _ = run(spoken(ticks=12, spoke_at=940, lag=None, receiving=False), rules=gapped)
     assert kinds(actions) == ["promote"]
+
+
+def test_a_region_that_spoke_after_the_primary_was_lost_is_held_when_it_falls_silent():
+    # The DR side lost the primary at 1000; its region kept speaking (its observer's beat) until
+    # 1100, then fell silent (its functions throttled): it was up after the loss, which was a
+    # crash or a recovery it could not report, not its outage.
+    history = [up(t) for t in range(940, 1000, 5)]
+    history += [down(t, spoke_at=min(t, 1100), lag=None, receiving=False) for t in range(1000, 1400, 5)]
+    state, actions, _ = run(history, rules=GUARDED)
+    assert "promote" not in kinds(actions)
+    assert state["held"] == "mute"
+    assert any("still spoke after the DR side lost the primary" in a.message for a in actions)
+
+
+def test_a_loss_in_a_hole_in_observation_gets_no_short_path_and_counts_its_commits_to_the_first_failure():
+    # The DR side reached the primary until 995; its runs then failed until 1300 (its table copy
+    # impaired), and the primary was lost somewhere in that hole. The region's silence cannot be
+    # set against the loss, and the primary may have committed until 1300.
+    history = [up(t) for t in range(940, 1000, 5)]
+    history += [down(t, spoke_at=990, lag=None, receiving=False) for t in range(1300, 1600, 5)]
+    state, actions, _ = run(history, rules=GUARDED)
+    assert "promote" not in kinds(actions)
+    assert state["loss_watched"] is False and state["lost_at"] == 1300
+    assert fsm.data_at_risk(state) >= 300
+    assert state["held"] == "mute"
+    assert "did not watch the primary up to its loss" in actions[0].message
 
 
 def test_a_silent_region_with_an_unreadable_wal_receiver_cannot_decide():

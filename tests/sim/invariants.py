@@ -102,7 +102,7 @@ def _mute_recovery(w, recovery, p):
     closed = forwarded_close or recovery.end + GUARD_NOTICE <= p
     unheard = not opened or closed
     contact = _last_contact(w, recovery.start + 1.0)
-    early = any(
+    early = _watched(w, contact, recovery.start) and any(
         f.kind in MUTE
         and _mute_begins(w, f) >= contact - _guard_gap(w)
         and f.start < recovery.start + GUARD_NOTICE
@@ -185,15 +185,17 @@ def _dr_cannot_reach(w, t):
 
 def _spells_as_watched(w):
     """The unreachable spans, two of them joined only when the primary answered between them
-    while no monitor run was under way at all (between two runs the monitor is blind: to it that
-    is one spell, and a page in the first still stands). A run that failed counts as under way:
-    the hole it leaves is seen, and a hold pages again after it."""
+    while the monitor sent no probe and no run of it failed (between two runs the monitor is
+    blind: to it that is one spell, and a page in the first still stands). A failed run leaves a
+    hole the monitor sees, and a hold pages again after it."""
     spells = []
     for b, e in _unreachable_spans(w):
         if spells:
             gap = (spells[-1][1], b)
-            covered = any(start < gap[1] and max(end, start + 1.0) > gap[0] for start, end, _ in w.monitor_runs)
-            if not covered:
+            i = bisect.bisect_left(w.monitor_probed, gap[0])
+            probed = i < len(w.monitor_probed) and w.monitor_probed[i] < gap[1]
+            failed = any(gap[0] <= start < gap[1] and a.startswith("failed") for start, _, a in w.monitor_runs)
+            if not (probed or failed):
                 spells[-1] = (spells[-1][0], e)
                 continue
         spells.append((b, e))
@@ -346,9 +348,15 @@ def _mute_at_loss(w, lost, called):
     outage (it watches the primary only while its runs tick: between two runs it is blind). It falls mute with its last word, not at the fault's start: a guard run under way
     when its functions are throttled speaks to its end."""
     contact = _last_contact(w, lost)
-    return any(
+    return _watched(w, contact, lost) and any(
         f.kind in MUTE and _mute_begins(w, f) >= contact - _guard_gap(w) and f.start < called for f in w.schedule.faults
     )
+
+
+def _watched(w, contact, lost):
+    """The monitor watched the primary up to its loss: its last contact no longer before it than
+    the gap between two of its runs (a longer hole hides when the loss came)."""
+    return lost - contact <= w.rules.max_gap
 
 
 def _guard_gap(w):

@@ -326,3 +326,64 @@ def test_a_hold_stands_while_the_primary_answers_only_between_two_monitor_runs()
     assert not any(a < 1018 and b > 1002 for a, b in runs)
     assert invariants.promotion_call(w) is None
     assert "drgen: failover held (mute)" in subjects(w)
+
+
+def test_a_region_that_speaks_after_the_loss_and_then_goes_quiet_is_not_an_outage():
+    # The guard broken (or its RDS API down), a Multi-AZ failover whose event is lost, and the
+    # region's functions throttled 200 s into it: its observer's beats went on well after the DR
+    # side lost the primary, so its silence later is not the outage that took the primary.
+    for broken in ("guard-broken", "primary-api-down"):
+        w = play(
+            (broken, 300, 2400),
+            ("multi-az-failover", 600, 2000),
+            ("primary-functions-throttled", 800, 2400),
+            event_fate="lost",
+        )
+        assert w.promote_calls == []
+        assert "drgen: failover held (mute)" in subjects(w)
+
+
+def test_a_loss_while_the_monitor_was_blind_gets_no_short_path():
+    # The monitor's runs fail from 250 to 500 (its table copy impaired); the region went mute
+    # at 200 and its primary is lost at 480 in a Multi-AZ failover: the monitor cannot date the
+    # loss against the silence.
+    w = play(
+        ("primary-functions-throttled", 200, 2400),
+        ("dr-table-impaired", 250, 500),
+        ("multi-az-failover", 480, 1500),
+        event_fate="lost",
+        guard_jitter=[0.0] * 8,
+    )
+    assert w.promote_calls == []
+    assert "drgen: failover held (mute)" in subjects(w)
+
+
+def test_commits_while_the_monitor_was_blind_count_against_the_rpo_gate():
+    # No heartbeat, the monitor blind from 250 to 500, the replica minutes behind, the region
+    # down at 480: the primary may have committed until the monitor's first failed probe, far
+    # beyond the gate's budget. Held, never promoted with "about 0 s" at risk.
+    w = play(
+        ("heartbeat-broken", 200, 2400),
+        ("dr-table-impaired", 250, 500),
+        ("replica-far-behind", 300, 2400),
+        ("region-outage", 480, 1500),
+    )
+    assert w.promote_calls == []
+
+
+def test_an_outage_after_the_primary_answered_once_while_held_pages():
+    # Held (mute) from 685; the monitor reaches the primary once at about 1037, then the region
+    # goes down: another failure, paged within the window and two runs, not at the next repage.
+    w = play(
+        ("primary-functions-throttled", 300, 2800),
+        ("multi-az-failover", 500, 1030),
+        ("region-outage", 1040, 2800),
+        event_fate="lost",
+    )
+    assert any(1040 <= t <= 1040 + 300 for t, _, subject, _ in w.pages if subject != "drgen: primary reachable again")
+
+
+def test_partitions_that_come_and_go_page_each_subject_at_most_twice_in_the_repage_interval():
+    # Six peering partitions of 190 s, 20 s apart (I6 checks the storm).
+    w = play(*[("peering-partition", 400 + k * 210, 590 + k * 210) for k in range(6)])
+    assert "drgen: failover held (partition)" in subjects(w)

@@ -218,6 +218,7 @@ class World:
         # speaking to its end.
         self.primary_words = []
         self.monitor_reached = []  # when a probe of the DR side's monitor was accepted
+        self.monitor_probed = []  # when the DR side's monitor sent a probe
         self.heartbeat_writes = 0
         self.rds_events = []  # (time, message) of the primary, in its region
         env = {
@@ -382,11 +383,13 @@ class World:
         except adapters.AwsError:
             pass
 
-    def checker(self, side, reached=None):
+    def checker(self, side, reached=None, probed=None):
         """The probe from `side`'s VPC: accepting, or a timeout that costs the probe's time.
-        `reached` records when it was accepted."""
+        `reached` records when it was accepted, `probed` when any was sent."""
 
         def check(host, port, timeout):
+            if probed is not None:
+                probed.append(self.clock.now)
             if self.primary_from(side):
                 self.clock.advance(0.02)
                 if reached is not None:
@@ -453,7 +456,7 @@ class World:
             self.aws["dr"],
             self.store,
             monitor.Positions(self.aws["dr"], self.cfg, connect=self.connect),
-            check=self.checker("dr", self.monitor_reached),
+            check=self.checker("dr", self.monitor_reached, self.monitor_probed),
             clock=lambda: self.clock.now,
             sleep=self.clock.advance,
         )
