@@ -147,10 +147,9 @@ def initial_state():
         "open": [],
         "wal_failing_since": None,
         "last_alive": None,
-        # The DR side's first failed probe of this spell (a hole or a recovery's end does not
-        # move it), and whether the DR side watched the primary up to its loss.
+        # The DR side's first failed probe after the primary last answered it (a hole or a
+        # recovery's end does not move it).
         "lost_at": None,
-        "loss_watched": False,
         # Whether this spell has paged (a hole or an answer while held starts another).
         "spell_paged": False,
     }
@@ -203,9 +202,9 @@ def _record_positions(state, obs, keep_seconds):
 def data_at_risk(state) -> Optional[float]:
     """Seconds of the primary's commits the replica may lack: from the last time the replica had
     received every position the primary had reported, to the last moment the primary may have
-    committed (the later of its last sample, the DR side's last successful probe and its own
-    region's last heartbeat). A sample older than that counts only to its time: the time after
-    it is at risk. None when not known."""
+    committed (the later of its last sample, the DR side's last successful probe, its own
+    region's last heartbeat and its guard's last `reachable`). A sample older than that counts
+    only to its time: the time after it is at risk. None when not known."""
     if state["last_sample"] is None or state["caught_up_at"] is None:
         return None
     end = max(state["last_sample"], state.get("last_alive") or state["last_sample"])
@@ -229,17 +228,33 @@ def _open_events(obs, rules):
     return [(kind, at) for kind, at in obs.events if obs.now - at < rules.event_expiry and closed.get(kind, -1.0) < at]
 
 
+def _gap(rules):
+    return rules.silence_seconds if rules.guard_gap is None else rules.guard_gap
+
+
 def _went_mute_first(state, obs, rules) -> bool:
     """The region's last word came longer before the DR side last reached the primary than its
-    guard ever pauses between reports: it fell silent while the primary still answered."""
-    gap = rules.silence_seconds if rules.guard_gap is None else rules.guard_gap
-    return state["last_seen"] is not None and obs.spoke_at < state["last_seen"] - gap
+    guard ever pauses between reports: it fell silent while the primary still answered. When the
+    DR side did not watch between its last contact and its first failed probe for longer than a
+    run's gap (runs failed or were skipped), the loss may have come late in that hole: the last
+    word must then also be within the guard's pause and a run's gap of that first failure."""
+    gap = _gap(rules)
+    if state["last_seen"] is not None and obs.spoke_at < state["last_seen"] - gap:
+        return True
+    return state["lost_at"] is not None and obs.spoke_at < state["lost_at"] - gap - rules.max_gap
 
 
-def _spoke_after_loss(state, obs) -> bool:
-    """The region spoke after the DR side lost the primary: it was up then, so the loss was not
-    its outage (a crash or an in-region recovery it could not report, its guard broken)."""
-    return state["lost_at"] is not None and obs.spoke_at > state["lost_at"] + SPOKE_AFTER_LOSS
+def _spoke_after_loss(state, obs, rules) -> bool:
+    """The region spoke after the DR side lost the primary, and its guard's last word then was
+    not that the primary is unreachable there with no recovery under way: it was up after the
+    loss without saying what the loss was (its guard broken, unable to read RDS, or seeing the
+    primary), so its silence since is not the outage that took the primary. A region whose guard
+    said `unreachable` before it fell silent confirmed the loss: its outage, staggered, or a
+    crash, both for the short path."""
+    if state["lost_at"] is None or obs.spoke_at <= state["lost_at"] + SPOKE_AFTER_LOSS:
+        return False
+    confirmed = obs.guard is not None and obs.guard[0] == "unreachable" and obs.guard[2] >= obs.spoke_at - _gap(rules)
+    return not confirmed
 
 
 def silent(state, obs, rules) -> bool:
@@ -252,7 +267,7 @@ def silent(state, obs, rules) -> bool:
     lost later in it is held."""
     if rules.silence_seconds is None or obs.spoke_at is None:
         return False
-    if not state["loss_watched"] or _went_mute_first(state, obs, rules) or _spoke_after_loss(state, obs):
+    if _went_mute_first(state, obs, rules) or _spoke_after_loss(state, obs, rules):
         return False
     if obs.guard is not None and obs.guard[0] == "recovering" and obs.guard[2] >= obs.spoke_at - rules.silence_seconds:
         # Its last word (not a report its broken guard left long before) was a recovery under
@@ -267,9 +282,7 @@ def _mute(state, obs, rules) -> Optional[str]:
     `silent`), or None when it speaks. Called only off the short path."""
     if rules.silence_seconds is None or obs.spoke_at is None or obs.now - obs.spoke_at < rules.silence_seconds:
         return None
-    if not state["loss_watched"]:
-        return "the DR side did not watch the primary up to its loss (a hole in observation), so it cannot tell"
-    if _spoke_after_loss(state, obs):
+    if _spoke_after_loss(state, obs, rules):
         return "it still spoke after the DR side lost the primary, so it was up then"
     if obs.guard is not None and obs.guard[0] == "recovering" and obs.guard[2] >= obs.spoke_at - rules.silence_seconds:
         return "its guard's last word was a recovery under way"
@@ -481,17 +494,8 @@ def _healthy(state, obs, rules):
 
 
 def _start_unreachable(state, obs, rules):
-    """The spell starts. When the DR side did not watch the primary up to now (its last tick
-    longer ago than a run's gap: runs failed or were skipped), the loss happened somewhere in
-    that hole: the primary may have committed until now (the RPO gate counts to it), and the
-    region's silence cannot be set against the loss (no short path)."""
     state["since"] = obs.now
-    state["lost_at"] = obs.now
     state["spell_paged"] = False
-    last = state["last_tick"]
-    state["loss_watched"] = last is not None and obs.now - last <= rules.max_gap
-    if not state["loss_watched"]:
-        state["last_alive"] = obs.now
     return []
 
 
@@ -825,11 +829,12 @@ class Step(NamedTuple):
 
 
 def _open_keys(obs, rules):
-    """The recoveries open this tick: forwarded events, and the guard's own "recovering"."""
+    """The recoveries open this tick: forwarded events, and the guard's own "recovering", also
+    once its report is stale (the region silent): nobody saw that recovery end, so its going
+    stale does not start the window again."""
     keys = [f"{kind}@{at:.0f}" for kind, at in _open_events(obs, rules)]
-    says = _guard_says(obs, rules)
-    if says is not None and says[0] == "recovering":
-        keys.append(f"guard@{says[1]:.0f}")
+    if rules.silence_seconds is not None and obs.guard is not None and obs.guard[0] == "recovering":
+        keys.append(f"guard@{obs.guard[1]:.0f}")
     return sorted(keys)
 
 
@@ -837,6 +842,8 @@ def step(state, obs: Observation, rules: Rules) -> Step:
     """One tick: the new state, the actions to carry out, and the sentence to log."""
     state = dict(initial_state(), **state)
     state.update(pages=dict(state["pages"]), expired=list(state["expired"]), resets=list(state["resets"]))
+    if not obs.primary_reachable and (state["accepting"] > 0 or state["lost_at"] is None):
+        state["lost_at"] = obs.now
     if obs.primary_reachable:
         state["last_seen"] = obs.now
         state["accepting"] += 1
@@ -846,7 +853,9 @@ def step(state, obs: Observation, rules: Rules) -> Step:
             state["wal_failing_since"] = None
     else:
         state["accepting"] = 0
-    alive = [t for t in (state["last_alive"], state["last_seen"], obs.heartbeat_at) if t is not None]
+    # The guard's `reachable`: the primary accepted a session in its own region then.
+    in_region = obs.guard[2] if obs.guard is not None and obs.guard[0] == "reachable" else None
+    alive = [t for t in (state["last_alive"], state["last_seen"], obs.heartbeat_at, in_region) if t is not None]
     state["last_alive"] = max(alive) if alive else None
     _record_positions(state, obs, keep_seconds=2 * rules.max_data_loss + rules.confirm_seconds)
     actions = _expiries(state, obs, rules)

@@ -619,18 +619,41 @@ def test_a_region_that_spoke_after_the_primary_was_lost_is_held_when_it_falls_si
     assert any("still spoke after the DR side lost the primary" in a.message for a in actions)
 
 
-def test_a_loss_in_a_hole_in_observation_gets_no_short_path_and_counts_its_commits_to_the_first_failure():
+def test_a_loss_late_in_a_hole_in_observation_gets_no_short_path_when_the_region_fell_silent_early():
     # The DR side reached the primary until 995; its runs then failed until 1300 (its table copy
-    # impaired), and the primary was lost somewhere in that hole. The region's silence cannot be
-    # set against the loss, and the primary may have committed until 1300.
+    # impaired). The region fell silent at 990, but the primary may have been lost late in the
+    # hole: a last word more than the guard's pause and a run's gap before the first failed
+    # probe cannot be set against the loss.
+    gapped = fsm.Rules(**dict(GUARDED._asdict(), guard_gap=61))
     history = [up(t) for t in range(940, 1000, 5)]
     history += [down(t, spoke_at=990, lag=None, receiving=False) for t in range(1300, 1600, 5)]
-    state, actions, _ = run(history, rules=GUARDED)
+    state, actions, _ = run(history, rules=gapped)
     assert "promote" not in kinds(actions)
-    assert state["loss_watched"] is False and state["lost_at"] == 1300
-    assert fsm.data_at_risk(state) >= 300
-    assert state["held"] == "mute"
-    assert "did not watch the primary up to its loss" in actions[0].message
+    assert state["lost_at"] == 1300 and state["held"] == "mute"
+    assert "fell silent before the DR side lost the primary" in actions[0].message
+    # One run lost (a hole just past a run's gap) before an outage whose region fell silent with
+    # the primary: the short path.
+    history = [up(t) for t in range(940, 1000, 5)]
+    history += [down(t, spoke_at=1030, lag=None, receiving=False) for t in range(1075, 1300, 5)]
+    state, actions, _ = run(history, rules=gapped)
+    assert kinds(actions)[0] == "promote"
+
+
+def test_a_region_whose_guard_said_unreachable_after_the_loss_is_an_outage_when_it_falls_silent():
+    # The primary crashed at 1000; its guard said `unreachable` (no recovery) until its region
+    # went down at 1012: a staggered outage, for the short path.
+    history = [up(t) for t in range(940, 1000, 5)]
+    history += [
+        down(t, spoke_at=min(t, 1012), guard=("unreachable", 1003, min(t, 1012)), lag=None, receiving=False)
+        for t in range(1000, 1200, 5)
+    ]
+    state, actions, _ = run(history, rules=GUARDED)
+    assert kinds(actions)[0] == "promote"
+
+
+def test_the_guards_reachable_counts_as_the_primary_alive_for_the_rpo_gate():
+    state, _, _ = run([up(1000), down(1005, guard=("reachable", 900, 1100))])
+    assert state["last_alive"] == 1100
 
 
 def test_a_silent_region_with_an_unreadable_wal_receiver_cannot_decide():

@@ -41,6 +41,7 @@ import bisect
 
 from faults import RECOVERY as RECOVERY_KINDS
 
+RECOVER_PROBES = 3  # fsm.RECOVER_PROBES: accepting probes in a row that end an unreachable spell
 PROMOTION_BOUND = 1800.0  # the state machine pages a promotion that has not finished by then
 SILENCE = 75.0  # explain's silence_seconds for the default model
 # The guard's notice of a recovery on the DR side, worst case: the gap between two of its runs
@@ -183,17 +184,20 @@ def _dr_cannot_reach(w, t):
     return region or path or s.primary_down(t)
 
 
+def _probes_between(w, start, end):
+    return bisect.bisect_left(w.monitor_probed, end) - bisect.bisect_left(w.monitor_probed, start)
+
+
 def _spells_as_watched(w):
-    """The unreachable spans, two of them joined only when the primary answered between them
-    while the monitor sent no probe and no run of it failed (between two runs the monitor is
-    blind: to it that is one spell, and a page in the first still stands). A failed run leaves a
-    hole the monitor sees, and a hold pages again after it."""
+    """The unreachable spans, two of them joined when the primary answered between them fewer of
+    the monitor's probes than end a spell (three in a row, the design's rule against flapping;
+    between two runs the monitor is blind) and no run of it failed: to the monitor that is one
+    spell, and a page in the first still stands. A failed run leaves a hole the monitor sees."""
     spells = []
     for b, e in _unreachable_spans(w):
         if spells:
             gap = (spells[-1][1], b)
-            i = bisect.bisect_left(w.monitor_probed, gap[0])
-            probed = i < len(w.monitor_probed) and w.monitor_probed[i] < gap[1]
+            probed = _probes_between(w, *gap) >= RECOVER_PROBES
             failed = any(gap[0] <= start < gap[1] and a.startswith("failed") for start, _, a in w.monitor_runs)
             if not (probed or failed):
                 spells[-1] = (spells[-1][0], e)
@@ -319,11 +323,10 @@ def _short_path_in_up_region(w):
     )
     if region_gone:
         return None
-    # Spells closer together than the probes that end one are one spell.
-    merge = 3 * float(w.d["probe_interval_seconds"]) + 1
+    # Spells between which the monitor got fewer probes than end one are one spell.
     spells = []
     for b, e in _unreachable_spans(w):
-        if spells and b - spells[-1][1] <= merge:
+        if spells and _probes_between(w, spells[-1][1], b) < RECOVER_PROBES:
             spells[-1] = (spells[-1][0], e)
         else:
             spells.append((b, e))

@@ -387,3 +387,35 @@ def test_partitions_that_come_and_go_page_each_subject_at_most_twice_in_the_repa
     # Six peering partitions of 190 s, 20 s apart (I6 checks the storm).
     w = play(*[("peering-partition", 400 + k * 210, 590 + k * 210) for k in range(6)])
     assert "drgen: failover held (partition)" in subjects(w)
+
+
+@pytest.mark.parametrize("after", [12, 40, 90])
+def test_an_outage_that_takes_the_database_first_and_its_region_seconds_later_is_promoted(after):
+    # The primary fails, its guard says `unreachable` (no recovery), and the rest of its region
+    # goes down seconds later: a staggered regional outage, for the short path.
+    w = play(("primary-crash", 600, 2400), ("region-outage", 600 + after, 2400))
+    called = invariants.promotion_call(w)
+    assert called is not None and called - (600 + after) <= explained()["rto"]["short_path_seconds"]
+
+
+def test_an_outage_after_one_failed_monitor_run_is_promoted():
+    # The run at about 541 fails (the DR table copy refuses its write); the region goes down at
+    # 570. The hole is a little longer than a run's gap, and the region fell silent with the
+    # primary: the short path.
+    w = play(("dr-table-impaired", 539, 545), ("region-outage", 570, 2400))
+    called = invariants.promotion_call(w)
+    assert called is not None and called - 570 <= 120
+
+
+def test_an_outage_during_a_multi_az_failover_pages_within_the_window_and_two_runs():
+    # The guard's `recovering` goes stale when the region goes down: nobody saw the recovery end,
+    # so the window does not start again, and the hold (mute) pages.
+    w = play(("multi-az-failover", 600, 2400), ("region-outage", 700, 2400))
+    assert w.promote_calls == []
+    assert any(600 <= t <= 900 for t, _, subject, _ in w.pages if subject == "drgen: failover held (mute)")
+
+
+def test_a_primary_back_for_two_probes_is_one_spell_to_the_monitor():
+    # Flapping, up about 18 s each time: the monitor gets two answers, fewer than end a spell,
+    # and its window runs on (I9 joins what the monitor joins).
+    play(("flapping", 400, 2600), flap_down=151.22, flap_up=17.91)
