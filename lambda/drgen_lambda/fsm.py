@@ -152,6 +152,8 @@ def initial_state():
         "lost_at": None,
         # Whether this spell has paged (a hole or an answer while held starts another).
         "spell_paged": False,
+        # The page before the newest of each condition (see `_page`).
+        "pages_before": {},
     }
 
 
@@ -254,7 +256,10 @@ def _spoke_after_loss(state, obs, rules) -> bool:
     if state["lost_at"] is None or obs.spoke_at <= state["lost_at"] + SPOKE_AFTER_LOSS:
         return False
     confirmed = obs.guard is not None and obs.guard[0] == "unreachable" and obs.guard[2] >= obs.spoke_at - _gap(rules)
-    return not confirmed
+    # An `unreachable` after a recovery that closed since the loss is the recovered primary's
+    # name not yet answering (its DNS tail), not a confirmation.
+    closed = obs.guard[3] if confirmed and len(obs.guard) > 3 else {}
+    return not confirmed or any(at >= state["lost_at"] - SPOKE_AFTER_LOSS for at in closed.values())
 
 
 def silent(state, obs, rules) -> bool:
@@ -466,11 +471,16 @@ def _nothing(state, obs, rules):
     return []
 
 
-def _page(state, obs, rules, *, key, subject, message):
-    """Pages once per condition, and again every `repage_seconds` while it lasts."""
+def _page(state, obs, rules, *, key, subject, message, new_spell=False):
+    """Pages once per condition, and again every `repage_seconds` while it lasts; for a new spell
+    also sooner, as long as the condition has not paged twice within the repage interval."""
     last = state["pages"].get(key)
     if last is not None and obs.now - last < rules.repage_seconds:
-        return []
+        before = state["pages_before"].get(key)
+        if not new_spell or (before is not None and obs.now - before < rules.repage_seconds):
+            return []
+    if last is not None:
+        state["pages_before"][key] = last
     state["pages"][key] = obs.now
     return [Action("page", subject, message)]
 
@@ -505,27 +515,25 @@ def _restart(state, obs, rules):
     return []
 
 
-def _fresh_pages(state, obs, rules, keep=()):
+def _fresh_pages(state):
     """The paging of the spell starts again: a later failure must not hide behind a page about
-    an earlier one. A page younger than half the repage interval keeps its throttle, so that
-    spells in quick succession page one subject at most twice in that interval (`_hold` then
-    pages `flapping` instead)."""
+    an earlier one. `_hold` pages the new spell's gate unless it paged twice within the repage
+    interval, and then `flapping` (under the same rule) instead."""
     state["spell_paged"] = False
-    state["pages"] = {k: v for k, v in state["pages"].items() if k in keep or obs.now - v < rules.repage_seconds / 2}
 
 
 def _after_hole(state, obs, rules):
     """The window starts again, and so does the paging of a hold: in the hole the primary may
     have come back and gone again, unseen."""
     _restart(state, obs, rules)
-    _fresh_pages(state, obs, rules, keep=("wal",))
+    _fresh_pages(state)
     return []
 
 
 def _answered(state, obs, rules):
     """The primary answered while held, not yet enough to end the spell: if it fails again, that
-    may be another failure, which pages (within the throttle of `_fresh_pages`)."""
-    _fresh_pages(state, obs, rules, keep=("wal",))
+    may be another failure, which pages (see `_fresh_pages`)."""
+    _fresh_pages(state)
     return []
 
 
@@ -537,7 +545,7 @@ def _recovered(state, obs, rules):
     # Pages about the spell start afresh (a page younger than half the repage interval keeps its
     # throttle: spells that come and go page at most twice in it); those about the primary's own
     # state keep theirs.
-    _fresh_pages(state, obs, rules, keep=("wal", "back"))
+    _fresh_pages(state)
     state["resets"] = [t for t in state["resets"] if obs.now - t < FLAP_WINDOW] + [obs.now]
     actions = []
     if was_held:
@@ -574,9 +582,25 @@ def _hold(state, obs, rules):
     g = gate(state, obs, rules)
     state["held"] = g.key
     if g.key == "dry-run":
-        actions = _page(state, obs, rules, key=g.key, subject="drgen failover dry run", message=g.message)
+        actions = _page(
+            state,
+            obs,
+            rules,
+            key=g.key,
+            subject="drgen failover dry run",
+            message=g.message,
+            new_spell=not state["spell_paged"],
+        )
         return _or_flapping(state, obs, rules, actions, g)
-    actions = _page(state, obs, rules, key=g.key, subject=f"drgen: failover held ({g.key})", message=g.message)
+    actions = _page(
+        state,
+        obs,
+        rules,
+        key=g.key,
+        subject=f"drgen: failover held ({g.key})",
+        message=g.message,
+        new_spell=not state["spell_paged"],
+    )
     return _or_flapping(state, obs, rules, actions, g)
 
 
@@ -591,6 +615,7 @@ def _or_flapping(state, obs, rules, actions, g):
             subject="drgen: primary flapping",
             message=f"The primary is unreachable from the DR side again, soon after an earlier spell; held: "
             f"{g.message}",
+            new_spell=True,
         )
     if actions:
         state["spell_paged"] = True
@@ -841,7 +866,12 @@ def _open_keys(obs, rules):
 def step(state, obs: Observation, rules: Rules) -> Step:
     """One tick: the new state, the actions to carry out, and the sentence to log."""
     state = dict(initial_state(), **state)
-    state.update(pages=dict(state["pages"]), expired=list(state["expired"]), resets=list(state["resets"]))
+    state.update(
+        pages=dict(state["pages"]),
+        pages_before=dict(state["pages_before"]),
+        expired=list(state["expired"]),
+        resets=list(state["resets"]),
+    )
     if not obs.primary_reachable and (state["accepting"] > 0 or state["lost_at"] is None):
         state["lost_at"] = obs.now
     if obs.primary_reachable:

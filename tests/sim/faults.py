@@ -109,8 +109,7 @@ def generate(seed, confirm_seconds, probe_interval, horizon=3000.0):
         "heartbeat_offset": rng.uniform(0.0, 60.0),
         "dns_tail": rng.uniform(0.0, 120.0),
         "flap_down": confirm_seconds * rng.uniform(0.5, 0.95),
-        # Up for one probe interval to four: long enough, at the top, for two or three probes.
-        "flap_up": probe_interval * rng.uniform(1.0, 4.0),
+        "flap_up": probe_interval * rng.uniform(1.0, 2.5),
     }
     kinds = list(KINDS)
     weights = [WEIGHTS.get(k, 1) for k in kinds]

@@ -419,3 +419,16 @@ def test_a_primary_back_for_two_probes_is_one_spell_to_the_monitor():
     # Flapping, up about 18 s each time: the monitor gets two answers, fewer than end a spell,
     # and its window runs on (I9 joins what the monitor joins).
     play(("flapping", 400, 2600), flap_down=151.22, flap_up=17.91)
+
+
+def test_a_recovery_that_ends_and_a_region_that_goes_mute_in_its_dns_tail_is_not_promoted():
+    # A short Multi-AZ failover; its guard then says `unreachable` while the recovered primary's
+    # name does not answer yet (120 s of DNS tail), and the region's functions are throttled:
+    # that `unreachable` follows a closed recovery and confirms nothing.
+    w = play(("multi-az-failover", 600, 700), ("primary-functions-throttled", 705, 2400), dns_tail=120.0)
+    assert w.promote_calls == []
+
+
+def test_a_third_spell_within_the_repage_interval_pages():
+    w = play(("peering-partition", 400, 650), ("peering-partition", 690, 940), ("peering-partition", 980, 1500))
+    assert any(980 <= t <= 1280 for t, _, subject, _ in w.pages if subject != "drgen: primary reachable again")
