@@ -247,19 +247,24 @@ def _went_mute_first(state, obs, rules) -> bool:
 
 
 def _spoke_after_loss(state, obs, rules) -> bool:
-    """The region spoke after the DR side lost the primary, and its guard's last word then was
-    not that the primary is unreachable there with no recovery under way: it was up after the
-    loss without saying what the loss was (its guard broken, unable to read RDS, or seeing the
-    primary), so its silence since is not the outage that took the primary. A region whose guard
-    said `unreachable` before it fell silent confirmed the loss: its outage, staggered, or a
-    crash, both for the short path."""
+    """The region spoke after the DR side lost the primary, and its guard's last word then did
+    not confirm the loss: it was up after the loss without saying what the loss was (its guard
+    broken or unable to read RDS), so its silence since is not the outage that took the primary.
+    A guard's `unreachable` (no recovery closed since) confirms it: the region's outage,
+    staggered, or a crash, both for the short path; so does its `reachable` once the replica's
+    stream has stopped too (the network went first, then the region)."""
     if state["lost_at"] is None or obs.spoke_at <= state["lost_at"] + SPOKE_AFTER_LOSS:
         return False
-    confirmed = obs.guard is not None and obs.guard[0] == "unreachable" and obs.guard[2] >= obs.spoke_at - _gap(rules)
+    last = obs.guard[0] if obs.guard is not None and obs.guard[2] >= obs.spoke_at - _gap(rules) else None
+    if last == "reachable":
+        # The primary answered in its region after the DR side lost it: the peering cut first.
+        # Since then the replica's stream, over RDS's own path, has stopped: the primary went
+        # down with its region (a staggered outage), not behind a partition.
+        return obs.receiving is not False
     # An `unreachable` after a recovery that closed since the loss is the recovered primary's
     # name not yet answering (its DNS tail), not a confirmation.
-    closed = obs.guard[3] if confirmed and len(obs.guard) > 3 else {}
-    return not confirmed or any(at >= state["lost_at"] - SPOKE_AFTER_LOSS for at in closed.values())
+    closed = obs.guard[3] if last == "unreachable" and len(obs.guard) > 3 else {}
+    return last != "unreachable" or any(at >= state["lost_at"] - SPOKE_AFTER_LOSS for at in closed.values())
 
 
 def silent(state, obs, rules) -> bool:

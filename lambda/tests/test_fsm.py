@@ -653,6 +653,21 @@ def test_a_region_whose_guard_said_unreachable_after_the_loss_is_an_outage_when_
     assert kinds(actions)[0] == "promote"
 
 
+@pytest.mark.parametrize(("receiving", "promoted"), [(False, True), (True, False)])
+def test_a_guards_reachable_after_the_loss_confirms_it_once_the_replicas_stream_has_stopped(receiving, promoted):
+    # The peering cut at 1000 (its guard still reaches the primary) and the region down at 1020:
+    # the replica's stream stops with it. A stream still running is a partition.
+    history = [up(t) for t in range(940, 1000, 5)]
+    history += [
+        down(t, spoke_at=min(t, 1020), guard=("reachable", 900, min(t, 1020)), lag=None, receiving=receiving)
+        for t in range(1000, 1200, 5)
+    ]
+    state, actions, _ = run(history, rules=GUARDED)
+    assert ("promote" in kinds(actions)) is promoted
+    if not promoted:
+        assert state["held"] == "partition"
+
+
 def test_the_guards_reachable_counts_as_the_primary_alive_for_the_rpo_gate():
     state, _, _ = run([up(1000), down(1005, guard=("reachable", 900, 1100))])
     assert state["last_alive"] == 1100

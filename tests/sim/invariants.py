@@ -265,9 +265,12 @@ def i5_timing(w):
 def i6_page_storm(w):
     found = []
     by_subject = {}
+    # A lost state item forgets when each subject paged: pages before and after it are counted
+    # apart.
+    losses = sorted(f.start for f in w.schedule.faults if f.kind == "state-lost")
     for t, _, subject, _ in w.pages:
-        by_subject.setdefault(subject, []).append(t)
-    for subject, times in by_subject.items():
+        by_subject.setdefault((subject, bisect.bisect_right(losses, t)), []).append(t)
+    for (subject, _), times in by_subject.items():
         for i in range(len(times) - 2):
             if times[i + 2] - times[i] < w.rules.repage_seconds:
                 found.append(f"I6: {subject!r} paged 3 times within {times[i + 2] - times[i]:.0f} s")

@@ -169,7 +169,7 @@ def test_a_promotion_that_never_finishes_pages():
     assert "drgen: promotion not complete" in subjects(w)
 
 
-@pytest.mark.parametrize("seed", [2, 13, 153, 1133, 1680, 5868])
+@pytest.mark.parametrize("seed", [2, 13, 153, 1133, 1680, 5868, 9077])
 def test_schedules_the_generator_found_hold_every_invariant(seed):
     d = explained()["decision"]
     schedule = faults.generate(seed, d["confirm_seconds"], d["probe_interval_seconds"])
@@ -432,3 +432,20 @@ def test_a_recovery_that_ends_and_a_region_that_goes_mute_in_its_dns_tail_is_not
 def test_a_third_spell_within_the_repage_interval_pages():
     w = play(("peering-partition", 400, 650), ("peering-partition", 690, 940), ("peering-partition", 980, 1500))
     assert any(980 <= t <= 1280 for t, _, subject, _ in w.pages if subject != "drgen: primary reachable again")
+
+
+@pytest.mark.parametrize("after", [15, 40, 120])
+def test_an_outage_that_cuts_the_network_first_and_the_region_later_is_not_held_as_mute(after):
+    # The peering is cut (the guard still reaches the primary: a partition, held), then the
+    # region goes down: the replica's stream stops with it, which a partition does not do. The
+    # monitor samples no WAL position across the cut peering, so once the primary has been
+    # alive (its guard's `reachable`) longer than the gate's budget after the last sample, the
+    # RPO gate holds it; before that it is promoted.
+    w = play(("peering-partition", 600, 2400), ("region-outage", 600 + after, 2400), receiver_timeout=20.0)
+    called = invariants.promotion_call(w)
+    held = {subject for _, _, subject, _ in w.pages if subject.startswith("drgen: failover held")}
+    assert "drgen: failover held (mute)" not in held
+    if after < w.rules.max_data_loss:
+        assert called is not None and called - (600 + after) <= 120 + 20
+    else:
+        assert called is None and held == {"drgen: failover held (rpo)"}
