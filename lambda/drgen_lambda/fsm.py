@@ -547,9 +547,7 @@ def _recovered(state, obs, rules):
     state["since"] = None
     state["held"] = None
     state["lost_at"] = None
-    # Pages about the spell start afresh (a page younger than half the repage interval keeps its
-    # throttle: spells that come and go page at most twice in it); those about the primary's own
-    # state keep theirs.
+    # The next spell pages afresh (see `_fresh_pages`).
     _fresh_pages(state)
     state["resets"] = [t for t in state["resets"] if obs.now - t < FLAP_WINDOW] + [obs.now]
     actions = []
@@ -581,9 +579,9 @@ def _recovered(state, obs, rules):
 
 
 def _hold(state, obs, rules):
-    """Pages the gate that holds. A new spell whose gate paged less than half the repage interval
-    ago (spells coming and going) pages `primary flapping` instead, so that every spell pages and
-    no subject pages more than twice in the repage interval."""
+    """Pages the gate that holds. A new spell pages its gate unless that already paged twice
+    within the repage interval (spells coming and going), and then `primary flapping` under the
+    same rule, so that every spell pages and no subject pages more than twice in the interval."""
     g = gate(state, obs, rules)
     state["held"] = g.key
     if g.key == "dry-run":
