@@ -351,8 +351,9 @@ def _mute_at_loss(w, lost, called):
     """The region went mute after the DR side's monitor last reached the primary before `lost`,
     or less than the guard's longest pause before it (explain's guard_gap_seconds, the allowance
     that keeps an outage whose guard was between two runs on the short path): to the monitor, an
-    outage (it watches the primary only while its runs tick: between two runs it is blind). It falls mute with its last word, not at the fault's start: a guard run under way
-    when its functions are throttled speaks to its end."""
+    outage (it watches the primary only while its runs tick: between two runs it is blind). It
+    falls mute with its last word, not at the fault's start: a guard run under way when its
+    functions are throttled speaks to its end."""
     contact = _last_contact(w, lost)
     return _watched(w, contact, lost) and any(
         f.kind in MUTE and _mute_begins(w, f) >= contact - _guard_gap(w) and f.start < called for f in w.schedule.faults
