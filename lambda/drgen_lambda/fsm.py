@@ -531,8 +531,7 @@ def _after_hole(state, obs, rules):
     """The window starts again, and so does the paging of a hold: in the hole the primary may
     have come back and gone again, unseen."""
     _restart(state, obs, rules)
-    _fresh_pages(state)
-    return []
+    return _answered(state, obs, rules)
 
 
 def _answered(state, obs, rules):

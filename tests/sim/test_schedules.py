@@ -360,8 +360,8 @@ def test_a_loss_while_the_monitor_was_blind_gets_no_short_path():
 
 def test_commits_while_the_monitor_was_blind_count_against_the_rpo_gate():
     # No heartbeat, the monitor blind from 250 to 500, the replica minutes behind, the region
-    # down at 480: the primary may have committed until the monitor's first failed probe, far
-    # beyond the gate's budget. Held, never promoted with "about 0 s" at risk.
+    # down at 480: the guard saw the primary alive (`reachable`) until the outage, far beyond
+    # the gate's budget after the last WAL sample. Held, never promoted with "about 0 s" at risk.
     w = play(
         ("heartbeat-broken", 200, 2400),
         ("dr-table-impaired", 250, 500),
