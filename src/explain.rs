@@ -25,6 +25,7 @@ fn decision(m: &Topology) -> Decision {
         guard_interval_seconds: f.guard_interval_seconds,
         silence_seconds: f.silence_seconds,
         guard_gap_seconds: f.guard_gap_seconds().min(f.silence_seconds),
+        guard_late_seconds: crate::rto::GUARD_DELAY_SECONDS,
         paths: vec![
             format!(
                 "the primary's region speaks when its guard's report, its observer's `alive` beat or its heartbeat is younger than {} s (the guard reports every {} s; the observer beats once a minute whatever its probe sees)",
@@ -45,7 +46,7 @@ fn decision(m: &Topology) -> Decision {
             "the replica's WAL receiver not streaming from the primary (streaming means a partition: page, no promotion)".into(),
             format!("no forwarded in-region recovery event open (one open longer than {} s expires and pages)", f.recovery_event_expiry_seconds),
             format!("on the long path, ReplicaLag above {} s on a datapoint at most 120 s old (missing or stale is unknown: page, no promotion)", f.lag_threshold_seconds),
-            format!("commits at risk at most {} s, counted from WAL positions to the last moment the primary may have committed (its last answer or heartbeat); otherwise page with the manual command", f.max_data_loss_seconds),
+            format!("commits at risk at most {} s, counted from what the replica has (the newest WAL position sampled on the primary that it received, or the newest commit it replayed) to the last moment the primary may have committed (its last sign of life, up to the first reading of the replica's stream stopped, its guard's `unreachable` or the guard's next report due); otherwise page with the manual command", f.max_data_loss_seconds),
             "the replica available, still a replica, and its WAL position readable (otherwise page and retry)".into(),
             "every read of the decision succeeded (otherwise page and retry)".into(),
             "then: the writer authority is recorded first, PromoteReadReplica is called (no answer counts as started; a refusal pages and is retried every minute), the workflow fences the old primary; \"split-brain risk\" pages while the old primary answers or the fence is not confirmed after 600 s, and \"promotion not complete\" after 1800 s".into(),
@@ -147,6 +148,9 @@ pub struct Decision {
     /// The primary region's last word more than this before the DR side last reached the
     /// primary: it went mute first, and the short path is shut (held, paged).
     pub guard_gap_seconds: u32,
+    /// How late a guard run may start: each guard report states when the next one is due at the
+    /// latest, which bounds the commits the RPO gate counts after the region's last word.
+    pub guard_late_seconds: u32,
     /// The two paths to promotion: which one applies, and what it waits for.
     pub paths: Vec<String>,
     pub rule: Vec<String>,

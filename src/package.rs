@@ -64,7 +64,7 @@ mod tests {
     fn packages_are_small_and_rebuild_to_the_same_bytes() {
         // Only drgen's modules and the standard library: a package that grows past this has
         // picked up something it should not carry (the functions' cold starts pay for every byte).
-        const LIMIT: usize = 32 * 1024;
+        const LIMIT: usize = 40 * 1024;
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("lambda");
         for p in Package::ALL {
             assert!(p.zip().len() <= LIMIT, "{} is {} bytes", p.path(), p.zip().len());

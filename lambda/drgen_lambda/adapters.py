@@ -330,11 +330,13 @@ class Store:
             since=float(item["since"]["N"]),
             at=float(item["at"]["N"]),
             closed=json.loads(item["closed"]["S"]) if "closed" in item else {},
+            next_by=float(item["next_by"]["N"]) if "next_by" in item else None,
         )
 
     def report_guard(self, report: GuardReport):
-        """Writes the guard's report (item `guard`: verdict, detail, since, at, and `closed` as
-        JSON)."""
+        """Writes the guard's report (item `guard`: verdict, detail, since, at, `closed` as JSON,
+        and `next_by` when the report states it)."""
+        extra = {} if report.next_by is None else {"next_by": report.next_by}
         self._put(
             "guard",
             verdict=report.verdict,
@@ -342,6 +344,7 @@ class Store:
             since=report.since,
             at=report.at,
             closed=json.dumps(report.closed, sort_keys=True),
+            **extra,
         )
 
     def alive(self) -> Optional[float]:

@@ -229,6 +229,9 @@ class GuardConfig(NamedTuple):
     primary_id: str
     table: str
     event_window: float
+    # How much later than its minute a run may start (rto.rs, GUARD_DELAY_SECONDS): the bound of
+    # the pause after a run's last report, which each report states as its `next_by`.
+    late: float
 
 
 def guard_config(env: Mapping[str, str]) -> GuardConfig:
@@ -239,4 +242,5 @@ def guard_config(env: Mapping[str, str]) -> GuardConfig:
         primary_id=_text(env, "PRIMARY_ID"),
         table=_text(env, "STATE_TABLE"),
         event_window=float(_number(env, "EVENT_WINDOW_SECONDS", 60, 86400, default=1800)),
+        late=float(_number(env, "GUARD_LATE_SECONDS", 0, 600)),
     )

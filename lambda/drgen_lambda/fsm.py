@@ -111,6 +111,12 @@ class Observation(NamedTuple):
     guard: Optional[tuple] = None
     # When the recorded promotion started (the writer authority's time), when one is recorded.
     promotion_at: Optional[float] = None
+    # The replica's WAL receiver, read every tick: (streaming, when it last heard the primary),
+    # None when not read. It bounds when the primary's commits ended (see `data_at_risk`).
+    stream: Optional[tuple] = None
+    # The primary's commit time of the newest transaction the replica replayed
+    # (pg_last_xact_replay_timestamp): the replica has every commit up to then.
+    replayed: Optional[float] = None
 
 
 class Action(NamedTuple):
@@ -154,6 +160,14 @@ def initial_state():
         "spell_paged": False,
         # The page before the newest of each condition (see `_page`).
         "pages_before": {},
+        # The replica's WAL receiver: the newest time it heard the primary, whether the newest
+        # reading that found it streaming had heard it recently, and the first reading since
+        # that found it stopped.
+        "heard_at": None,
+        "heard_fresh": False,
+        "stream_stopped_at": None,
+        # From the guard's newest report: its `unreachable` since, else its `next_by`.
+        "next_by": None,
     }
 
 
@@ -171,6 +185,9 @@ FENCE_GRACE = 600.0
 # loss: its silence since is not the outage that took the primary (the writers' clocks may differ
 # by a little).
 SPOKE_AFTER_LOSS = 5.0
+# The replica's receiver hears an active primary continuously: a streaming receiver that has
+# heard nothing for this long is waiting on a primary that is idle, gone or cut off.
+STREAM_QUIET = 10.0
 # On the short path the region's silence is the evidence; the DR side's own probes must still
 # have failed without a break for this long (several probes, not one lost packet).
 SHORT_CONFIRM = 50.0
@@ -185,7 +202,8 @@ GUARD_WAIT = 60.0
 
 def _record_positions(state, obs, keep_seconds):
     """Keeps (time, primary WAL position) samples and when the replica last had everything the
-    primary had reported: `caught_up_at`. An unchanged position only moves its sample's time."""
+    primary had reported: `caught_up_at`, the later of the newest sample its position reached and
+    the newest commit it replayed. An unchanged position only moves its sample's time."""
     samples = [list(s) for s in state["samples"]]
     if obs.primary_lsn is not None:
         if samples and samples[-1][1] == obs.primary_lsn:
@@ -193,23 +211,61 @@ def _record_positions(state, obs, keep_seconds):
         else:
             samples.append([obs.now, obs.primary_lsn])
         state["last_sample"] = obs.now
-    if obs.replica_lsn is not None:
-        reached = [t for t, lsn in samples if lsn <= obs.replica_lsn]
-        if reached:
-            state["caught_up_at"] = max(reached + [state["caught_up_at"] or reached[0]])
+    reached = [t for t, lsn in samples if obs.replica_lsn is not None and lsn <= obs.replica_lsn]
+    if obs.replayed is not None:
+        reached.append(obs.replayed)
+    if reached:
+        state["caught_up_at"] = max(reached + [state["caught_up_at"] or reached[0]])
     cutoff = obs.now - keep_seconds
     state["samples"] = [s for s in samples if s[0] >= cutoff or s is samples[-1]]
+
+
+def _record_stream(state, obs):
+    """Keeps what the replica's WAL receiver said (see `data_at_risk`)."""
+    if obs.stream is None:
+        return
+    streaming, heard = obs.stream
+    if streaming:
+        if heard is not None:
+            state["heard_at"] = max(heard, state["heard_at"] or heard)
+        state["heard_fresh"] = heard is not None and obs.now - heard <= STREAM_QUIET
+        state["stream_stopped_at"] = None
+    elif state["stream_stopped_at"] is None:
+        state["stream_stopped_at"] = obs.now
 
 
 def data_at_risk(state) -> Optional[float]:
     """Seconds of the primary's commits the replica may lack: from the last time the replica had
     received every position the primary had reported, to the last moment the primary may have
-    committed (the later of its last sample, the DR side's last successful probe, its own
-    region's last heartbeat and its guard's last `reachable`). A sample older than that counts
-    only to its time: the time after it is at risk. None when not known."""
+    committed. None when not known.
+
+    That moment is no earlier than the last sign of life: its last sample, the DR side's last
+    successful probe, its own region's last heartbeat, its guard's last `reachable` and the
+    replica's receiver's last message. What came after that sign, unseen, counts too, up to the
+    first thing that bounds it:
+      - the receiver found stopped, after it had last been found hearing the primary
+        continuously: the stream carries every commit while the primary lives (only a full
+        partition cuts it, and that is the documented limit);
+      - a receiver last found streaming but quiet for STREAM_QUIET: no commit came after its
+        last message, so the last sign of life already bounds it;
+      - once the DR side has lost the primary, the guard's newest report: its `unreachable`
+        since when it saw the primary dead in its own region, else its `next_by`, when a primary
+        alive would have been reported (the region's silence is what the short path rests on).
+    Without any of these, the last sign of life is the end."""
     if state["last_sample"] is None or state["caught_up_at"] is None:
         return None
-    end = max(state["last_sample"], state.get("last_alive") or state["last_sample"])
+    signs = (state["last_sample"], state.get("last_alive"), state.get("heard_at"))
+    alive = max(t for t in signs if t is not None)
+    bounds = []
+    stopped = state.get("stream_stopped_at")
+    if stopped is not None and state.get("heard_at") is not None:
+        if not state.get("heard_fresh"):
+            return max(0.0, alive - state["caught_up_at"])
+        bounds.append(stopped)
+    if state.get("accepting", 0) == 0 and state.get("next_by") is not None:
+        bounds.append(state["next_by"])
+    later = [b for b in bounds if b > alive]
+    end = min(later) if later else alive
     return max(0.0, end - state["caught_up_at"])
 
 
@@ -890,6 +946,12 @@ def step(state, obs: Observation, rules: Rules) -> Step:
     alive = [t for t in (state["last_alive"], state["last_seen"], obs.heartbeat_at, in_region) if t is not None]
     state["last_alive"] = max(alive) if alive else None
     _record_positions(state, obs, keep_seconds=2 * rules.max_data_loss + rules.confirm_seconds)
+    _record_stream(state, obs)
+    if obs.guard is not None:
+        # The guard's `unreachable` saw the primary dead in its own region since then; any other
+        # verdict bounds the unseen time by when its next report was due.
+        unreachable = obs.guard[0] == "unreachable"
+        state["next_by"] = obs.guard[1] if unreachable else (obs.guard[4] if len(obs.guard) > 4 else None)
     actions = _expiries(state, obs, rules)
     for row in TRANSITIONS:
         if state["phase"] in row.source and row.when(state, obs, rules):

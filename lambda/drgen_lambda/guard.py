@@ -92,6 +92,9 @@ class GuardReport(NamedTuple):
     since: float
     at: float
     closed: dict = {}
+    # The latest time the guard's next report is due (its run's next tick, or after its run's
+    # last tick the next run's first): a primary alive then would have been reported by then.
+    next_by: Optional[float] = None
 
 
 class Seen(NamedTuple):

@@ -44,12 +44,17 @@ class Guard:
         return self.cfg.target.timeout + 3 * adapters.GUARD_CALL_SECONDS
 
     @property
+    def schedule_seconds(self):
+        """How often EventBridge starts a run."""
+        return SCHEDULE_SECONDS
+
+    @property
     def max_gap(self):
         """The longest time between two ticks that still continue one observation: a whole
         schedule period and one tick. A run that starts late (EventBridge schedules to the
         minute, not the second) continues its predecessor's observation; a run that is missing
         altogether (throttled, failed) leaves a longer hole, which restarts `since`."""
-        return SCHEDULE_SECONDS + self.tick_seconds
+        return self.schedule_seconds + self.tick_seconds
 
     def _read(self, failed, name, call, *args):
         try:
@@ -77,9 +82,12 @@ class Guard:
         events = self._events(failed, now)
         return guard.Seen(now, False, status, events, tuple(failed))
 
-    def tick(self, previous, first=False):
-        """Sees, judges and writes; returns the report (also when its write failed)."""
+    def tick(self, previous, first=False, next_by=None):
+        """Sees, judges and writes; returns the report (also when its write failed). `next_by`
+        turns the tick's time into the latest time its next report is due."""
         report = guard.verdict(previous, self.see(first), self.max_gap)
+        if next_by is not None:
+            report = report._replace(next_by=next_by(report.at))
         log("info", "guard", verdict=report.verdict, detail=report.detail, since=report.since, at=report.at)
         try:
             self.store.report_guard(report)
@@ -98,16 +106,29 @@ class Guard:
         """One scheduled run: ticks every interval while a whole tick still fits in RUN_SECONDS."""
         cfg = self.cfg
         started = self.monotonic()
-        report = self.tick(self._previous(), first=True)
+        last_due = self.clock() + self.schedule_seconds + cfg.late + self.tick_seconds
+        report = self.tick(self._previous(), first=True, next_by=self._next_by(started, 1, last_due))
         ticks = 1
         while True:
             start_at = max(started + ticks * cfg.interval, self.monotonic())
             if start_at - started + self.tick_seconds > cfg.run_seconds:
                 break
             self.sleep(max(0.0, start_at - self.monotonic()))
-            report = self.tick(report)
+            report = self.tick(report, next_by=self._next_by(started, ticks + 1, last_due))
             ticks += 1
         return {"ticks": ticks, "verdict": report.verdict, "since": report.since}
+
+    def _next_by(self, started, ticks, last_due):
+        """When the report of the tick starting now is followed by another at the latest: this
+        run's next tick, written a tick's worst case after it starts (itself no earlier than this
+        tick's worst case), if that tick surely fits in the run; else the next run's first report
+        (`last_due`: a minute after this run started, as late as a run may start, and a tick)."""
+        cfg = self.cfg
+        begun = self.monotonic()
+        following = max(started + ticks * cfg.interval, begun + self.tick_seconds)
+        if following - started + self.tick_seconds > cfg.run_seconds:
+            return lambda at: last_due
+        return lambda at: at + (following - begun) + self.tick_seconds
 
 
 def handler(event, context):

@@ -17,7 +17,18 @@ from .logs import log
 
 
 class Positions:
-    """WAL positions over TLS with the master credentials of the DR secret replica."""
+    """WAL positions, and the replica's WAL receiver, over TLS with the master credentials of the
+    DR secret replica."""
+
+    # One query to the replica: its received WAL position, the primary's commit time of the
+    # newest transaction it replayed, and its receiver's status and last message's receipt time
+    # ("-" for what it does not have: a position once promoted, a receiver that stopped).
+    REPLICA_SQL = (
+        "SELECT concat_ws(' ', coalesce(pg_last_wal_receive_lsn()::text, '-'), "
+        "coalesce(extract(epoch FROM pg_last_xact_replay_timestamp())::text, '-'), "
+        "coalesce((SELECT status FROM pg_stat_wal_receiver), '-'), "
+        "coalesce((SELECT extract(epoch FROM last_msg_receipt_time)::text FROM pg_stat_wal_receiver), '-'))"
+    )
 
     def __init__(self, aws, cfg, connect=pg.Connection):
         self._aws = aws
@@ -25,52 +36,46 @@ class Positions:
         self._connect = connect
         self._credentials = None
 
-    def _query(self, host, sql):
-        try:
-            if self._credentials is None:
-                self._credentials = self._aws.credentials(self._cfg.secret_id)
-            c = self._credentials
-            with self._connect(
-                host,
-                self._cfg.target.port,
-                c["username"],
-                c["password"],
-                database=self._cfg.database,
-                timeout=self._cfg.target.timeout,
-            ) as conn:
-                value = conn.scalar(sql)
-            return None if value is None else pg.parse_lsn(value)
-        except (adapters.AwsError, pg.PgError, OSError, KeyError, ValueError) as e:
-            log("warning", "wal_position_failed", host=host, error=str(e))
-            return None
+    def _scalar(self, host, sql):
+        if self._credentials is None:
+            self._credentials = self._aws.credentials(self._cfg.secret_id)
+        c = self._credentials
+        with self._connect(
+            host,
+            self._cfg.target.port,
+            c["username"],
+            c["password"],
+            database=self._cfg.database,
+            timeout=self._cfg.target.timeout,
+        ) as conn:
+            return conn.scalar(sql)
 
     def primary(self):
-        return self._query(self._cfg.target.host, "SELECT pg_current_wal_lsn()")
+        try:
+            value = self._scalar(self._cfg.target.host, "SELECT pg_current_wal_lsn()")
+            return None if value is None else pg.parse_lsn(value)
+        except (adapters.AwsError, pg.PgError, OSError, KeyError, ValueError) as e:
+            log("warning", "wal_position_failed", host=self._cfg.target.host, error=str(e))
+            return None
 
     def replica(self):
-        return self._query(self._cfg.replica_host, "SELECT pg_last_wal_receive_lsn()")
-
-    def receiving(self):
-        """Whether the replica's WAL receiver is streaming from the primary: the replica's own
-        word that the primary is alive, over RDS's replication path rather than the DR side's
-        probe path. None when it cannot be read."""
+        """(its received WAL position, when the primary committed the newest transaction it
+        replayed, its receiver), each None when not read. The receiver is (streaming, when it
+        last heard the primary, epoch seconds): streaming is the replica's own word that the
+        primary is alive, over RDS's replication path rather than the DR side's probe path; the
+        last message bounds when the primary's commits ended."""
         try:
-            if self._credentials is None:
-                self._credentials = self._aws.credentials(self._cfg.secret_id)
-            c = self._credentials
-            with self._connect(
-                self._cfg.replica_host,
-                self._cfg.target.port,
-                c["username"],
-                c["password"],
-                database=self._cfg.database,
-                timeout=self._cfg.target.timeout,
-            ) as conn:
-                status = conn.scalar("SELECT status FROM pg_stat_wal_receiver")
+            row = self._scalar(self._cfg.replica_host, self.REPLICA_SQL) or "- - - -"
+            lsn, replayed, status, heard = row.split(" ")
+            stream = (status == "streaming", None if heard == "-" else float(heard))
+            return (
+                None if lsn == "-" else pg.parse_lsn(lsn),
+                None if replayed == "-" else float(replayed),
+                stream,
+            )
         except (adapters.AwsError, pg.PgError, OSError, KeyError, ValueError) as e:
-            log("warning", "wal_receiver_failed", error=str(e))
-            return None
-        return status == "streaming"
+            log("warning", "wal_position_failed", host=self._cfg.replica_host, error=str(e))
+            return None, None, None
 
 
 class Monitor:
@@ -98,9 +103,9 @@ class Monitor:
         now = self.clock()
         reachable = self.check(cfg.target.host, cfg.target.port, cfg.target.timeout) == probe.ACCEPTING
         primary_lsn = self.positions.primary() if reachable else None
-        replica_lsn = self.positions.replica()
+        replica_lsn, replayed, stream = self.positions.replica()
         if not (first or not reachable or state["phase"] != fsm.HEALTHY):
-            return fsm.Observation(now, reachable, primary_lsn, replica_lsn)
+            return fsm.Observation(now, reachable, primary_lsn, replica_lsn, stream=stream, replayed=replayed)
         failed = []
         replica = self._try(failed, "replica", self.aws.replica_state, cfg.replica_id)
         lag = self._try(failed, "lag", self.aws.replica_lag, cfg.replica_id)
@@ -108,7 +113,7 @@ class Monitor:
         events = self._try(failed, "events", self.store.open_events) or ()
         fence = self._try(failed, "fence", self.store.fence) or {}
         authority_dr = bool(self._try(failed, "authority", self.store.authority_is_dr))
-        receiving = self.positions.receiving() if not reachable else None
+        receiving = stream[0] if stream is not None and not reachable else None
         # What the primary region says of itself: its guard's report and its observer's beat.
         report = self._try(failed, "guard", self.store.guard)
         alive = self._try(failed, "alive", self.store.alive)
@@ -128,7 +133,9 @@ class Monitor:
             promotion_at=fence.get("promotion_started_at"),
             receiving=receiving,
             spoke_at=max(spoken) if spoken else None,
-            guard=(report.verdict, report.since, report.at, report.closed) if report else None,
+            guard=(report.verdict, report.since, report.at, report.closed, report.next_by) if report else None,
+            stream=stream,
+            replayed=replayed,
         )
 
     def _page(self, subject, message):

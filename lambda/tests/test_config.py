@@ -152,12 +152,13 @@ GUARD = {
     "STATE_TABLE": "trading-db-failover-prod",
     "GUARD_INTERVAL_SECONDS": "5",
     "RUN_SECONDS": "50",
+    "GUARD_LATE_SECONDS": "20",
 }
 
 
 def test_guard_settings():
     cfg = guard_config(GUARD)
-    assert (cfg.interval, cfg.run_seconds, cfg.event_window) == (5.0, 50.0, 1800.0)
+    assert (cfg.interval, cfg.run_seconds, cfg.event_window, cfg.late) == (5.0, 50.0, 1800.0, 20.0)
     assert guard_config(dict(GUARD, EVENT_WINDOW_SECONDS="3600")).event_window == 3600.0
     # A run ends within its minute.
     with pytest.raises(ConfigError, match="RUN_SECONDS must be between 1 and 59"):

@@ -548,8 +548,10 @@ GUARDED = fsm.Rules(**dict(RULES._asdict(), silence_seconds=75))
 def spoken(start=1000, ticks=40, every=5, spoke_at=None, guard=None, **kw):
     """Healthy, then unreachable from `start`; the primary region last spoke at `spoke_at`
     (a fixed time: silent once it is old) or on every tick (`spoke_at=None`), with `guard` as its
-    guard's report (verdict, since), made on every tick."""
-    history = [up(t) for t in range(start - 60, start, every)]
+    guard's report (verdict, since), made on every tick. The replica's stream was heard while
+    the primary answered and is found stopped after."""
+    history = [up(t, stream=(True, t)) for t in range(start - 60, start, every)]
+    kw.setdefault("stream", (False, None))
     for i in range(ticks):
         now = start + i * every
         report = None if guard is None else (guard[0], guard[1], now)
@@ -824,3 +826,68 @@ def test_a_forwarded_recovery_the_guard_did_not_see_end_restarts_the_window():
 
 def test_the_rules_default_to_the_modules_short_window_and_guard_wait():
     assert (RULES.short_confirm, RULES.guard_wait) == (fsm.SHORT_CONFIRM, fsm.GUARD_WAIT)
+
+
+# --- the end of the primary's commits, for the RPO gate -------------------------------------------
+
+
+def risk_after(history):
+    return fsm.data_at_risk(run(history)[0])
+
+
+def streamed(t, heard=None):
+    return up(t, stream=(True, t if heard is None else heard))
+
+
+def test_the_stream_found_stopped_after_hearing_the_primary_bounds_the_commits_after_its_last_sign():
+    # Samples and a live stream until 995; the primary's region last spoke at 1010 (its guard's
+    # `reachable`); the receiver is found stopped at 1040: the primary may have committed until
+    # then, unseen.
+    history = [streamed(t) for t in range(940, 1000, 5)]
+    history += [down(t, stream=(False, None), guard=("reachable", 900, 1010)) for t in (1040, 1045)]
+    assert risk_after(history) == 1040 - 995
+
+
+def test_a_stream_found_quiet_before_it_stopped_had_no_commit_after_its_last_message():
+    # The receiver still said `streaming` at 1030 but had heard nothing since 1000 (idle, or
+    # waiting out its timeout on a primary gone at 1000): nothing was committed after that.
+    history = [streamed(t) for t in range(940, 1000, 5)]
+    history += [down(1030, stream=(True, 1000)), down(1040, stream=(False, None))]
+    assert risk_after(history) == 1000 - 995
+
+
+def test_once_the_primary_is_lost_the_guards_next_report_bounds_what_came_after_its_last():
+    # The guard's report at 1010 said the next would come by 1020; none came. Without a reading of
+    # the stream, that is the bound; a stopped stream found earlier is the tighter one.
+    history = [up(t) for t in range(940, 1000, 5)]
+    report = ("reachable", 900, 1010, {}, 1020)
+    assert risk_after(history + [down(1040, stream=None, guard=report)]) == 1020 - 995
+    history = [streamed(t) for t in range(940, 1000, 5)]
+    assert risk_after(history + [down(1015, stream=(False, None), guard=report)]) == 1015 - 995
+    # While the primary answers, a next report still to come bounds nothing.
+    assert risk_after(history + [up(1000, guard=("reachable", 900, 1000, {}, 1020))]) == 0
+
+
+def test_bounds_older_than_a_sign_of_life_do_not_count_and_a_stop_without_a_stream_is_no_bound():
+    history = [up(t) for t in range(940, 1000, 5)]
+    # A report whose next was due at 990, older than the last sample (995): the sample is the end.
+    assert risk_after(history + [down(1040, guard=("unknown", 1000, 985, {}, 990))]) == 0
+    # Never found streaming (the state is new, or the receiver never ran): the stop bounds nothing.
+    assert risk_after(history + [down(1040, stream=(False, None))]) == 0
+    # Found streaming without a last message's time: not hearing it recently, no bound either.
+    history = [streamed(t) for t in range(940, 1000, 5)] + [up(1000, stream=(True, None))]
+    assert risk_after(history + [down(1040, stream=(False, None))]) == 0
+
+
+def test_a_guard_that_sees_the_primary_dead_bounds_its_commits_by_then_however_long_it_reports():
+    history = [up(t) for t in range(940, 1000, 5)]
+    history += [down(t, guard=("unreachable", 1003, t, {}, t + 22)) for t in range(1005, 1200, 5)]
+    assert risk_after(history) == 1003 - 995
+
+
+def test_the_replicas_newest_replayed_commit_is_caught_up_without_a_sample_it_reached():
+    # The replica's position is past every sample (the samples stopped); its newest replayed
+    # commit (1030) says it has everything up to then.
+    history = [up(t) for t in range(940, 1000, 5)]
+    history += [down(1040, replica_lsn=500, replayed=1030.0, guard=("reachable", 900, 1035))]
+    assert risk_after(history) == 1035 - 1030

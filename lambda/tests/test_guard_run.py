@@ -26,6 +26,7 @@ GUARD = {
     "STATE_TABLE": TABLE,
     "GUARD_INTERVAL_SECONDS": "5",
     "RUN_SECONDS": "50",
+    "GUARD_LATE_SECONDS": "20",
     "EVENT_WINDOW_SECONDS": "1800",
 }
 
@@ -109,7 +110,33 @@ def test_a_run_ticks_every_interval_and_ends_before_its_minute(world):
     assert result == {"ticks": 8, "verdict": "unreachable", "since": start}
     assert clock.now == start + 35
     report = store.guard()
-    assert report == guard.GuardReport("unreachable", "status available, no recovery under way", start, start + 35)
+    # The last tick's next report is the next run's first: a minute after this run started, 20 s
+    # late at most, and a tick.
+    assert report == guard.GuardReport(
+        "unreachable", "status available, no recovery under way", start, start + 35, next_by=start + 91
+    )
+
+
+def test_each_report_says_when_the_next_is_due_at_the_latest(world, monkeypatch):
+    clock = Clock()
+    start = clock.now
+    g, store = new_guard(clock, checker(probe.ACCEPTING))
+    reports = []
+    monkeypatch.setattr(store, "report_guard", reports.append)
+    g.run()
+    # A tick that starts at t is followed by one that starts no earlier than its worst case
+    # (t + 11) and is written a worst case later, while that surely fits in the run (up to the
+    # tick at 25 s); the ticks after it cannot be sure, and point at the next run.
+    assert [(r.at - start, r.next_by - start) for r in reports] == [
+        (0, 22),
+        (5, 27),
+        (10, 32),
+        (15, 37),
+        (20, 42),
+        (25, 47),
+        (30, 91),
+        (35, 91),
+    ]
 
 
 def test_a_slow_tick_delays_the_next_and_the_run_still_ends_in_time(world):

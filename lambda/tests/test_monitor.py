@@ -54,11 +54,9 @@ class Positions:
         return self.values["primary"]
 
     def replica(self):
-        return self.values["replica"]
-
-    def receiving(self):
         self.receiver_reads += 1
-        return self.values["receiving"]
+        receiving = self.values["receiving"]
+        return self.values["replica"], None, None if receiving is None else (receiving, None)
 
 
 class Clock:
@@ -171,8 +169,8 @@ def test_a_reachable_primary_keeps_the_authority_and_measures_the_data_at_risk(w
     assert state["phase"] == fsm.HEALTHY and fsm.data_at_risk(state) == 0
     assert published("WriterIsDr") == 0 and published("DataAtRiskSeconds") == 0
     assert m.aws.names().count("replica_state") == 1
-    # The WAL receiver is asked only when the probe fails.
-    assert positions.receiver_reads == 0
+    # The replica (its position and its WAL receiver) is read on every tick.
+    assert positions.receiver_reads == 10
 
 
 def test_a_run_ends_by_elapsed_time_so_slow_ticks_shorten_it(world):
@@ -334,7 +332,7 @@ def test_a_replica_still_streaming_from_the_primary_holds_the_failover_as_a_part
     aws = Recording()
     assert make(world, aws=aws, clock=clock, positions=positions).run("run")["phase"] == fsm.HELD
     assert "drgen: failover held (partition)" in notified(aws) and "promote" not in aws.names()
-    # Asked on every tick whose probe failed: the whole run.
+    # Read with the replica's position on every tick: the whole run.
     assert positions.receiver_reads == 10
 
 
@@ -514,12 +512,11 @@ def test_positions_read_real_wal_positions_with_the_secret(world, secure_postgre
     positions = monitor.Positions(adapters.Aws(), monitor_config(env))
     assert positions.primary() > 0
     # Not a standby: pg_last_wal_receive_lsn() is NULL, and no WAL receiver runs.
-    assert positions.replica() is None
-    assert positions.receiving() is False
+    assert positions.replica() == (None, None, (False, None))
 
 
 class Receiver:
-    """A connection whose pg_stat_wal_receiver reports `status`."""
+    """A connection whose replica query answers `status` (the row's text)."""
 
     def __init__(self, status):
         self.status = status
@@ -541,23 +538,31 @@ class Receiver:
         return self.status
 
 
-@pytest.mark.parametrize(("status", "receiving"), [("streaming", True), ("waiting", False), (None, False)])
-def test_the_wal_receiver_counts_as_streaming_only_when_its_status_says_so(world, status, receiving):
+@pytest.mark.parametrize(
+    ("row", "read"),
+    [
+        ("0/3000060 1733212340.5 streaming 1733212345.25", (0x3000060, 1733212340.5, (True, 1733212345.25))),
+        ("0/3000060 1733212340.5 waiting -", (0x3000060, 1733212340.5, (False, None))),
+        ("0/3000060 - - -", (0x3000060, None, (False, None))),
+        ("- 1733212340.5 - -", (None, 1733212340.5, (False, None))),
+        (None, (None, None, (False, None))),
+    ],
+)
+def test_the_replica_is_read_in_one_query_and_streams_only_when_its_receiver_says_so(world, row, read):
     boto3.client("secretsmanager").create_secret(
         Name=MONITOR["SECRET_ID"], SecretString=json.dumps({"username": "dbadmin", "password": "x"})
     )
-    connection = Receiver(status)
-    assert monitor.Positions(adapters.Aws(), world, connect=connection).receiving() is receiving
+    connection = Receiver(row)
+    assert monitor.Positions(adapters.Aws(), world, connect=connection).replica() == read
     assert connection.opened == (world.replica_host, world.target.port, "dbadmin", world.database)
-    assert connection.sql == ["SELECT status FROM pg_stat_wal_receiver"]
+    assert connection.sql == [monitor.Positions.REPLICA_SQL]
 
 
 def test_positions_are_none_when_the_secret_or_the_server_fails(world, capsys):
     positions = monitor.Positions(adapters.Aws(), world)
     assert positions.primary() is None
-    assert positions.receiving() is None
-    out = capsys.readouterr().out
-    assert "wal_position_failed" in out and "wal_receiver_failed" in out
+    assert positions.replica() == (None, None, None)
+    assert capsys.readouterr().out.count("wal_position_failed") == 2
 
 
 def test_a_failed_announcement_is_logged(world, capsys):

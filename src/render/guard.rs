@@ -45,6 +45,8 @@ pub fn render(m: &Topology, doc: &mut Doc) {
                 ("STATE_TABLE", r("aws_dynamodb_table.failover.name")),
                 ("GUARD_INTERVAL_SECONDS", n(f.guard_interval_seconds)),
                 ("RUN_SECONDS", n(GUARD_RUN_SECONDS)),
+                // How late a run may start: each report states when the next is due at the latest.
+                ("GUARD_LATE_SECONDS", n(crate::rto::GUARD_DELAY_SECONDS)),
                 // An open recovery event older than the monitor's expiry no longer vetoes.
                 ("EVENT_WINDOW_SECONDS", n(f.recovery_event_expiry_seconds)),
             ],

@@ -55,8 +55,8 @@ class ScaledGuard(guard_run.Guard):
         return self.cfg.target.timeout + 3 * adapters.GUARD_CALL_SECONDS / SCALE
 
     @property
-    def max_gap(self):
-        return guard_run.SCHEDULE_SECONDS / SCALE + self.tick_seconds
+    def schedule_seconds(self):
+        return guard_run.SCHEDULE_SECONDS / SCALE
 
 
 class RegionStore(adapters.Store):
@@ -262,6 +262,7 @@ class World:
             primary_id="primary",
             table="failover",
             event_window=d["recovery_event_expiry_seconds"] / SCALE,
+            late=d["guard_late_seconds"] / SCALE,
         )
         ScaledGuard(cfg, self.aws, RegionStore(self, self.aws, "failover"), check=probe.probe).run()
 

@@ -83,7 +83,7 @@ class Schedule(NamedTuple):
         return cls(data["seed"], data["horizon"], data["params"], tuple(Fault(*f) for f in data["faults"]))
 
 
-def generate(seed, confirm_seconds, probe_interval, horizon=3000.0):
+def generate(seed, confirm_seconds, probe_interval, guard_late=20.0, horizon=3000.0):
     rng = random.Random(seed)
     fate = rng.choices(["delivered", "late", "lost"], [6, 2, 2])[0]
     params = {
@@ -96,9 +96,9 @@ def generate(seed, confirm_seconds, probe_interval, horizon=3000.0):
         "table_delay": rng.uniform(0.5, 3.0),
         "call_seconds": rng.uniform(0.02, 0.3),
         # How late each scheduled monitor run starts (rto.rs, SCHEDULE_DELAY_SECONDS), and each
-        # guard run: the guard's lateness is not in any bound, only its continuity is at stake.
+        # guard run, up to what the guard states (explain's `guard_late_seconds`).
         "schedule_jitter": [rng.uniform(0.0, 5.0) for _ in range(8)],
-        "guard_jitter": [rng.uniform(0.0, 20.0) for _ in range(8)],
+        "guard_jitter": [rng.uniform(0.0, guard_late) for _ in range(8)],
         # wal_receiver_timeout (PostgreSQL's default is 60 s): how long the replica's receiver
         # still says `streaming` after the primary went silent without closing the connection.
         "receiver_timeout": rng.uniform(1.0, 60.0),

@@ -78,12 +78,14 @@ def _init(explained):
 
 def _one(seed):
     d = _EXPLAINED["decision"]
-    return seed, outcome(_EXPLAINED, faults.generate(seed, d["confirm_seconds"], d["probe_interval_seconds"]))
+    return seed, outcome(
+        _EXPLAINED, faults.generate(seed, d["confirm_seconds"], d["probe_interval_seconds"], d["guard_late_seconds"])
+    )
 
 
 def _shrunk(seed):
     d = _EXPLAINED["decision"]
-    schedule = faults.generate(seed, d["confirm_seconds"], d["probe_interval_seconds"])
+    schedule = faults.generate(seed, d["confirm_seconds"], d["probe_interval_seconds"], d["guard_late_seconds"])
 
     def fails(candidate):
         return bool(outcome(_EXPLAINED, candidate)["violations"])
@@ -98,7 +100,7 @@ def _shrunk(seed):
 
 def story(explained, seed):
     d = explained["decision"]
-    schedule = faults.generate(seed, d["confirm_seconds"], d["probe_interval_seconds"])
+    schedule = faults.generate(seed, d["confirm_seconds"], d["probe_interval_seconds"], d["guard_late_seconds"])
     w = run(explained, schedule)
     print(schedule.describe())
     print(json.dumps(schedule.params, indent=1))

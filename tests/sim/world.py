@@ -312,13 +312,17 @@ class World:
         """Once a second: the replica receives what the primary committed `lag` seconds ago."""
         now = self.clock.now
         # RDS carries cross-region replication over its own network, not the VPC peering.
-        if self.promote_called_at is None and self.primary_serving() and self.backbone() and self.replica_alive():
+        if self.streaming_now():
             self.streamed_at = now
             lag = self.p["replication_lag"] + (self.p["far_behind"] if self.active("replica-far-behind") else 0.0)
             upto = now - lag
             if upto > self.received:
                 self.received = upto
                 self.received_lsn = self.lsn_at(upto)
+
+    def streaming_now(self):
+        """The replica's receiver hears the primary at this moment."""
+        return self.promote_called_at is None and self.primary_serving() and self.backbone() and self.replica_alive()
 
     def lsn_at(self, t):
         """The primary's WAL position after the commits up to t (one position a commit, plus the
@@ -331,9 +335,13 @@ class World:
         transaction's time), once a minute, unless the metric is missing."""
         if self.active("lag-missing") or not self.replica_reports_replica() or not self.replica_alive():
             return
+        self.lag_points.append((self.clock.now, max(0.0, self.clock.now - self.newest_received_commit())))
+
+    def newest_received_commit(self):
+        """The commit time of the newest transaction the replica has (the heartbeat's write every
+        minute among them)."""
         replayed = bisect.bisect_right(self.primary.commits, self.received)
-        newest = max(self.primary.commits[replayed - 1] if replayed else 0.0, 60 * (self.received // 60))
-        self.lag_points.append((self.clock.now, max(0.0, self.clock.now - newest)))
+        return max(self.primary.commits[replayed - 1] if replayed else 0.0, 60 * (self.received // 60))
 
     def heartbeat(self):
         """The primary-region observer's scheduled run, every minute (its own handler)."""
@@ -366,6 +374,7 @@ class World:
             "RUN_SECONDS": str(GUARD_RUN_SECONDS),
             "PRIMARY_ID": "primary",
             "STATE_TABLE": "failover",
+            "GUARD_LATE_SECONDS": str(self.d["guard_late_seconds"]),
         }
         aws = self.aws["primary"]
         clock = self.clock
@@ -575,15 +584,19 @@ class PgSession:
         w = self.w
         if "pg_current_wal_lsn" in sql:
             lsn = w.lsn_at(w.clock.now)
-        elif "pg_last_wal_receive_lsn" in sql:
-            lsn = w.received_lsn
-        elif "pg_stat_wal_receiver" in sql:
+        elif "pg_last_wal_receive_lsn" in sql and "pg_stat_wal_receiver" in sql:
             # A primary that vanishes without closing the connection (an outage, a partition)
             # is noticed only when wal_receiver_timeout passes without a message: the receiver
-            # says `streaming` meanwhile.
+            # says `streaming` meanwhile, with its last message's time. After the timeout it has
+            # no receiver process (no row) until the primary answers again.
+            if w.streaming_now():
+                w.streamed_at = w.clock.now
             heard = w.clock.now - w.streamed_at <= max(1.0, w.p.get("receiver_timeout", 0.0))
             streaming = w.promote_called_at is None and w.replica_alive() and heard
-            return "streaming" if streaming else None
+            lsn = w.received_lsn
+            position = "-" if w.replica_writable() else f"{lsn >> 32:X}/{lsn & 0xFFFFFFFF:X}"
+            receiver = f"streaming {w.streamed_at!r}" if streaming else "- -"
+            return f"{position} {w.newest_received_commit()!r} {receiver}"
         else:
             raise pg.PgError(f"the simulation has no answer to {sql!r}")
         return f"{lsn >> 32:X}/{lsn & 0xFFFFFFFF:X}"
