@@ -302,6 +302,16 @@ def _went_mute_first(state, obs, rules) -> bool:
     return state["lost_at"] is not None and obs.spoke_at < state["lost_at"] - gap - rules.max_gap
 
 
+def _guard_current(obs, rules) -> bool:
+    """The guard's report is its region's last word: no older than its longest pause before the
+    region last spoke, and the region did not speak after the guard's next report was due (a
+    guard that missed it while its region spoke has broken, and its last verdict is old news)."""
+    if obs.guard is None or obs.guard[2] < obs.spoke_at - _gap(rules):
+        return False
+    due = obs.guard[4] if len(obs.guard) > 4 else None
+    return due is None or obs.spoke_at <= due + SPOKE_AFTER_LOSS
+
+
 def _spoke_after_loss(state, obs, rules) -> bool:
     """The region spoke after the DR side lost the primary, and its guard's last word then did
     not confirm the loss: it was up after the loss without saying what the loss was (its guard
@@ -311,7 +321,7 @@ def _spoke_after_loss(state, obs, rules) -> bool:
     stream has stopped too (the network went first, then the region)."""
     if state["lost_at"] is None or obs.spoke_at <= state["lost_at"] + SPOKE_AFTER_LOSS:
         return False
-    last = obs.guard[0] if obs.guard is not None and obs.guard[2] >= obs.spoke_at - _gap(rules) else None
+    last = obs.guard[0] if _guard_current(obs, rules) else None
     if last == "reachable":
         # The primary answered in its region after the DR side lost it: the peering cut first.
         # Since then the replica's stream, over RDS's own path, has stopped: the primary went

@@ -643,6 +643,24 @@ def test_a_loss_late_in_a_hole_in_observation_gets_no_short_path_when_the_region
     assert kinds(actions)[0] == "promote"
 
 
+@pytest.mark.parametrize(("last_word", "promoted"), [(1020, True), (1040, False)])
+def test_a_guard_that_missed_its_due_report_while_its_region_spoke_confirms_nothing(last_word, promoted):
+    # The guard's last report (1012, `unreachable`) said the next was due by 1020. The region
+    # spoke last at `last_word` (its observer's beat): at 1020 the guard's word is its last one;
+    # at 1040 the guard had broken while its region went on speaking, so its `unreachable` is
+    # old news and the region's silence after is no outage that it confirms (held, mute).
+    history = [up(t) for t in range(940, 1000, 5)]
+    report = ("unreachable", 1003, 1012, {}, 1020)
+    history += [
+        down(t, spoke_at=min(t, last_word), guard=report if t >= 1012 else None, lag=None, receiving=False)
+        for t in range(1000, 1200, 5)
+    ]
+    state, actions, _ = run(history, rules=GUARDED)
+    assert ("promote" in kinds(actions)) is promoted
+    if not promoted:
+        assert state["held"] == "mute"
+
+
 def test_a_region_whose_guard_said_unreachable_after_the_loss_is_an_outage_when_it_falls_silent():
     # The primary crashed at 1000; its guard said `unreachable` (no recovery) until its region
     # went down at 1012: a staggered outage, for the short path.

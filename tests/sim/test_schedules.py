@@ -463,3 +463,4 @@ def test_commits_after_the_regions_last_word_count_for_the_rpo_gate():
     )
     assert w.promote_calls == []
     assert "drgen: failover held (rpo)" in subjects(w)
+
