@@ -251,11 +251,12 @@ def data_at_risk(state) -> Optional[float]:
       - once the DR side has lost the primary, the guard's newest report: its `unreachable`
         since when it saw the primary dead in its own region, else its `next_by`, when a primary
         alive would have been reported (the region's silence is what the short path rests on).
-    Without any of these, the last sign of life is the end."""
-    if state["last_sample"] is None or state["caught_up_at"] is None:
+    Without any of these, the last sign of life is the end, if the DR side sampled the primary;
+    without a sample either (the state item was lost), it is not known."""
+    signs = [t for t in (state["last_sample"], state.get("last_alive"), state.get("heard_at")) if t is not None]
+    if state["caught_up_at"] is None or not signs:
         return None
-    signs = (state["last_sample"], state.get("last_alive"), state.get("heard_at"))
-    alive = max(t for t in signs if t is not None)
+    alive = max(signs)
     bounds = []
     stopped = state.get("stream_stopped_at")
     if stopped is not None and state.get("heard_at") is not None:
@@ -265,6 +266,8 @@ def data_at_risk(state) -> Optional[float]:
     if state.get("accepting", 0) == 0 and state.get("next_by") is not None:
         bounds.append(state["next_by"])
     later = [b for b in bounds if b > alive]
+    if not later and state["last_sample"] is None:
+        return None
     end = min(later) if later else alive
     return max(0.0, end - state["caught_up_at"])
 

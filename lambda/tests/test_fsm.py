@@ -909,3 +909,13 @@ def test_the_replicas_newest_replayed_commit_is_caught_up_without_a_sample_it_re
     history = [up(t) for t in range(940, 1000, 5)]
     history += [down(1040, replica_lsn=500, replayed=1030.0, guard=("reachable", 900, 1035))]
     assert risk_after(history) == 1035 - 1030
+
+
+def test_without_a_sample_the_commits_at_risk_need_a_bound_on_the_unseen_time():
+    # The state item was lost: no sample of the primary. The replica's newest replayed commit
+    # and its guard's report still measure; without a bound after the last sign of life, unknown.
+    history = [down(t, replica_lsn=None, replayed=1000.0, heartbeat_at=1002, stream=None) for t in (1010, 1015)]
+    assert risk_after(history) is None
+    report = ("reachable", 900, 1004, {}, 1012)
+    history = [down(t, replica_lsn=None, replayed=1000.0, guard=report, stream=None) for t in (1010, 1015)]
+    assert risk_after(history) == 1012 - 1000

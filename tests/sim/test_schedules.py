@@ -464,3 +464,12 @@ def test_commits_after_the_regions_last_word_count_for_the_rpo_gate():
     assert w.promote_calls == []
     assert "drgen: failover held (rpo)" in subjects(w)
 
+
+@pytest.mark.parametrize("lost", [590, 598])
+def test_a_state_item_lost_just_before_an_outage_still_measures_the_rpo_gate(lost):
+    # The monitor's saved state disappears seconds before the region goes down: no WAL sample
+    # of the primary is left, but the replica's newest replayed commit and its receiver (found
+    # streaming, then stopped) still measure the commits at risk, and the short path promotes.
+    w = play(("state-lost", lost, lost), ("region-outage", 600, 2400))
+    called = invariants.promotion_call(w)
+    assert called is not None and called - 600 <= 120
