@@ -166,7 +166,7 @@ def initial_state():
         "heard_at": None,
         "heard_fresh": False,
         "stream_stopped_at": None,
-        # From the guard's newest report: its `unreachable` since, else its `next_by`.
+        # The guard's newest `unreachable` since.
         "next_by": None,
     }
 
@@ -248,9 +248,9 @@ def data_at_risk(state) -> Optional[float]:
         partition cuts it, and that is the documented limit);
       - a receiver last found streaming but quiet for STREAM_QUIET: no commit came after its
         last message, so the last sign of life already bounds it;
-      - once the DR side has lost the primary, the guard's newest report: its `unreachable`
-        since when it saw the primary dead in its own region, else its `next_by`, when a primary
-        alive would have been reported (the region's silence is what the short path rests on).
+      - once the DR side has lost the primary, the guard's `unreachable` since: it saw the
+        primary dead in its own region then. A report that did not come when due bounds
+        nothing (a guard that broke or could not write leaves the same silence).
     Without any of these, the last sign of life is the end, if the DR side sampled the primary;
     without a sample either (the state item was lost), it is not known."""
     signs = [t for t in (state["last_sample"], state.get("last_alive"), state.get("heard_at")) if t is not None]
@@ -961,10 +961,9 @@ def step(state, obs: Observation, rules: Rules) -> Step:
     _record_positions(state, obs, keep_seconds=2 * rules.max_data_loss + rules.confirm_seconds)
     _record_stream(state, obs)
     if obs.guard is not None:
-        # The guard's `unreachable` saw the primary dead in its own region since then; any other
-        # verdict bounds the unseen time by when its next report was due.
-        unreachable = obs.guard[0] == "unreachable"
-        state["next_by"] = obs.guard[1] if unreachable else (obs.guard[4] if len(obs.guard) > 4 else None)
+        # The guard's `unreachable` saw the primary dead in its own region since then. A missing
+        # report bounds nothing: a guard that broke or could not write leaves the same silence.
+        state["next_by"] = obs.guard[1] if obs.guard[0] == "unreachable" else None
     actions = _expiries(state, obs, rules)
     for row in TRANSITIONS:
         if state["phase"] in row.source and row.when(state, obs, rules):

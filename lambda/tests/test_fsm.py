@@ -874,16 +874,15 @@ def test_a_stream_found_quiet_before_it_stopped_had_no_commit_after_its_last_mes
     assert risk_after(history) == 1000 - 995
 
 
-def test_once_the_primary_is_lost_the_guards_next_report_bounds_what_came_after_its_last():
-    # The guard's report at 1010 said the next would come by 1020; none came. Without a reading of
-    # the stream, that is the bound; a stopped stream found earlier is the tighter one.
-    history = [up(t) for t in range(940, 1000, 5)]
+def test_a_guards_report_that_did_not_come_when_due_bounds_nothing():
+    # The guard's report at 1010 said the next would come by 1020; none came. A guard that broke
+    # or could not write leaves the same silence, so that is no bound: the stream found stopped
+    # is, and without it the last sign of life is the end.
     report = ("reachable", 900, 1010, {}, 1020)
-    assert risk_after(history + [down(1040, stream=None, guard=report)]) == 1020 - 995
     history = [streamed(t) for t in range(940, 1000, 5)]
     assert risk_after(history + [down(1015, stream=(False, None), guard=report)]) == 1015 - 995
-    # While the primary answers, a next report still to come bounds nothing.
-    assert risk_after(history + [up(1000, guard=("reachable", 900, 1000, {}, 1020))]) == 0
+    history = [up(t) for t in range(940, 1000, 5)]
+    assert risk_after(history + [down(1040, stream=None, guard=report)]) == 1010 - 995
 
 
 def test_bounds_older_than_a_sign_of_life_do_not_count_and_a_stop_without_a_stream_is_no_bound():
@@ -918,4 +917,9 @@ def test_without_a_sample_the_commits_at_risk_need_a_bound_on_the_unseen_time():
     assert risk_after(history) is None
     report = ("reachable", 900, 1004, {}, 1012)
     history = [down(t, replica_lsn=None, replayed=1000.0, guard=report, stream=None) for t in (1010, 1015)]
-    assert risk_after(history) == 1012 - 1000
+    assert risk_after(history) is None
+    report = ("unreachable", 1008, 1012, {}, 1020)
+    history = [
+        down(t, replica_lsn=None, replayed=1000.0, guard=report, heartbeat_at=1002, stream=None) for t in (1010, 1015)
+    ]
+    assert risk_after(history) == 1008 - 1000

@@ -466,10 +466,35 @@ def test_commits_after_the_regions_last_word_count_for_the_rpo_gate():
 
 
 @pytest.mark.parametrize("lost", [590, 598])
-def test_a_state_item_lost_just_before_an_outage_still_measures_the_rpo_gate(lost):
-    # The monitor's saved state disappears seconds before the region goes down: no WAL sample
-    # of the primary is left, but the replica's newest replayed commit and its receiver (found
-    # streaming, then stopped) still measure the commits at risk, and the short path promotes.
+def test_a_state_item_lost_just_before_an_outage_holds_and_pages_the_rpo_gate(lost):
+    # The monitor's saved state disappears seconds before the region goes down: no WAL sample of
+    # the primary is left, and nothing bounds when its commits ended (a guard report that does
+    # not come when due is no bound: a broken guard leaves the same silence). Held, paged.
     w = play(("state-lost", lost, lost), ("region-outage", 600, 2400))
-    called = invariants.promotion_call(w)
-    assert called is not None and called - 600 <= 120
+    assert w.promote_calls == []
+    assert "drgen: failover held (rpo)" in subjects(w)
+
+
+@pytest.mark.parametrize(
+    ("faults", "params"),
+    [
+        (
+            (
+                ("replica-far-behind", 300, 2400),
+                ("guard-broken", 780, 2400),
+                ("region-outage", 849, 2400),
+                ("state-lost", 892, 892),
+            ),
+            {"far_behind": 75.0, "receiver_timeout": 3.0},
+        ),
+        (
+            (("replica-far-behind", 300, 2400), ("dr-table-impaired", 720, 900), ("region-outage", 832, 2400)),
+            {"far_behind": 70.0, "guard_jitter": [0.0, 0.0, 50.0, 0.0]},
+        ),
+    ],
+)
+def test_a_guard_report_that_never_came_does_not_bound_the_commits_at_risk(faults, params):
+    # The guard breaks (or runs late) while the replica is minutes behind, the region goes down
+    # later, and the monitor saw nothing in between (its state lost, or its runs failing): the
+    # primary committed until the outage, long after the guard's next report was due.
+    play(*faults, **params)
