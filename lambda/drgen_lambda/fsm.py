@@ -68,9 +68,11 @@ class Rules(NamedTuple):
     # every repage interval (the state machine's own bound, src/render/stepfunctions.rs).
     promotion_bound: float = 1800.0
     # The DR side's own window on the short path, and the long path's wait for the guard's own
-    # window past the DR side's (SHORT_CONFIRM and GUARD_WAIT below; the drill scales them).
+    # window past the DR side's, and how long a streaming receiver may hear nothing before it is
+    # quiet (SHORT_CONFIRM, GUARD_WAIT and STREAM_QUIET below; the drill scales them).
     short_confirm: float = 50.0
     guard_wait: float = 60.0
+    stream_quiet: float = 10.0
 
 
 class Replica(NamedTuple):
@@ -220,7 +222,7 @@ def _record_positions(state, obs, keep_seconds):
     state["samples"] = [s for s in samples if s[0] >= cutoff or s is samples[-1]]
 
 
-def _record_stream(state, obs):
+def _record_stream(state, obs, rules):
     """Keeps what the replica's WAL receiver said (see `data_at_risk`)."""
     if obs.stream is None:
         return
@@ -228,7 +230,7 @@ def _record_stream(state, obs):
     if streaming:
         if heard is not None:
             state["heard_at"] = max(heard, state["heard_at"] or heard)
-        state["heard_fresh"] = heard is not None and obs.now - heard <= STREAM_QUIET
+        state["heard_fresh"] = heard is not None and obs.now - heard <= rules.stream_quiet
         state["stream_stopped_at"] = None
     elif state["stream_stopped_at"] is None:
         state["stream_stopped_at"] = obs.now
@@ -959,7 +961,7 @@ def step(state, obs: Observation, rules: Rules) -> Step:
     alive = [t for t in (state["last_alive"], state["last_seen"], obs.heartbeat_at, in_region) if t is not None]
     state["last_alive"] = max(alive) if alive else None
     _record_positions(state, obs, keep_seconds=2 * rules.max_data_loss + rules.confirm_seconds)
-    _record_stream(state, obs)
+    _record_stream(state, obs, rules)
     if obs.guard is not None:
         # The guard's `unreachable` saw the primary dead in its own region since then. A missing
         # report bounds nothing: a guard that broke or could not write leaves the same silence.

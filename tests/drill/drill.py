@@ -110,6 +110,7 @@ class World:
             guard_gap=d["guard_gap_seconds"] / s + 2,
             short_confirm=fsm.SHORT_CONFIRM / s,
             guard_wait=fsm.GUARD_WAIT / s,
+            stream_quiet=fsm.STREAM_QUIET / s,
         )
         self.cfg = config.MonitorConfig(
             target=config.ProbeTarget(rig.PEERING, self.port, timeout),
