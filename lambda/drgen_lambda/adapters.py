@@ -1,6 +1,7 @@
 """Thin boto3 adapters. Every failure surfaces as AwsError; nothing here decides anything."""
 
 import datetime
+import importlib
 import json
 from typing import Optional
 
@@ -15,8 +16,24 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from .fsm import RECOVERY_EVENTS, Lag, Replica
-from .guard import GuardReport
+# fsm and guard are imported where they are used: the lease keeper's package (lease.zip) ships
+# this module without them, and never calls what needs them. The names of theirs that this module
+# has always offered still resolve here, imported when first asked for.
+_THEIRS = {
+    "Lag": ("fsm", "Lag"),
+    "Replica": ("fsm", "Replica"),
+    "ReplicaState": ("fsm", "Replica"),
+    "RECOVERY_EVENTS": ("fsm", "RECOVERY_EVENTS"),
+    "GuardReport": ("guard", "GuardReport"),
+}
+
+
+def __getattr__(name):
+    if name not in _THEIRS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attribute = _THEIRS[name]
+    return getattr(importlib.import_module("." + module, __package__), attribute)
+
 
 _CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"})
 
@@ -48,9 +65,6 @@ def _unreachable(error):
     if isinstance(error, ClientError):
         return error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
     return False
-
-
-ReplicaState = Replica
 
 
 class Aws:
@@ -103,8 +117,11 @@ class Aws:
                 return float(result["Values"][0]), result["Timestamps"][0]
         return None
 
-    def replica_lag(self, replica_id, now=None) -> Optional[Lag]:
-        """The newest ReplicaLag datapoint of the last five minutes with its age, or None."""
+    def replica_lag(self, replica_id, now=None):
+        """The newest ReplicaLag datapoint of the last five minutes with its age (an fsm.Lag), or
+        None."""
+        from .fsm import Lag  # noqa: PLC0415 - see the imports
+
         end = now or datetime.datetime.now(datetime.timezone.utc)
         newest = self._newest_rds_datapoint("ReplicaLag", replica_id, end)
         if newest is None:
@@ -172,7 +189,10 @@ class Aws:
                 return events
         raise AwsError("rds.describe_events", f"more than {self.EVENT_PAGES} pages of events in the window")
 
-    def replica_state(self, replica_id) -> Replica:
+    def replica_state(self, replica_id):
+        """The replica's status and whether it still is one (an fsm.Replica)."""
+        from .fsm import Replica  # noqa: PLC0415 - see the imports
+
         instance = self.instance(replica_id)
         return Replica(
             status=instance.get("DBInstanceStatus", ""),
@@ -319,8 +339,11 @@ class Store:
     def beat(self, now):
         self._put("heartbeat", at=now)
 
-    def guard(self) -> Optional[GuardReport]:
-        """The primary-region guard's newest report, or None when it has written none."""
+    def guard(self):
+        """The primary-region guard's newest report (a guard.GuardReport), or None when it has
+        written none."""
+        from .guard import GuardReport  # noqa: PLC0415 - see the imports
+
         item = self._get("guard")
         if not item:
             return None
@@ -333,7 +356,7 @@ class Store:
             next_by=float(item["next_by"]["N"]) if "next_by" in item else None,
         )
 
-    def report_guard(self, report: GuardReport):
+    def report_guard(self, report):
         """Writes the guard's report (item `guard`: verdict, detail, since, at, `closed` as JSON,
         and `next_by` when the report states it)."""
         extra = {} if report.next_by is None else {"next_by": report.next_by}
@@ -360,6 +383,8 @@ class Store:
 
     def open_events(self):
         """(kind, opened_at) of every recovery event recorded as open."""
+        from .fsm import RECOVERY_EVENTS  # noqa: PLC0415 - see the imports
+
         keys = [{"pk": {"S": "event#" + kind}} for kind, _ in RECOVERY_EVENTS.values()]
         answer = self._aws._call(
             "dynamodb", "batch_get_item", RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}}

@@ -205,3 +205,12 @@ def test_a_missing_instance_has_the_status_not_found_and_other_errors_stay_error
     with pytest.raises(adapters.AwsError) as raised:
         aws.instance_status("db")
     assert raised.value.code == "AccessDenied"
+
+
+def test_the_fsm_and_guard_names_still_resolve_here_when_asked_for():
+    from drgen_lambda import fsm, guard  # noqa: PLC0415 - the names are compared with their homes
+
+    assert adapters.Lag is fsm.Lag and adapters.Replica is fsm.Replica and adapters.ReplicaState is fsm.Replica
+    assert adapters.RECOVERY_EVENTS is fsm.RECOVERY_EVENTS and adapters.GuardReport is guard.GuardReport
+    with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
+        adapters.Nothing  # noqa: B018
