@@ -50,12 +50,12 @@ GUARD_CALL_SECONDS = 3
 class AwsError(Exception):
     """An AWS call failed or was throttled. `unreachable` says the service did not answer (no
     connection, a timeout, or a 5xx): what a region's outage looks like, as opposed to an
-    answer that refuses the call."""
+    answer that refuses the call. A caller that tried several endpoints says so itself."""
 
-    def __init__(self, operation, error):
+    def __init__(self, operation, error, unreachable=None):
         super().__init__(f"{operation} failed: {error}")
         self.operation = operation
-        self.unreachable = _unreachable(error)
+        self.unreachable = _unreachable(error) if unreachable is None else unreachable
         self.code = error.response.get("Error", {}).get("Code", "") if isinstance(error, ClientError) else ""
 
 
