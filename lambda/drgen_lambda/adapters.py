@@ -199,14 +199,16 @@ class Aws:
             is_replica=bool(instance.get("ReadReplicaSourceDBInstanceIdentifier")),
         )
 
-    def fence(self, region, instance_id, security_group_id):
-        """Replaces the instance's security groups; applies at once without ApplyImmediately."""
+    def fence(self, region, instance_id, security_group_id, immediately=False):
+        """Replaces the instance's security groups; applies at once without ApplyImmediately,
+        which `immediately` adds all the same (the lease keeper says it)."""
         self._call(
             "rds",
             "modify_db_instance",
             region=region,
             DBInstanceIdentifier=instance_id,
             VpcSecurityGroupIds=[security_group_id],
+            **({"ApplyImmediately": True} if immediately else {}),
         )
 
     def reboot(self, region, instance_id):
@@ -434,6 +436,20 @@ class Store:
         if times.get("promotion_started_at") != promotion:
             times = {}
         return dict(times, promotion_started_at=promotion)
+
+    def lease(self):
+        """The lease keeper's record (item `lease`): confirmed_at and fenced_at (epoch seconds,
+        each when known) and its page times (`pages`, JSON). {} when there is none."""
+        item = self._get("lease") or {}
+        record = {k: float(v["N"]) for k, v in item.items() if "N" in v}
+        if "pages" in item:
+            record["pages"] = json.loads(item["pages"]["S"])
+        return record
+
+    def keep_lease(self, record):
+        """Writes the lease keeper's record: its times, and its page times as JSON."""
+        times = {k: v for k, v in record.items() if k != "pages" and v is not None}
+        self._put("lease", pages=json.dumps(record.get("pages", {}), sort_keys=True), **times)
 
     def mark_fence(self, **times):
         """Adds progress to the current promotion's fence record (replacing one of another)."""

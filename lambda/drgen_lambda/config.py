@@ -1,5 +1,6 @@
 """Configuration from environment variables, checked once at start."""
 
+import json
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -187,6 +188,41 @@ def monitor_config(env: Mapping[str, str]) -> MonitorConfig:
     )
 
 
+def _endpoints(env, name):
+    """The ARC cluster's endpoints: a JSON list of {"endpoint": "https://...", "region": "..."}."""
+    raw = _text(env, name)
+    try:
+        items = json.loads(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a JSON list of endpoints, not {raw!r}") from None
+    if not isinstance(items, list) or not items:
+        raise ConfigError(f"{name} must be a JSON list of at least one endpoint, not {raw!r}")
+    endpoints = []
+    for item in items:
+        url = item.get("endpoint") if isinstance(item, dict) else None
+        region = item.get("region") if isinstance(item, dict) else None
+        if not (isinstance(url, str) and url.startswith("https://") and isinstance(region, str) and region.strip()):
+            raise ConfigError(f'{name}: each endpoint is {{"endpoint": "https://...", "region": "..."}}, not {item!r}')
+        endpoints.append((url, region.strip()))
+    return tuple(endpoints)
+
+
+class ArcSettings(NamedTuple):
+    """The ARC cluster and the two routing controls that hold the writer authority."""
+
+    endpoints: tuple
+    primary_control: str
+    dr_control: str
+
+
+def _arc(env):
+    return ArcSettings(
+        endpoints=_endpoints(env, "ARC_ENDPOINTS"),
+        primary_control=_text(env, "PRIMARY_CONTROL_ARN"),
+        dr_control=_text(env, "DR_CONTROL_ARN"),
+    )
+
+
 class FailoverConfig(NamedTuple):
     """The failover workflow's settings (the function outside the VPCs)."""
 
@@ -246,4 +282,30 @@ def guard_config(env: Mapping[str, str]) -> GuardConfig:
         table=_text(env, "STATE_TABLE"),
         event_window=float(_number(env, "EVENT_WINDOW_SECONDS", 60, 86400, default=1800)),
         late=float(_number(env, "GUARD_LATE_SECONDS", 0, 600)),
+    )
+
+
+class LeaseConfig(NamedTuple):
+    """The primary-region lease keeper's settings."""
+
+    arc: ArcSettings
+    lease_seconds: float
+    tick_seconds: float
+    run_seconds: float
+    primary_id: str
+    fence_group: str
+    table: str
+    topic_arn: str
+
+
+def lease_config(env: Mapping[str, str]) -> LeaseConfig:
+    return LeaseConfig(
+        arc=_arc(env),
+        lease_seconds=float(_number(env, "LEASE_SECONDS", 10, 600)),
+        tick_seconds=float(_number(env, "TICK_SECONDS", 1, 60)),
+        run_seconds=float(_number(env, "RUN_SECONDS", 1, 59)),
+        primary_id=_text(env, "PRIMARY_ID"),
+        fence_group=_text(env, "FENCE_SECURITY_GROUP"),
+        table=_text(env, "STATE_TABLE"),
+        topic_arn=_text(env, "TOPIC_ARN"),
     )

@@ -14,10 +14,14 @@ HANDLERS = {
     "drgen_lambda.guard_run": "guard",
     "drgen_lambda.monitor": "monitor",
     "drgen_lambda.workflow": "failover",
+    "drgen_lambda.lease": "lease",
 }
 
 # The region the tests give the functions (AWS_REGION), and the primary region they name.
 OWN_REGION = "us-west-2"
+
+# The ARC cluster's data plane is reached on the cluster's own endpoints, whatever their region.
+CLUSTER_CLIENTS = ("route53-recovery-cluster",)
 
 
 def load(path=DECLARATION):
@@ -52,7 +56,12 @@ class Recorder:
             return
         client_name = client.meta.service_model.service_name
         prefix = self.clients.get(client_name, client_name)
-        region = "own" if client.meta.region_name == os.environ.get("AWS_REGION", OWN_REGION) else "primary"
+        if client_name in CLUSTER_CLIENTS:
+            region = "cluster"
+        elif client.meta.region_name == os.environ.get("AWS_REGION", OWN_REGION):
+            region = "own"
+        else:
+            region = "primary"
         self.calls.add((function, prefix, operation, region))
 
     def install(self, client_class):

@@ -1,5 +1,7 @@
 """Configuration from the environment: defaults, and a clear error for each bad value."""
 
+import json
+
 import pytest
 
 from drgen_lambda.config import (
@@ -7,6 +9,7 @@ from drgen_lambda.config import (
     ConfigError,
     failover_config,
     guard_config,
+    lease_config,
     monitor_config,
     observer_config,
 )
@@ -182,3 +185,77 @@ def test_the_monitor_reads_the_guards_longest_pause():
     assert monitor_config(dict(MONITOR, GUARD_GAP_SECONDS="61")).rules.guard_gap == 61.0
     with pytest.raises(ConfigError, match="GUARD_GAP_SECONDS must be between 1 and 3600"):
         monitor_config(dict(MONITOR, GUARD_GAP_SECONDS="0"))
+
+
+ENDPOINTS = json.dumps(
+    [
+        {"endpoint": "https://host-aaaaaa.us-east-1.example", "region": "us-east-1"},
+        {"endpoint": "https://host-bbbbbb.us-west-2.example", "region": " us-west-2 "},
+    ]
+)
+
+ARC = {
+    "ARC_ENDPOINTS": ENDPOINTS,
+    "PRIMARY_CONTROL_ARN": "arn:aws:route53-recovery-control::123456789012:controlpanel/p/routingcontrol/primary",
+    "DR_CONTROL_ARN": "arn:aws:route53-recovery-control::123456789012:controlpanel/p/routingcontrol/dr",
+}
+
+LEASE = dict(
+    ARC,
+    LEASE_SECONDS="60",
+    TICK_SECONDS="5",
+    RUN_SECONDS="50",
+    PRIMARY_ID="trading-db-primary-prod",
+    FENCE_SECURITY_GROUP="sg-0123456789abcdef0",
+    STATE_TABLE="trading-db-failover-prod",
+    TOPIC_ARN="arn:aws:sns:us-east-1:123456789012:alerts",
+)
+
+
+def test_lease_settings():
+    cfg = lease_config(LEASE)
+    assert cfg.arc.endpoints == (
+        ("https://host-aaaaaa.us-east-1.example", "us-east-1"),
+        ("https://host-bbbbbb.us-west-2.example", "us-west-2"),
+    )
+    assert cfg.arc.dr_control.endswith("/dr") and cfg.arc.primary_control.endswith("/primary")
+    assert (cfg.lease_seconds, cfg.tick_seconds, cfg.run_seconds) == (60.0, 5.0, 50.0)
+    assert (cfg.primary_id, cfg.fence_group, cfg.table) == (
+        "trading-db-primary-prod",
+        "sg-0123456789abcdef0",
+        "trading-db-failover-prod",
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"ARC_ENDPOINTS": ""}, "ARC_ENDPOINTS is required"),
+        ({"ARC_ENDPOINTS": "https://host.example"}, "ARC_ENDPOINTS must be a JSON list of endpoints"),
+        ({"ARC_ENDPOINTS": "[]"}, "ARC_ENDPOINTS must be a JSON list of at least one endpoint"),
+        ({"ARC_ENDPOINTS": '{"endpoint": "https://a"}'}, "ARC_ENDPOINTS must be a JSON list of at least one"),
+        ({"ARC_ENDPOINTS": '["https://a"]'}, "ARC_ENDPOINTS: each endpoint is"),
+        ({"ARC_ENDPOINTS": '[{"endpoint": "http://a", "region": "us-east-1"}]'}, "ARC_ENDPOINTS: each endpoint"),
+        ({"ARC_ENDPOINTS": '[{"endpoint": "https://a", "region": " "}]'}, "ARC_ENDPOINTS: each endpoint"),
+        ({"ARC_ENDPOINTS": '[{"endpoint": "https://a"}]'}, "ARC_ENDPOINTS: each endpoint"),
+        ({"PRIMARY_CONTROL_ARN": ""}, "PRIMARY_CONTROL_ARN is required"),
+        ({"DR_CONTROL_ARN": None}, "DR_CONTROL_ARN is required"),
+        ({"LEASE_SECONDS": "5"}, "LEASE_SECONDS must be between 10 and 600"),
+        ({"LEASE_SECONDS": "601"}, "LEASE_SECONDS must be between 10 and 600"),
+        ({"TICK_SECONDS": "0"}, "TICK_SECONDS must be between 1 and 60"),
+        ({"RUN_SECONDS": "60"}, "RUN_SECONDS must be between 1 and 59"),
+        ({"PRIMARY_ID": None}, "PRIMARY_ID is required"),
+        ({"FENCE_SECURITY_GROUP": ""}, "FENCE_SECURITY_GROUP is required"),
+        ({"STATE_TABLE": None}, "STATE_TABLE is required"),
+        ({"TOPIC_ARN": ""}, "TOPIC_ARN is required"),
+    ],
+)
+def test_lease_errors_name_the_variable(change, message):
+    env = dict(LEASE)
+    for key, value in change.items():
+        if value is None:
+            env.pop(key)
+        else:
+            env[key] = value
+    with pytest.raises(ConfigError, match=message):
+        lease_config(env)
