@@ -437,6 +437,41 @@ class Store:
             times = {}
         return dict(times, promotion_started_at=promotion)
 
+    def arc_switch(self) -> Optional[float]:
+        """When the failover workflow took the writer authority in ARC for the current promotion
+        (item `arc`: promotion_started_at, switched_at), or None; a record of another promotion
+        counts as none."""
+        promotion = self.promotion()
+        item = self._get("arc") if promotion is not None else None
+        if not item or float(item["promotion_started_at"]["N"]) != promotion:
+            return None
+        return float(item["switched_at"]["N"])
+
+    def record_arc_switch(self, at) -> float:
+        """Records the current promotion's switch in ARC at `at` unless one is recorded already
+        (a conditional write: the first success stands); returns the recorded time."""
+        promotion = self.promotion()
+        if promotion is None:
+            raise LookupError("no promotion is recorded (the writer authority is not DR); no ARC switch to record")
+        try:
+            self._aws._client("dynamodb").put_item(
+                TableName=self._table,
+                Item={
+                    "pk": {"S": "arc"},
+                    "promotion_started_at": {"N": repr(float(promotion))},
+                    "switched_at": {"N": repr(float(at))},
+                },
+                ConditionExpression="attribute_not_exists(pk) OR promotion_started_at <> :promotion",
+                ExpressionAttributeValues={":promotion": {"N": repr(float(promotion))}},
+            )
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise AwsError("dynamodb.put_item", e) from e
+            return self.arc_switch()
+        except BotoCoreError as e:
+            raise AwsError("dynamodb.put_item", e) from e
+        return float(at)
+
     def lease(self):
         """The lease keeper's record (item `lease`): confirmed_at and fenced_at (epoch seconds,
         each when known) and its page times (`pages`, JSON). {} when there is none."""

@@ -2,7 +2,7 @@
 
 import json
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Optional
 
 # fsm is imported where it is used: the lease keeper's package (lease.zip) ships this module
 # without it.
@@ -239,9 +239,21 @@ class FailoverConfig(NamedTuple):
     rotation_function: str
     rotation_days: int
     backup_retention: int
+    # `authority = arc`: the cluster and its controls, and how long the old primary's lease
+    # keeper may go on before it has fenced itself; None in the default (table) mode.
+    arc: Optional[ArcSettings] = None
+    lease_wait: Optional[float] = None
+
+
+def _lease_wait(env):
+    return float(_number(env, "LEASE_WAIT_SECONDS", 10, 3600))
 
 
 def failover_config(env: Mapping[str, str]) -> FailoverConfig:
+    """Reads the workflow's settings; the ARC ones only when ARC_ENDPOINTS is set."""
+    arc = {}
+    if env.get("ARC_ENDPOINTS", "").strip():
+        arc = {"arc": _arc(env), "lease_wait": _lease_wait(env)}
     return FailoverConfig(
         region=_text(env, "AWS_REGION"),
         primary_region=_text(env, "PRIMARY_REGION"),
@@ -256,6 +268,7 @@ def failover_config(env: Mapping[str, str]) -> FailoverConfig:
         rotation_function=_text(env, "ROTATION_FUNCTION_ARN"),
         rotation_days=_number(env, "ROTATION_DAYS", 1, 365),
         backup_retention=_number(env, "BACKUP_RETENTION_DAYS", 1, 35, default=7),
+        **arc,
     )
 
 

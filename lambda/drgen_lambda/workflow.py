@@ -8,13 +8,17 @@ its alarm). The state machine checks the answer and calls the step again after a
 number of times, and pages when the bound runs out. A failed AWS call raises AwsError, which the
 state machine retries with backoff and then pages. The same function records the primary's RDS
 events forwarded from the primary region, for the monitor's veto.
+
+With `authority = arc` (ARC_ENDPOINTS set) two steps come first: `take_authority` switches ARC's
+routing controls to DR, and `await_lease` waits until the old primary's lease keeper has fenced
+it (or could have, by its lease); `ensure_promoted` promotes only after that.
 """
 
 import datetime
 import os
 import time
 
-from . import adapters, config, fsm
+from . import adapters, arc, config, fsm
 from .logs import log
 
 
@@ -23,23 +27,79 @@ def _waiting(what):
     return {"ready": False, "waiting_for": what}
 
 
+def _promote(cfg, aws):
+    """PromoteReadReplica unless the instance is standalone already; a waiting answer while the
+    replica is not available, else None."""
+    instance = aws.instance(cfg.replica_id)
+    if instance.get("ReadReplicaSourceDBInstanceIdentifier"):
+        status = instance.get("DBInstanceStatus")
+        if status != "available":
+            return _waiting(f"the replica is {status}; PromoteReadReplica needs it available")
+        aws.promote(cfg.replica_id, cfg.backup_retention)
+    return None
+
+
 def ensure_promoted(cfg, aws, store, now):
     """Promotes the replica unless that has already started, and publishes the writer authority.
 
     A promotion in progress keeps the replica `modifying` with its source set for minutes; the
     authority recorded in the state table (by the monitor, or by this step) says it has started,
     so the fence does not wait for RDS to finish. The authority's first time identifies the
-    promotion, and with it the fence record."""
-    if not store.authority_is_dr():
-        instance = aws.instance(cfg.replica_id)
-        if instance.get("ReadReplicaSourceDBInstanceIdentifier"):
-            status = instance.get("DBInstanceStatus")
-            if status != "available":
-                return _waiting(f"the replica is {status}; PromoteReadReplica needs it available")
-            aws.promote(cfg.replica_id, cfg.backup_retention)
+    promotion, and with it the fence record.
+
+    With `authority = arc` the recorded authority says only that the failover started (the
+    monitor records it before the workflow takes ARC): this step promotes once the lease wait
+    has passed (`await_lease`, checked again here), and the fence record's `promote_called_at`
+    says that it has."""
+    if cfg.arc is not None:
+        lease = await_lease(cfg, aws, store, now)
+        if not lease["ready"]:
+            return lease
+        if "promote_called_at" not in store.fence():
+            waiting = _promote(cfg, aws)
+            if waiting:
+                return waiting
+            store.mark_fence(promote_called_at=now)
+    elif not store.authority_is_dr():
+        waiting = _promote(cfg, aws)
+        if waiting:
+            return waiting
     aws.put_metrics(cfg.namespace, [("WriterIsDr", 1, "None")], [])
     store.set_authority(now)
     return {"ready": True, "promoted": True}
+
+
+def _arc_settings(cfg, step):
+    if cfg.arc is None or cfg.lease_wait is None:
+        raise config.ConfigError(f"ARC_ENDPOINTS is required for the {step} step (authority = arc)")
+    return cfg.arc
+
+
+def take_authority(cfg, aws, store, now, clock=time.time):
+    """`authority = arc`: the primary's routing control Off and the DR side's On, in one ARC
+    transaction, through each of the cluster's endpoints until one answers; then records when
+    (measured after the call returned: the old primary's lease counts from no earlier). Once
+    recorded for this promotion, answers at once without calling ARC again. Records the writer
+    authority in the table first when the monitor has not (a workflow started by hand)."""
+    settings = _arc_settings(cfg, "take_authority")
+    store.set_authority(now)
+    switched = store.arc_switch()
+    if switched is None:
+        arc.Arc(aws, settings.endpoints).take(settings.primary_control, settings.dr_control)
+        switched = store.record_arc_switch(clock())
+    return {"ready": True, "switched_at": switched}
+
+
+def await_lease(cfg, aws, store, now):
+    """`authority = arc`: ready once LEASE_WAIT_SECONDS have passed since the switch, by when the
+    old primary has fenced itself, whether or not it could read ARC."""
+    _arc_settings(cfg, "await_lease")
+    switched = store.arc_switch()
+    if switched is None:
+        return _waiting("the authority has not been taken in ARC")
+    if now < switched + cfg.lease_wait:
+        return _waiting(f"the old primary's lease: {switched + cfg.lease_wait - now:.0f} s more")
+    return {"ready": True}
 
 
 def await_standalone(cfg, aws, store, now):
@@ -132,6 +192,8 @@ def announce(cfg, aws, store, now):
 
 
 STEPS = {
+    "take_authority": take_authority,
+    "await_lease": await_lease,
     "ensure_promoted": ensure_promoted,
     "await_standalone": await_standalone,
     "promote_secret": promote_secret,

@@ -259,3 +259,15 @@ def test_lease_errors_name_the_variable(change, message):
             env[key] = value
     with pytest.raises(ConfigError, match=message):
         lease_config(env)
+
+
+def test_the_workflow_reads_arc_settings_only_when_arc_endpoints_is_set():
+    cfg = failover_config(FAILOVER)
+    assert (cfg.arc, cfg.lease_wait) == (None, None)
+    assert failover_config(dict(FAILOVER, ARC_ENDPOINTS=" ", LEASE_WAIT_SECONDS="x")).arc is None
+    cfg = failover_config(dict(FAILOVER, LEASE_WAIT_SECONDS="120", **ARC))
+    assert cfg.arc == lease_config(LEASE).arc and cfg.lease_wait == 120.0
+    with pytest.raises(ConfigError, match="LEASE_WAIT_SECONDS is required"):
+        failover_config(dict(FAILOVER, **ARC))
+    with pytest.raises(ConfigError, match="DR_CONTROL_ARN is required"):
+        failover_config(dict(FAILOVER, LEASE_WAIT_SECONDS="120", **dict(ARC, DR_CONTROL_ARN="")))

@@ -7,8 +7,10 @@ import io
 import json
 import zipfile
 
+import arc_stub
 import boto3
 import pytest
+from arc_stub import DR_CONTROL, ENDPOINTS, PRIMARY_CONTROL, error, taken
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from moto import mock_aws
@@ -18,7 +20,7 @@ from test_config import FAILOVER
 from test_monitor import TABLE, create_table
 
 from drgen_lambda import adapters, workflow
-from drgen_lambda.config import failover_config
+from drgen_lambda.config import ArcSettings, ConfigError, failover_config
 
 CFG = failover_config(FAILOVER)
 
@@ -390,3 +392,146 @@ def test_a_forwarded_event_is_recorded_at_rds_time_not_at_its_arrival(world):
 def test_an_unreadable_or_future_event_time_counts_as_its_arrival(sent):
     event = {"time": sent}
     assert workflow.event_time(event, NOW) == NOW
+
+
+# authority = arc: the workflow's own steps before ensure_promoted.
+
+
+def with_arc(world, answers):
+    """The world's workflow with ARC settings, and an Aws whose ARC clients answer from `answers`."""
+    cfg, _, _ = world
+    session = arc_stub.Session(answers)
+    aws = adapters.Aws(session=session)
+    cfg = cfg._replace(arc=ArcSettings(ENDPOINTS, PRIMARY_CONTROL, DR_CONTROL), lease_wait=120.0)
+    return cfg, aws, adapters.Store(aws, TABLE), session
+
+
+URLS = [url for url, _ in ENDPOINTS]
+
+
+def test_take_authority_switches_arc_once_and_records_when_after_the_call(world):
+    cfg, aws, store, session = with_arc(world, {URLS[0]: [taken()]})
+    store.set_authority(NOW)
+    answer = workflow.take_authority(cfg, aws, store, NOW, clock=lambda: NOW + 7)
+    assert answer == {"ready": True, "switched_at": NOW + 7}
+    session.assert_all_answered()
+    # Again (Step Functions retries, or the state machine is run again): no second call.
+    assert workflow.handle({"step": "take_authority"}, cfg, aws, store, NOW + 60) == answer
+    assert store.arc_switch() == NOW + 7
+    # Nothing was promoted by it.
+    assert replica().get("ReadReplicaSourceDBInstanceIdentifier")
+
+
+def test_take_authority_records_the_writer_authority_when_the_monitor_has_not(world):
+    cfg, aws, store, _ = with_arc(world, {URLS[0]: [taken()]})
+    assert workflow.take_authority(cfg, aws, store, NOW, clock=lambda: NOW + 1)["ready"]
+    assert store.promotion() == NOW and store.arc_switch() == NOW + 1
+
+
+def test_take_authority_tries_every_endpoint_and_records_nothing_when_none_answers(world):
+    throttled = error("update_routing_control_states", "ThrottlingException", 429)
+    cfg, aws, store, session = with_arc(world, {url: [throttled] for url in URLS})
+    with pytest.raises(adapters.AwsError) as raised:
+        workflow.handle({"step": "take_authority"}, cfg, aws, store, NOW)
+    assert raised.value.unreachable and sorted(session.made) == sorted(URLS)
+    assert store.arc_switch() is None
+
+
+def test_a_safety_rule_that_refuses_the_switch_is_an_error_tried_nowhere_else(world):
+    refused = error("update_routing_control_states", "ConflictException", 409)
+    cfg, aws, store, session = with_arc(world, {url: [refused] for url in URLS})
+    with pytest.raises(adapters.AwsError) as raised:
+        workflow.take_authority(cfg, aws, store, NOW)
+    assert not raised.value.unreachable and raised.value.code == "ConflictException"
+    assert len(session.made) == 1 and store.arc_switch() is None
+
+
+def test_await_lease_waits_for_the_switch_then_for_the_lease(world):
+    cfg, aws, store, _ = with_arc(world, {URLS[0]: [taken()]})
+    assert workflow.handle({"step": "await_lease"}, cfg, aws, store, NOW) == {
+        "ready": False,
+        "waiting_for": "the authority has not been taken in ARC",
+    }
+    workflow.take_authority(cfg, aws, store, NOW, clock=lambda: NOW + 5)
+    answer = workflow.await_lease(cfg, aws, store, NOW + 124)
+    assert answer == {"ready": False, "waiting_for": "the old primary's lease: 1 s more"}
+    assert workflow.await_lease(cfg, aws, store, NOW + 125) == {"ready": True}
+    assert workflow.await_lease(cfg, aws, store, NOW + 999) == {"ready": True}
+
+
+def test_a_new_promotion_after_a_failback_takes_the_authority_in_arc_again(world):
+    cfg, aws, store, session = with_arc(world, {URLS[0]: [taken(), taken()]})
+    workflow.take_authority(cfg, aws, store, NOW, clock=lambda: NOW + 1)
+    store.clear_authority()
+    assert store.arc_switch() is None
+    assert workflow.await_lease(cfg, aws, store, NOW + 999)["ready"] is False
+    assert workflow.take_authority(cfg, aws, store, NOW + 500, clock=lambda: NOW + 501)["switched_at"] == NOW + 501
+    session.assert_all_answered()
+
+
+def test_the_arc_steps_need_the_arc_settings(world):
+    for name in ("take_authority", "await_lease"):
+        with pytest.raises(ConfigError, match=f"ARC_ENDPOINTS is required for the {name} step"):
+            step(world, name)
+
+
+def test_a_switch_is_recorded_once_per_promotion(world):
+    _, _, store = world
+    with pytest.raises(LookupError, match="no promotion is recorded"):
+        store.record_arc_switch(NOW)
+    store.set_authority(NOW)
+    assert store.record_arc_switch(NOW + 1) == NOW + 1
+    assert store.record_arc_switch(NOW + 2) == NOW + 1
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "PutItem"),
+        EndpointConnectionError(endpoint_url="https://dynamodb"),
+    ],
+    ids=["refused", "unreachable"],
+)
+def test_a_failed_switch_record_is_an_error(world, monkeypatch, failure):
+    _, aws, store = world
+    store.set_authority(NOW)
+    client = aws._client("dynamodb")
+
+    def put_item(**kwargs):
+        raise failure
+
+    monkeypatch.setattr(client, "put_item", put_item)
+    with pytest.raises(adapters.AwsError, match="dynamodb.put_item"):
+        store.record_arc_switch(NOW)
+
+
+def test_in_arc_mode_ensure_promoted_waits_for_the_lease_then_promotes_once(world, monkeypatch):
+    cfg, aws, store, _ = with_arc(world, {URLS[0]: [taken()]})
+    # The monitor recorded the authority before it started the workflow: no promotion yet.
+    store.set_authority(NOW)
+    assert workflow.ensure_promoted(cfg, aws, store, NOW) == {
+        "ready": False,
+        "waiting_for": "the authority has not been taken in ARC",
+    }
+    workflow.take_authority(cfg, aws, store, NOW, clock=lambda: NOW + 2)
+    answer = workflow.ensure_promoted(cfg, aws, store, NOW + 60)
+    assert answer["ready"] is False and "lease" in answer["waiting_for"]
+    assert replica().get("ReadReplicaSourceDBInstanceIdentifier")
+    assert workflow.ensure_promoted(cfg, aws, store, NOW + 122) == {"ready": True, "promoted": True}
+    assert not replica().get("ReadReplicaSourceDBInstanceIdentifier")
+    assert store.fence()["promote_called_at"] == NOW + 122
+    monkeypatch.setattr(aws, "promote", lambda *a: pytest.fail("promoted twice"))
+    assert workflow.ensure_promoted(cfg, aws, store, NOW + 180) == {"ready": True, "promoted": True}
+
+
+def test_in_arc_mode_ensure_promoted_waits_for_a_busy_replica(world, monkeypatch):
+    cfg, aws, store, _ = with_arc(world, {URLS[0]: [taken()]})
+    workflow.take_authority(cfg, aws, store, NOW, clock=lambda: NOW)
+    monkeypatch.setattr(
+        aws,
+        "instance",
+        lambda i, region=None: {"ReadReplicaSourceDBInstanceIdentifier": "x", "DBInstanceStatus": "backing-up"},
+    )
+    answer = workflow.ensure_promoted(cfg, aws, store, NOW + 500)
+    assert answer["ready"] is False and "backing-up" in answer["waiting_for"]
+    assert "promote_called_at" not in store.fence()
