@@ -109,6 +109,9 @@ class MonitorConfig(NamedTuple):
     region: str
     backup_retention: int
     rules: Any  # an fsm.Rules
+    # `authority = arc`: the workflow takes the authority in ARC, waits out the old primary's
+    # lease and promotes; the monitor records the authority and starts it, and never promotes.
+    authority: str = "table"
 
 
 def _mode(env):
@@ -139,11 +142,19 @@ def monitor_config(env: Mapping[str, str]) -> MonitorConfig:
     # The manual failover goes through the monitor's promote command, which records the writer
     # authority before it calls PromoteReadReplica (the rendered RUNBOOK.md, "Manual failover").
     function = env.get("AWS_LAMBDA_FUNCTION_NAME", "").strip() or "<the monitor function>"
+    authority = _authority(env)
+    does = (
+        "starts the workflow that takes the authority in ARC, waits out the old primary's lease and promotes"
+        if authority == "arc"
+        else "promotes the replica and starts the fence"
+    )
     command = (
         f'echo \'{{"command": "promote"}}\' > promote.json && aws lambda invoke --region {region} '
         f"--function-name {function} --payload fileb://promote.json promoted.json"
-        " (the monitor records the writer authority, promotes the replica and starts the fence)"
+        f" (the monitor records the writer authority, {does})"
     )
+    # In ARC mode the promotion starts only after the lease wait: its bound counts that too.
+    lease_wait = _lease_wait(env) if authority == "arc" else 0.0
     target = _target(env)
     interval = float(_number(env, "PROBE_INTERVAL_SECONDS", 1, 30))
     run_seconds = float(_number(env, "RUN_SECONDS", 0, 3600))
@@ -178,13 +189,14 @@ def monitor_config(env: Mapping[str, str]) -> MonitorConfig:
             # Between two runs: the schedule's rest, one interval, a probe that timed out, and the
             # calls of a slow tick (the budget's allowance for them, src/rto.rs).
             max_gap=schedule - run_seconds + interval + 2 * target.timeout + TICK_CALLS_SECONDS,
-            promotion_bound=float(_number(env, "PROMOTION_BOUND_SECONDS", 60, 86400, default=1800)),
+            promotion_bound=float(_number(env, "PROMOTION_BOUND_SECONDS", 60, 86400, default=1800)) + lease_wait,
             # The primary region is silent when neither its guard's report nor its observer's
             # `alive` beat nor the heartbeat is younger than this; without it (no guard rendered)
             # the decision has one path, the confirm window.
             silence_seconds=_silence(env),
             guard_gap=_guard_gap(env),
         ),
+        authority=authority,
     )
 
 
@@ -247,6 +259,15 @@ class FailoverConfig(NamedTuple):
 
 def _lease_wait(env):
     return float(_number(env, "LEASE_WAIT_SECONDS", 10, 3600))
+
+
+def _authority(env):
+    """Where the writer authority is: in ARC's routing controls (arc) or in the state table
+    (table, the default)."""
+    value = env.get("AUTHORITY", "").strip() or "table"
+    if value not in ("table", "arc"):
+        raise ConfigError(f"AUTHORITY must be table or arc, not {value!r}")
+    return value
 
 
 def failover_config(env: Mapping[str, str]) -> FailoverConfig:

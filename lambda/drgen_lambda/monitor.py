@@ -6,6 +6,12 @@ replica, its lag, the primary-region heartbeat and the open recovery events when
 needs them, feeds that observation to `fsm.step`, carries out the actions, publishes what it saw
 (the writer authority among it) and saves the state. Every AWS and PostgreSQL call is in an
 adapter; nothing here decides.
+
+With AUTHORITY=arc the writer authority is in ARC's routing controls, which the monitor cannot
+reach from its VPC: where it would call PromoteReadReplica it records the authority in the table
+and starts the workflow, which takes the authority in ARC, waits out the old primary's lease and
+only then promotes. The monitor never calls PromoteReadReplica in that mode, and leaves calling
+it again to the workflow.
 """
 
 import os
@@ -151,11 +157,19 @@ class Monitor:
             name = "failover-" + uuid.uuid4().hex
             payload["execution"] = self.aws.start_failover(cfg.state_machine_arn, name, payload)
         except adapters.AwsError as e:
-            self._page(
-                "drgen: failover workflow did not start",
-                f"The replica is promoted, but the workflow that fences the old primary did not start ({e}). "
-                "Start it by hand (see the RUNBOOK) and fence the old primary.",
-            )
+            if self._arc:
+                self._page(
+                    "drgen: failover workflow did not start",
+                    f"The writer authority is recorded as DR, but the workflow that takes it in ARC, waits out "
+                    f"the old primary's lease and promotes the replica did not start ({e}). Nothing is promoted "
+                    "until it runs: start it by hand (see the RUNBOOK).",
+                )
+            else:
+                self._page(
+                    "drgen: failover workflow did not start",
+                    f"The replica is promoted, but the workflow that fences the old primary did not start ({e}). "
+                    "Start it by hand (see the RUNBOOK) and fence the old primary.",
+                )
         return payload
 
     def _record_authority(self, state):
@@ -171,6 +185,11 @@ class Monitor:
                 self._page("drgen: writer authority not recorded", f"Recording the writer authority failed ({e}).")
             return False
         return True
+
+    @property
+    def _arc(self):
+        """The writer authority is in ARC: the workflow promotes, never the monitor."""
+        return self.cfg.authority == "arc"
 
     def _call_promote(self, state):
         """PromoteReadReplica. No answer (the call may have reached RDS) or a promotion already
@@ -213,10 +232,14 @@ class Monitor:
                 if not self._record_authority(before):
                     return before
                 self.publish(state, force=True)
-                self._call_promote(state)
+                if not self._arc:
+                    self._call_promote(state)
                 self._announce(action.subject, self._start_workflow(action.message))
             elif action.kind == "promote_again":
-                self._call_promote(state)
+                if self._arc:
+                    log("info", "promote_again_skipped", reason="authority = arc: the workflow promotes")
+                else:
+                    self._call_promote(state)
             elif action.kind == "start_workflow":
                 self._record_authority(state)
                 self._announce(action.subject, self._start_workflow(action.message))
@@ -286,7 +309,8 @@ class Monitor:
         as a replica for minutes, and the observers and the next run must already know), then calls
         PromoteReadReplica (a call that does not answer, or finds a promotion under way, counts as
         started), then starts the workflow that fences the old primary and moves the secret. The
-        next scheduled run adopts the promotion from the recorded authority."""
+        next scheduled run adopts the promotion from the recorded authority. With AUTHORITY=arc
+        it does not call PromoteReadReplica: the workflow it starts promotes after the lease."""
         cfg = self.cfg
         owner = "manual-promote"
         if not self.store.acquire(owner, self.clock(), 60):
@@ -303,6 +327,9 @@ class Monitor:
                 self.aws.put_metrics(cfg.namespace, [("WriterIsDr", 1, "None")], [])
             except adapters.AwsError as e:
                 log("error", "publish_failed", error=str(e))
+            if self._arc:
+                self._announce("drgen: failover started by hand", self._start_workflow("manual failover"))
+                return {"action": "workflow started", "replica": cfg.replica_id, "authority": "arc"}
             try:
                 self.aws.promote(cfg.replica_id, cfg.backup_retention)
             except adapters.AwsError as e:

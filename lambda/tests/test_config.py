@@ -271,3 +271,15 @@ def test_the_workflow_reads_arc_settings_only_when_arc_endpoints_is_set():
         failover_config(dict(FAILOVER, **ARC))
     with pytest.raises(ConfigError, match="DR_CONTROL_ARN is required"):
         failover_config(dict(FAILOVER, LEASE_WAIT_SECONDS="120", **dict(ARC, DR_CONTROL_ARN="")))
+
+
+def test_the_monitor_in_arc_mode_bounds_the_promotion_after_the_lease_wait():
+    cfg = monitor_config(MONITOR)
+    assert cfg.authority == "table" and "promotes the replica and starts the fence" in cfg.rules.manual_command
+    cfg = monitor_config(dict(MONITOR, AUTHORITY="arc", LEASE_WAIT_SECONDS="120"))
+    assert cfg.authority == "arc" and cfg.rules.promotion_bound == 1800 + 120
+    assert "takes the authority in ARC, waits out the old primary's lease" in cfg.rules.manual_command
+    with pytest.raises(ConfigError, match="LEASE_WAIT_SECONDS is required"):
+        monitor_config(dict(MONITOR, AUTHORITY="arc"))
+    with pytest.raises(ConfigError, match="AUTHORITY must be table or arc, not 'dynamo'"):
+        monitor_config(dict(MONITOR, AUTHORITY="dynamo"))

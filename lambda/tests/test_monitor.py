@@ -622,3 +622,52 @@ def test_a_failed_run_is_logged_and_raised_without_a_page(world, capsys):
         monitor.serve(m, {}, "req-1")
     assert "notify" not in aws.names()
     assert '"event": "run_failed"' in capsys.readouterr().out
+
+
+# AUTHORITY=arc: the workflow takes the authority in ARC, waits out the lease and promotes.
+
+
+def arc_mode(cfg):
+    return cfg._replace(authority="arc")
+
+
+def test_in_arc_mode_the_automatic_failover_records_the_authority_and_starts_the_workflow_without_promoting(world):
+    cfg = arc_mode(world)
+    clock = Clock()
+    caught_up(cfg, clock)
+    put_lag(250)
+    aws = Recording()
+    assert make(cfg, aws=aws, clock=clock).run("run")["phase"] == fsm.PROMOTING
+    assert "promote" not in aws.names() and is_replica()
+    assert adapters.Store(adapters.Aws(), TABLE).authority_is_dr() and published("WriterIsDr") == 1
+    assert "start_failover" in aws.names()
+    executions = boto3.client("stepfunctions").list_executions(stateMachineArn=cfg.state_machine_arn)
+    assert len(executions["executions"]) == 1
+    # Minutes later RDS still reports an available replica (the workflow waits out the lease):
+    # the monitor does not call PromoteReadReplica again either.
+    for minute in range(3):
+        clock.sleep(60)
+        aws = Recording()
+        assert make(cfg, aws=aws, clock=clock).run(f"later-{minute}")["phase"] == fsm.PROMOTING
+        assert "promote" not in aws.names()
+    assert is_replica()
+
+
+def test_in_arc_mode_the_manual_failover_starts_the_workflow_and_never_promotes(world):
+    cfg = arc_mode(world)
+    aws = Recording()
+    m = make(cfg, aws=aws)
+    assert m.promote_by_hand() == {"action": "workflow started", "replica": REPLICA, "authority": "arc"}
+    assert "promote" not in aws.names() and is_replica()
+    assert "start_failover" in aws.names() and adapters.Store(adapters.Aws(), TABLE).authority_is_dr()
+    assert m.promote_by_hand()["action"] == "already"
+    assert "promote" not in aws.names()
+
+
+def test_in_arc_mode_a_workflow_that_does_not_start_pages_that_nothing_is_promoted(world):
+    cfg = arc_mode(world)
+    aws = Recording(fail={"start_failover"})
+    make(cfg, aws=aws).promote_by_hand()
+    pages = [c[1][2] for c in aws.calls if c[0] == "notify" and c[1][1] == "drgen: failover workflow did not start"]
+    assert len(pages) == 1 and "Nothing is promoted until it runs" in pages[0]
+    assert "promote" not in aws.names()
