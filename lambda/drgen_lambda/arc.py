@@ -33,13 +33,14 @@ class Arc:
     client per endpoint, made with the Aws adapter's session and
     client configuration (timeouts and retries) when first needed."""
 
-    def __init__(self, aws, endpoints, start=None):
+    def __init__(self, aws, endpoints, start=None, config=None):
         if not endpoints:
             raise ValueError("an ARC cluster has at least one endpoint")
         self._aws = aws
         self._endpoints = [(str(url), str(region)) for url, region in endpoints]
         self._next = secrets.randbelow(len(self._endpoints)) if start is None else start % len(self._endpoints)
         self._clients = {}
+        self._config = aws._config if config is None else config
 
     def _client(self, index):
         if index not in self._clients:
@@ -48,7 +49,7 @@ class Arc:
                 "route53-recovery-cluster",
                 endpoint_url=url,
                 region_name=region,
-                config=self._aws._config,
+                config=self._config,
             )
         return self._clients[index]
 

@@ -190,6 +190,7 @@ def monitor_config(env: Mapping[str, str]) -> MonitorConfig:
             # calls of a slow tick (the budget's allowance for them, src/rto.rs).
             max_gap=schedule - run_seconds + interval + 2 * target.timeout + TICK_CALLS_SECONDS,
             promotion_bound=float(_number(env, "PROMOTION_BOUND_SECONDS", 60, 86400, default=1800)) + lease_wait,
+            authority_wait=lease_wait,
             # The primary region is silent when neither its guard's report nor its observer's
             # `alive` beat nor the heartbeat is younger than this; without it (no guard rendered)
             # the decision has one path, the confirm window.

@@ -73,6 +73,10 @@ class Rules(NamedTuple):
     short_confirm: float = 50.0
     guard_wait: float = 60.0
     stream_quiet: float = 10.0
+    # With the ARC authority, the workflow promotes only this long after the promotion began (it
+    # takes the authority, then waits out the old primary's lease): the fence and the call's
+    # progress are judged from then. 0 with the table authority.
+    authority_wait: float = 0.0
 
 
 class Replica(NamedTuple):
@@ -733,7 +737,7 @@ def _promoting(state, obs, rules):
     started = state["promoted_at"] if state["promoted_at"] is not None else obs.now
     if obs.primary_reachable:
         actions.extend(_split_brain(state, obs, rules))
-    elif obs.now - started >= FENCE_GRACE:
+    elif obs.now - started >= FENCE_GRACE + rules.authority_wait:
         actions.extend(_fence_late(state, obs, rules))
     return actions + _progress(state, obs, rules)
 
@@ -744,7 +748,7 @@ def _progress(state, obs, rules):
     actions = []
     started = state["promoted_at"] if state["promoted_at"] is not None else obs.now
     replica = obs.replica
-    last_call = state["pages"].get("promote-call", started)
+    last_call = state["pages"].get("promote-call", started + rules.authority_wait)
     if replica is not None and replica.is_replica and replica.status == "available" and obs.now - last_call >= 60:
         state["pages"]["promote-call"] = obs.now
         # Once the old primary is confirmed fenced it takes no writes, whatever else it does.

@@ -188,19 +188,37 @@ class Keeper:
 
     def _fence(self, state, action):
         """Deny-all group, then reboot (cutting the open sessions); `fenced_at` once both are
-        done. A failure is logged and the next tick tries again."""
+        done. It pages when this fence replaced the primary's groups, or when an earlier attempt
+        paged its failure; a primary that has the deny-all group already (an earlier run fenced it
+        and its record was lost, or its reboot failed) is rebooted again without a second page. A
+        failure pages at most once per repage interval (the primary may be taking writes the DR
+        side will not have), and the next tick tries again."""
         cfg = self.cfg
         try:
             instance = self.aws.instance(cfg.primary_id)
             groups = [g["VpcSecurityGroupId"] for g in instance.get("VpcSecurityGroups", [])]
-            if groups != [cfg.fence_group]:
+            replaced = groups != [cfg.fence_group]
+            if replaced:
                 self.aws.fence(None, cfg.primary_id, cfg.fence_group, immediately=True)
             self.aws.reboot(None, cfg.primary_id)
         except adapters.AwsError as e:
             log("error", "fence_failed", operation=e.operation, error=str(e))
+            for page in _page(
+                state,
+                self.clock(),
+                Rules(cfg.lease_seconds),
+                key="fence-failed",
+                subject="drgen: primary NOT fenced: its region's RDS API failed",
+                message=f"The primary must fence itself ({action.subject.removeprefix('drgen: ')}), but {e}. "
+                "It may be taking writes that the DR side will not have: fence it by hand from wherever its "
+                "region's API answers (RUNBOOK). The keeper tries again on every tick.",
+            ):
+                self._page(page.subject, page.message)
             return state
+        failed_before = "fence-failed" in state["pages"]
         state = dict(state, fenced_at=self.clock())
-        self._page(action.subject, action.message)
+        if replaced or failed_before:
+            self._page(action.subject, action.message)
         return state
 
     def tick(self, state):

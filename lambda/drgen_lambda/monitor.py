@@ -10,8 +10,9 @@ adapter; nothing here decides.
 With AUTHORITY=arc the writer authority is in ARC's routing controls, which the monitor cannot
 reach from its VPC: where it would call PromoteReadReplica it records the authority in the table
 and starts the workflow, which takes the authority in ARC, waits out the old primary's lease and
-only then promotes. The monitor never calls PromoteReadReplica in that mode, and leaves calling
-it again to the workflow.
+only then promotes. The monitor makes no first promotion call in that mode; it calls again, as in
+the other, when RDS still reports an available replica, and only once the workflow has recorded
+its switch in ARC and the lease wait has passed since.
 """
 
 import os
@@ -191,6 +192,17 @@ class Monitor:
         """The writer authority is in ARC: the workflow promotes, never the monitor."""
         return self.cfg.authority == "arc"
 
+    def _lease_waited(self):
+        """With the ARC authority: whether the workflow has taken it and the old primary's lease
+        has been waited out since, so that a promotion call that RDS refused or lost may be made
+        again. An unreadable record is a no."""
+        try:
+            switched = self.store.arc_switch()
+        except adapters.AwsError as e:
+            log("warning", "arc_switch_unreadable", error=str(e))
+            return False
+        return switched is not None and self.clock() >= switched + self.cfg.rules.authority_wait
+
     def _call_promote(self, state):
         """PromoteReadReplica. No answer (the call may have reached RDS) or a promotion already
         under way counts as started; a refusal pages, at most once per repage interval."""
@@ -236,8 +248,8 @@ class Monitor:
                     self._call_promote(state)
                 self._announce(action.subject, self._start_workflow(action.message))
             elif action.kind == "promote_again":
-                if self._arc:
-                    log("info", "promote_again_skipped", reason="authority = arc: the workflow promotes")
+                if self._arc and not self._lease_waited():
+                    log("info", "promote_again_skipped", reason="authority = arc: not taken in ARC and waited out")
                 else:
                     self._call_promote(state)
             elif action.kind == "start_workflow":

@@ -39,6 +39,28 @@ def _promote(cfg, aws):
     return None
 
 
+def _promote_once(cfg, aws, store, now):
+    """`authority = arc`: the promotion call, recorded before it is made (RDS reports a replica for
+    minutes after it accepted one); an answer that did not come, or a promotion already under
+    way, counts as started. A refusal raises: Step Functions retries, then pages, and the monitor
+    calls again every minute once the lease wait has passed."""
+    instance = aws.instance(cfg.replica_id)
+    if not instance.get("ReadReplicaSourceDBInstanceIdentifier"):
+        store.mark_fence(promote_called_at=now)
+        return None
+    status = instance.get("DBInstanceStatus")
+    if status != "available":
+        return _waiting(f"the replica is {status}; PromoteReadReplica needs it available")
+    store.mark_fence(promote_called_at=now)
+    try:
+        aws.promote(cfg.replica_id, cfg.backup_retention)
+    except adapters.AwsError as e:
+        if not (e.unreachable or "InvalidDBInstanceState" in str(e)):
+            raise
+        log("warning", "promotion_call_unanswered", error=str(e))
+    return None
+
+
 def ensure_promoted(cfg, aws, store, now):
     """Promotes the replica unless that has already started, and publishes the writer authority.
 
@@ -56,10 +78,9 @@ def ensure_promoted(cfg, aws, store, now):
         if not lease["ready"]:
             return lease
         if "promote_called_at" not in store.fence():
-            waiting = _promote(cfg, aws)
+            waiting = _promote_once(cfg, aws, store, now)
             if waiting:
                 return waiting
-            store.mark_fence(promote_called_at=now)
     elif not store.authority_is_dr():
         waiting = _promote(cfg, aws)
         if waiting:
@@ -75,7 +96,7 @@ def _arc_settings(cfg, step):
     return cfg.arc
 
 
-def take_authority(cfg, aws, store, now, clock=time.time):
+def take_authority(cfg, aws, store, now, clock=None):
     """`authority = arc`: the primary's routing control Off and the DR side's On, in one ARC
     transaction, through each of the cluster's endpoints until one answers; then records when
     (measured after the call returned: the old primary's lease counts from no earlier). Once
@@ -85,8 +106,11 @@ def take_authority(cfg, aws, store, now, clock=time.time):
     store.set_authority(now)
     switched = store.arc_switch()
     if switched is None:
-        arc.Arc(aws, settings.endpoints).take(settings.primary_control, settings.dr_control)
-        switched = store.record_arc_switch(clock())
+        # One attempt of at most GUARD_CALL_SECONDS per endpoint, as the recovery budget counts
+        # the switch (src/rto.rs, ARC_ENDPOINTS): a slow endpoint hands over to the next.
+        cluster = arc.Arc(aws, settings.endpoints, config=adapters.GUARD_CLIENT)
+        cluster.take(settings.primary_control, settings.dr_control)
+        switched = store.record_arc_switch((clock or time.time)())
     return {"ready": True, "switched_at": switched}
 
 

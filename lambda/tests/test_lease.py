@@ -352,3 +352,45 @@ def test_the_lease_package_imports_with_its_own_sources_only(tmp_path):
     code = "import sys, drgen_lambda.lease; print(' '.join(sorted(n for n in sys.modules if 'drgen' in n)))"
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True, capture_output=True, text=True)
     assert out.stdout.split() == sorted(["drgen_lambda"] + ["drgen_lambda." + n[:-3] for n in LEASE_PACKAGE[1:]])
+
+
+def test_a_fence_that_fails_pages_through_the_repage_throttle(world, monkeypatch):
+    clock = Clock()
+    k, _ = keeper(world._replace(run_seconds=59, tick_seconds=10), {URLS[0]: [state(DR_CONTROL, "On")] * 4}, clock)
+
+    pages = []
+    failing = [True]
+    real = k.aws.instance
+
+    def instance(instance_id, region=None):
+        if failing[0]:
+            raise adapters.AwsError("rds.describe_db_instances", "Could not connect to the endpoint URL")
+        return real(instance_id, region)
+
+    monkeypatch.setattr(k.aws, "instance", instance)
+    monkeypatch.setattr(k.aws, "notify", lambda topic, subject, message: pages.append(subject))
+    assert k.run() == {"ticks": 4, "verdicts": [lease.DR_HOLDS] * 4, "fenced": False}
+    assert pages == ["drgen: primary NOT fenced: its region's RDS API failed"]
+    assert "fence-failed" in record()["pages"]
+    # Its region's API answers again: fenced, and a page says so after the failure's.
+    failing[0] = False
+    clock.sleep(60)
+    k.cluster = arc.Arc(k.aws, world.arc.endpoints, start=0)
+    k.cluster._clients = {}
+    k.cluster._aws = k.aws
+    k.cluster._aws._session = arc_stub.Session({URLS[0]: [state(DR_CONTROL, "On")]})
+    k.cfg = world._replace(run_seconds=1)
+    assert k.run()["fenced"] is True
+    assert pages[-1] == "drgen: primary fenced itself, ARC names DR"
+
+
+def test_a_primary_found_fenced_is_rebooted_again_without_a_second_page(world):
+    clock = Clock()
+    k, _ = keeper(world._replace(run_seconds=1), {URLS[0]: [state(DR_CONTROL, "On")]}, clock)
+    k.run()
+    # Its record is lost (a table copy impaired, say): the next run fences again.
+    adapters.Store(adapters.Aws(), TABLE).keep_lease({"confirmed_at": None, "fenced_at": None, "pages": {}})
+    clock.sleep(60)
+    k, _ = keeper(world._replace(run_seconds=1), {URLS[0]: [state(DR_CONTROL, "On")]}, clock)
+    assert k.run()["fenced"] is True
+    assert "fence" not in k.aws.names and "reboot" in k.aws.names and "notify" not in k.aws.names

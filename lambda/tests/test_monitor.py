@@ -671,3 +671,40 @@ def test_in_arc_mode_a_workflow_that_does_not_start_pages_that_nothing_is_promot
     pages = [c[1][2] for c in aws.calls if c[0] == "notify" and c[1][1] == "drgen: failover workflow did not start"]
     assert len(pages) == 1 and "Nothing is promoted until it runs" in pages[0]
     assert "promote" not in aws.names()
+
+
+def test_in_arc_mode_the_monitor_calls_again_only_after_the_switch_and_the_lease_wait(world):
+    cfg = arc_mode(world)
+    cfg = cfg._replace(rules=cfg.rules._replace(authority_wait=120.0))
+    clock = Clock()
+    caught_up(cfg, clock)
+    put_lag(250)
+    assert make(cfg, clock=clock).run("run")["phase"] == fsm.PROMOTING
+    store = adapters.Store(adapters.Aws(), TABLE)
+    # The lease wait and a minute more have passed, but the workflow has not taken the
+    # authority in ARC: no call.
+    clock.sleep(200)
+    aws = Recording()
+    make(cfg, aws=aws, clock=clock).run("no-switch")
+    assert "promote" not in aws.names() and is_replica()
+    # Switched now: not before the lease wait has passed since the switch.
+    store.record_arc_switch(clock())
+    clock.sleep(70)
+    aws = Recording()
+    make(cfg, aws=aws, clock=clock).run("within-the-wait")
+    assert "promote" not in aws.names()
+    clock.sleep(60)
+    aws = Recording()
+    make(cfg, aws=aws, clock=clock).run("after-the-wait")
+    assert "promote" in aws.names() and not is_replica()
+
+
+def test_in_arc_mode_an_unreadable_switch_record_means_no_call(world, monkeypatch):
+    cfg = arc_mode(world)
+    m = make(cfg)
+
+    def unreadable():
+        raise adapters.AwsError("dynamodb.get_item", "InternalServerError")
+
+    monkeypatch.setattr(m.store, "arc_switch", unreadable)
+    assert m._lease_waited() is False

@@ -535,3 +535,45 @@ def test_in_arc_mode_ensure_promoted_waits_for_a_busy_replica(world, monkeypatch
     answer = workflow.ensure_promoted(cfg, aws, store, NOW + 500)
     assert answer["ready"] is False and "backing-up" in answer["waiting_for"]
     assert "promote_called_at" not in store.fence()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [ReadTimeoutError(endpoint_url="https://rds"), "InvalidDBInstanceState: a promotion is under way"],
+    ids=["timeout", "under-way"],
+)
+def test_in_arc_mode_a_promotion_call_without_an_answer_counts_as_started(world, monkeypatch, answer):
+    cfg, aws, store, _ = with_arc(world, {URLS[0]: [taken()]})
+    workflow.take_authority(cfg, aws, store, NOW, clock=lambda: NOW)
+    calls = []
+
+    def promote(*args):
+        calls.append(args)
+        raise adapters.AwsError("rds.promote_read_replica", answer)
+
+    monkeypatch.setattr(aws, "promote", promote)
+    assert workflow.ensure_promoted(cfg, aws, store, NOW + 200) == {"ready": True, "promoted": True}
+    assert len(calls) == 1 and store.fence()["promote_called_at"] == NOW + 200
+
+
+def test_in_arc_mode_a_refused_promotion_call_raises_after_recording_it(world, monkeypatch):
+    cfg, aws, store, _ = with_arc(world, {URLS[0]: [taken()]})
+    workflow.take_authority(cfg, aws, store, NOW, clock=lambda: NOW)
+
+    def promote(*args):
+        raise adapters.AwsError("rds.promote_read_replica", "AccessDenied")
+
+    monkeypatch.setattr(aws, "promote", promote)
+    with pytest.raises(adapters.AwsError, match="AccessDenied"):
+        workflow.ensure_promoted(cfg, aws, store, NOW + 200)
+    # Recorded before the call: the monitor calls again once the lease wait has passed.
+    assert store.fence()["promote_called_at"] == NOW + 200
+
+
+def test_in_arc_mode_a_replica_standalone_already_is_not_promoted_again(world, monkeypatch):
+    cfg, aws, store, _ = with_arc(world, {URLS[0]: [taken()]})
+    workflow.take_authority(cfg, aws, store, NOW, clock=lambda: NOW)
+    monkeypatch.setattr(aws, "instance", lambda i, region=None: {"DBInstanceStatus": "available"})
+    monkeypatch.setattr(aws, "promote", lambda *a: pytest.fail("promoted a standalone instance"))
+    assert workflow.ensure_promoted(cfg, aws, store, NOW + 200) == {"ready": True, "promoted": True}
+    assert store.fence()["promote_called_at"] == NOW + 200
