@@ -15,6 +15,7 @@ fn main() {
         ("guard", lambda_zip::GUARD),
         ("monitor", lambda_zip::MONITOR),
         ("failover", lambda_zip::FAILOVER),
+        ("lease", lambda_zip::LEASE),
     ] {
         let files: Vec<(&str, Vec<u8>)> = sources
             .iter()

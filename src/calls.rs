@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::naming::Function;
 
 /// The resources a call may name; `render::calls` resolves each to a Terraform expression.
-pub const RESOURCES: [&str; 10] = [
+pub const RESOURCES: [&str; 11] = [
     "any",
     "metric_namespace",
     "state_table",
@@ -21,6 +21,7 @@ pub const RESOURCES: [&str; 10] = [
     "default_bus",
     "topic",
     "rotation_function",
+    "routing_controls",
 ];
 
 /// The declaration as committed.
@@ -46,6 +47,8 @@ pub enum CallRegion {
     Own,
     /// The primary region, whatever the function's region.
     Primary,
+    /// The regional endpoints of the Route 53 ARC cluster, reached from outside any VPC.
+    Cluster,
 }
 
 /// One group of calls on one resource, which becomes one IAM statement.
@@ -103,7 +106,7 @@ impl Declaration {
 
     fn check(self) -> Result<Self, String> {
         for (function, calls) in &self.functions {
-            if !["observer", "guard", "monitor", "failover"].contains(&function.as_str()) {
+            if !["observer", "guard", "monitor", "failover", "lease"].contains(&function.as_str()) {
                 return Err(format!("functions.{function}: not a drgen function"));
             }
             for call in calls {
@@ -150,7 +153,8 @@ mod tests {
     #[test]
     fn the_committed_declaration_reads() {
         let d = parse(SOURCE).unwrap();
-        for f in [Function::Observer, Function::Guard, Function::Monitor, Function::Failover] {
+        for f in [Function::Observer, Function::Guard, Function::Monitor, Function::Failover, Function::Lease]
+        {
             assert!(!d.calls(f).is_empty(), "{}", f.word());
         }
     }

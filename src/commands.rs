@@ -139,11 +139,9 @@ fn validate(args: &ModelArgs) -> Result<ExitCode> {
         model.rto_target_seconds
     );
     println!(
-        "promotion starts: within {} s while the primary region speaks ({} s until the first failed probe + {} s confirm window + {} s calls); within {} s once it is silent ({}), target {} s",
+        "promotion starts: within {} s while the primary region speaks ({}); within {} s once it is silent ({}), target {} s",
         model.rto.long_path_seconds(),
-        model.rto.first_miss,
-        model.rto.confirm,
-        model.rto.tick_calls,
+        model.rto.long_path_formula(),
         model.rto.short_path_seconds(),
         model.rto.short_path_formula(),
         model.rto_target_seconds

@@ -300,6 +300,54 @@ pub struct FailoverConfig {
     /// none, so that an account on the new-account concurrency quota can apply; API Gateway
     /// throttling caps what callers can cost the observers.
     pub observer_reserved_concurrency: Option<u32>,
+    /// Where the writer authority lives: `table` (default: the failover state table, a DynamoDB
+    /// global table) or `arc` (two Route 53 ARC routing controls; the old primary fences itself
+    /// when it loses them).
+    pub authority: Authority,
+    /// The ARC cluster and lease, with `authority = "arc"`.
+    pub arc: Option<ArcConfig>,
+}
+
+/// Where the writer authority lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Authority {
+    /// An item in the failover state table, written by the DR-region monitor.
+    Table,
+    /// Two Route 53 ARC routing controls (primary, DR) on a cluster of five regional endpoints.
+    Arc,
+}
+
+/// The Route 53 ARC cluster that holds the writer authority, and the lease.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ArcConfig {
+    /// An existing cluster (`arn:aws:route53-recovery-control::ACCOUNT:cluster/ID`); a cluster
+    /// is billed by the hour and can serve many applications. Unset: drgen creates one.
+    pub cluster_arn: Option<String>,
+    /// The existing cluster's five endpoints, as its DescribeCluster lists them; only with
+    /// `cluster_arn` (Terraform has no data source that reads them).
+    pub cluster_endpoints: Vec<ClusterEndpoint>,
+    /// Seconds the primary region may go without reading the routing controls before it fences
+    /// its own primary (10 to 300). The DR side waits this, plus the time to notice and fence,
+    /// after it takes the authority and before it promotes.
+    pub lease_seconds: u32,
+}
+
+impl Default for ArcConfig {
+    fn default() -> Self {
+        Self { cluster_arn: None, cluster_endpoints: Vec::new(), lease_seconds: 30 }
+    }
+}
+
+/// One regional endpoint of an ARC cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterEndpoint {
+    /// `https://....route53-recovery-cluster.REGION.amazonaws.com/v1`
+    pub endpoint: String,
+    /// The endpoint's region.
+    pub region: String,
 }
 
 impl Default for FailoverConfig {
@@ -323,6 +371,8 @@ impl Default for FailoverConfig {
             lambda_runtime: "python3.12".into(),
             observer_access_logs: false,
             observer_reserved_concurrency: None,
+            authority: Authority::Table,
+            arc: None,
         }
     }
 }

@@ -64,10 +64,62 @@ pub struct Explanation {
     pub resources: BTreeMap<String, BTreeMap<String, usize>>,
     pub rto: RtoTable,
     pub decision: Decision,
+    /// Where the writer authority lives and what holding it costs.
+    pub authority: AuthoritySummary,
     /// The health check that guards the PRIMARY record.
     pub dns: HealthGraph,
     pub rpo: String,
     pub warnings: Vec<String>,
+}
+
+/// The writer authority: the failover state table, or Route 53 ARC routing controls.
+#[derive(Debug, Serialize)]
+pub struct AuthoritySummary {
+    /// `table` or `arc`.
+    pub kind: &'static str,
+    /// With ARC: `created` (drgen creates the cluster) or `shared` (an existing one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease_seconds: Option<u32>,
+    /// After taking the authority in ARC, the DR side waits this long before it promotes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease_wait_seconds: Option<u32>,
+    /// What a full inter-region partition does.
+    pub full_partition: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<String>,
+}
+
+fn authority(m: &Topology) -> AuthoritySummary {
+    let Some(arc) = &m.failover.arc else {
+        return AuthoritySummary {
+            kind: "table",
+            cluster: None,
+            lease_seconds: None,
+            lease_wait_seconds: None,
+            full_partition: "the DR side cannot tell it from a regional outage: automatic mode promotes, and the old primary keeps serving the sessions that still reach it until the partition heals and the workflow fences it (a documented limit; authority = \"arc\" removes it)".into(),
+            cost: None,
+        };
+    };
+    let wait = m.failover.lease_wait_seconds().unwrap_or_default();
+    AuthoritySummary {
+        kind: "arc",
+        cluster: Some(match arc.cluster {
+            crate::model::ArcCluster::Create => "created",
+            crate::model::ArcCluster::Existing { .. } => "shared",
+        }),
+        lease_seconds: Some(arc.lease_seconds),
+        lease_wait_seconds: Some(wait),
+        full_partition: format!(
+            "the DR side takes the authority in ARC (reachable from both sides through any of its five regional endpoints) and promotes {wait} s later; the old primary's lease keeper reads the routing controls every {} s and fences its own primary (deny-all security group, reboot) when they name DR or cannot be read for {} s",
+            m.failover.guard_interval_seconds, arc.lease_seconds
+        ),
+        cost: Some(match arc.cluster {
+            crate::model::ArcCluster::Create => "an ARC cluster is billed by the hour whether used or not (see the Route 53 pricing page), and one cluster can host the control panels of many applications: share one with failover.arc.cluster_arn".into(),
+            crate::model::ArcCluster::Existing { .. } => "the shared cluster's hourly price is paid once for all the applications on it; this rendering adds a control panel, two routing controls and two safety rules".into(),
+        }),
+    }
 }
 
 /// Switches that change what is rendered.
@@ -226,6 +278,7 @@ impl Explanation {
                 ),
             },
             decision: decision(m),
+            authority: authority(m),
             dns: HealthGraph::new(m),
             rpo: format!(
                 "Replication is asynchronous: a failover loses the commits the replica had not received when the primary failed. While both are reachable the monitor samples WAL positions (primary pg_current_wal_lsn, replica pg_last_wal_receive_lsn) every {every} s and keeps how far behind the replica was; it promotes automatically only when that is at most {budget} s (commits made within one sampling interval before the failure are not counted). Above that, or unknown, it pages with the command that promotes by hand.",
@@ -331,6 +384,18 @@ impl Explanation {
             let _ = writeln!(s, "  - {line}");
         }
         let _ = writeln!(s, "  Limit: {}", decision.limit);
+        let a = &self.authority;
+        let _ = writeln!(s, "\nWriter authority ({})", a.kind);
+        if let (Some(lease), Some(wait)) = (a.lease_seconds, a.lease_wait_seconds) {
+            let _ = writeln!(
+                s,
+                "  lease {lease} s; the DR side waits {wait} s after taking it before it promotes"
+            );
+        }
+        let _ = writeln!(s, "  full inter-region partition: {}", a.full_partition);
+        if let Some(cost) = &a.cost {
+            let _ = writeln!(s, "  cost: {cost}");
+        }
         let graph = &self.dns;
         let _ = writeln!(
             s,

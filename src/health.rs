@@ -54,7 +54,7 @@ impl HealthGraph {
             role: "authority",
             side: None,
             address: "aws_route53_health_check.writer_authority[*]".into(),
-            kind: "CLOUDWATCH_METRIC",
+            kind: if m.failover.arc.is_some() { "RECOVERY_CONTROL" } else { "CLOUDWATCH_METRIC" },
             copies: AUTHORITY_COPIES,
             interval_seconds: 60,
             failure_threshold: 1,

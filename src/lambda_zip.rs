@@ -47,11 +47,23 @@ pub const MONITOR: &[&str] = &[
 pub const FAILOVER: &[&str] = &[
     "drgen_lambda/__init__.py",
     "drgen_lambda/adapters.py",
+    "drgen_lambda/arc.py",
     "drgen_lambda/config.py",
     "drgen_lambda/fsm.py",
     "drgen_lambda/guard.py",
     "drgen_lambda/logs.py",
     "drgen_lambda/workflow.py",
+];
+
+/// The sources of the primary-region lease keeper's package (the ARC authority), relative to
+/// `lambda/`: nothing of the decision's code, which it does not run.
+pub const LEASE: &[&str] = &[
+    "drgen_lambda/__init__.py",
+    "drgen_lambda/adapters.py",
+    "drgen_lambda/arc.py",
+    "drgen_lambda/config.py",
+    "drgen_lambda/lease.py",
+    "drgen_lambda/logs.py",
 ];
 
 /// 1980-01-01 00:00:00 in MS-DOS date and time format: the earliest a zip can say.

@@ -197,6 +197,24 @@ pub struct Failover {
     pub lambda_runtime: String,
     pub observer_reserved_concurrency: Option<u32>,
     pub observer_access_logs: bool,
+    /// Where the writer authority lives: None for the failover state table, or the ARC cluster.
+    pub arc: Option<ArcAuthority>,
+}
+
+/// The writer authority in two Route 53 ARC routing controls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArcAuthority {
+    pub cluster: ArcCluster,
+    pub lease_seconds: u32,
+}
+
+/// The ARC cluster that hosts the routing controls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArcCluster {
+    /// drgen creates one.
+    Create,
+    /// An existing cluster and its regional endpoints (URL, region).
+    Existing { arn: String, endpoints: Vec<(String, AwsRegion)> },
 }
 
 /// Seconds a monitor run leaves free at the end of its schedule period, so that the next run
@@ -225,6 +243,24 @@ impl Failover {
         let interval = self.guard_interval_seconds.max(1);
         let last_tick = GUARD_RUN_SECONDS.saturating_sub(tick) / interval * interval;
         (60 + GUARD_DELAY_SECONDS + tick + REPORT_REPLICATION_SECONDS).saturating_sub(last_tick)
+    }
+
+    /// The worst case of one tick of the primary-region lease keeper: two routing-control reads
+    /// that each try every cluster endpoint, then the write of its confirmation.
+    pub fn keeper_tick_seconds(&self) -> u32 {
+        use crate::rto::{ARC_ENDPOINTS, GUARD_CALL_SECONDS};
+        2 * ARC_ENDPOINTS * GUARD_CALL_SECONDS + GUARD_CALL_SECONDS
+    }
+
+    /// How long the DR side waits, after it has taken the authority in ARC, before it promotes:
+    /// the lease, then the longest the keeper may take to notice that the lease ran out (from
+    /// its last confirming tick to the next run's first tick, that run starting late and the tick
+    /// taking its worst case), then the fence taking effect. None with the table authority.
+    pub fn lease_wait_seconds(&self) -> Option<u32> {
+        use crate::rto::{GUARD_DELAY_SECONDS, LEASE_FENCE_SECONDS};
+        self.arc.as_ref().map(|a| {
+            a.lease_seconds + 60 + GUARD_DELAY_SECONDS + self.keeper_tick_seconds() + LEASE_FENCE_SECONDS
+        })
     }
 
     /// How long one monitor run observes: its schedule period less the slack.
@@ -270,6 +306,9 @@ fn rto_inputs(f: &Failover, d: &Dns) -> RtoInputs {
         probe_timeout_seconds: f.probe_timeout_seconds,
         confirm_seconds: f.confirm_seconds,
         silence_seconds: f.silence_seconds,
+        authority_wait_seconds: f
+            .lease_wait_seconds()
+            .map_or(0, |wait| wait + crate::rto::ARC_ENDPOINTS * crate::rto::GUARD_CALL_SECONDS),
     }
 }
 
@@ -391,7 +430,17 @@ impl Topology {
                         ),
                     );
                 }
-                if rto.short_path_seconds() > config.rto_target_seconds {
+                if rto.short_path_seconds() > config.rto_target_seconds && f.arc.is_some() {
+                    c.push(
+                        "failover.arc.lease_seconds",
+                        format!(
+                            "a silent primary region promotes within {} s ({}), above rto_target_seconds {} s: with the ARC authority the DR side waits the lease and the time to fence before it promotes; raise rto_target_seconds or lower failover.arc.lease_seconds",
+                            rto.short_path_seconds(),
+                            rto.short_path_formula(),
+                            config.rto_target_seconds,
+                        ),
+                    );
+                } else if rto.short_path_seconds() > config.rto_target_seconds {
                     c.push(
                         "failover.silence_seconds",
                         format!(

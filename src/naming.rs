@@ -59,10 +59,12 @@ pub enum Role {
     StateReplication,
     EventForwarding,
     Guard,
+    /// The primary-region lease keeper (ARC authority).
+    Lease,
 }
 
 impl Role {
-    pub const ALL: [Role; 10] = [
+    pub const ALL: [Role; 11] = [
         Role::FlowLogs,
         Role::RdsMonitoring,
         Role::Observer,
@@ -73,6 +75,7 @@ impl Role {
         Role::StateReplication,
         Role::EventForwarding,
         Role::Guard,
+        Role::Lease,
     ];
 
     fn word(self) -> &'static str {
@@ -87,6 +90,7 @@ impl Role {
             Role::Backup => "backup",
             Role::StateReplication => "s3-repl",
             Role::Guard => "guard",
+            Role::Lease => "lease",
         }
     }
 }
@@ -99,6 +103,9 @@ pub enum Function {
     Guard,
     Monitor,
     Failover,
+    /// The primary-region lease keeper: fences its own primary when the ARC routing controls
+    /// name DR or cannot be read for the lease time.
+    Lease,
 }
 
 impl Function {
@@ -108,6 +115,7 @@ impl Function {
             Function::Guard => "guard",
             Function::Monitor => "monitor",
             Function::Failover => "failover",
+            Function::Lease => "lease",
         }
     }
 }
@@ -136,6 +144,12 @@ impl Names {
     /// A per-region name with a purpose, such as a security group or an event rule.
     pub fn regional_purpose(&self, purpose: &str, side: Side) -> AwsName {
         self.name(&format!("{purpose}-{}", side.label()), 64, "EventBridge rule or security group name")
+    }
+
+    /// A Route 53 ARC cluster, control panel, routing control or safety rule (1 to 64
+    /// characters).
+    pub fn arc(&self, what: &str) -> AwsName {
+        self.name(what, 64, "Route 53 ARC name")
     }
 
     pub fn db_identifier(&self, side: Side) -> AwsName {
@@ -327,6 +341,7 @@ impl Names {
                 self.function(Function::Monitor, side),
                 self.function(Function::Failover, side),
                 self.function(Function::Guard, side),
+                self.function(Function::Lease, side),
                 self.rotation_function(side),
                 self.rotation_stack(side),
                 self.regional_purpose("fenced", side),
@@ -345,6 +360,8 @@ impl Names {
                 self.dead_letter_queue(Function::Monitor, side),
                 self.dead_letter_queue(Function::Failover, side),
                 self.dead_letter_queue(Function::Guard, side),
+                self.dead_letter_queue(Function::Lease, side),
+                self.rule("lease-schedule", side),
                 self.rule("guard-schedule", side),
                 self.rule("monitor-schedule", side),
                 self.rule("observer-schedule", side),

@@ -10,10 +10,12 @@ pub enum Package {
     Guard,
     Monitor,
     Failover,
+    Lease,
 }
 
 impl Package {
-    pub const ALL: [Package; 4] = [Package::Observer, Package::Guard, Package::Monitor, Package::Failover];
+    pub const ALL: [Package; 5] =
+        [Package::Observer, Package::Guard, Package::Monitor, Package::Failover, Package::Lease];
 
     /// The zip's path in the output directory.
     pub fn path(self) -> &'static str {
@@ -22,6 +24,7 @@ impl Package {
             Package::Guard => "lambda/guard.zip",
             Package::Monitor => "lambda/monitor.zip",
             Package::Failover => "lambda/failover.zip",
+            Package::Lease => "lambda/lease.zip",
         }
     }
 
@@ -32,6 +35,7 @@ impl Package {
             Package::Guard => "drgen_lambda.guard_run.handler",
             Package::Monitor => "drgen_lambda.monitor.handler",
             Package::Failover => "drgen_lambda.workflow.handler",
+            Package::Lease => "drgen_lambda.lease.handler",
         }
     }
 
@@ -42,6 +46,7 @@ impl Package {
             Package::Guard => include_bytes!(concat!(env!("OUT_DIR"), "/guard.zip")),
             Package::Monitor => include_bytes!(concat!(env!("OUT_DIR"), "/monitor.zip")),
             Package::Failover => include_bytes!(concat!(env!("OUT_DIR"), "/failover.zip")),
+            Package::Lease => include_bytes!(concat!(env!("OUT_DIR"), "/lease.zip")),
         }
     }
 }
@@ -57,6 +62,7 @@ mod tests {
             Package::Guard => lambda_zip::GUARD,
             Package::Monitor => lambda_zip::MONITOR,
             Package::Failover => lambda_zip::FAILOVER,
+            Package::Lease => lambda_zip::LEASE,
         }
     }
 

@@ -55,6 +55,16 @@ pub const SHORT_CONFIRM_SECONDS: u32 = 50;
 /// failing, must not look silent between two of its observer's beats.
 pub const MIN_SILENCE_SECONDS: u32 = OBSERVER_BEAT_SECONDS + SPEAKER_SLACK_SECONDS;
 
+/// The regional endpoints of an ARC cluster: every read or change of a routing control tries
+/// each in turn until one answers (https://docs.aws.amazon.com/r53recovery/latest/dg/routing-control.update.api.html).
+pub const ARC_ENDPOINTS: u32 = 5;
+
+/// From the lease keeper's decision to fence until the old primary accepts no more commits:
+/// ModifyDBInstance to the deny-all security group and RebootDBInstance, both in its own region.
+/// AWS documents no bound for either to take effect; a stated allowance, not a measurement
+/// (it needs a real account).
+pub const LEASE_FENCE_SECONDS: u32 = 30;
+
 /// The plain values the budget is computed from (the model provides them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RtoInputs {
@@ -69,6 +79,9 @@ pub struct RtoInputs {
     pub probe_timeout_seconds: u32,
     pub confirm_seconds: u32,
     pub silence_seconds: u32,
+    /// With the ARC authority: taking it (every endpoint tried) and the lease wait before the
+    /// promotion call; 0 with the table authority.
+    pub authority_wait_seconds: u32,
 }
 
 /// Standard-resolution CloudWatch metrics, the only kind Route 53 health checks accept.
@@ -102,6 +115,9 @@ pub struct RtoBudget {
     pub silence: u32,
     /// The promotion call of the short path.
     pub promotion_call: u32,
+    /// With the ARC authority: taking it and the lease wait, between the decision and the
+    /// promotion call (the workflow makes the call then); 0 with the table authority.
+    pub authority_wait: u32,
     /// What moves DNS.
     pub switch: DnsSwitch,
 }
@@ -130,6 +146,7 @@ impl RtoBudget {
             authority: AUTHORITY_DELAY_SECONDS,
             silence: f.silence_seconds,
             promotion_call: PROMOTION_CALL_SECONDS,
+            authority_wait: f.authority_wait_seconds,
             switch: f.switch,
         }
     }
@@ -169,9 +186,22 @@ impl RtoBudget {
     /// The long path, taken while the primary region speaks: the DR side promotes only after the
     /// guard has said `unreachable` for the whole confirm window (its `recovering` vetoes), so
     /// from the failure: the monitor's first failed probe, the confirm window, the deciding
-    /// tick's calls.
+    /// tick's calls; with the ARC authority, then taking it and the lease wait.
     pub fn long_path_seconds(&self) -> u32 {
-        self.first_miss + self.confirm + self.tick_calls
+        self.first_miss + self.confirm + self.tick_calls + self.authority_wait
+    }
+
+    /// The terms of `long_path_seconds`.
+    pub fn long_path_formula(&self) -> String {
+        let arc = if self.authority_wait > 0 {
+            format!(" + {} s taking the ARC authority and its lease", self.authority_wait)
+        } else {
+            String::new()
+        };
+        format!(
+            "{} s until the first failed probe + {} s confirm window + {} s calls{arc}",
+            self.first_miss, self.confirm, self.tick_calls
+        )
     }
 
     /// The short path, taken when the primary region falls silent (a regional outage) while the
@@ -181,9 +211,9 @@ impl RtoBudget {
     /// by then or ends later; the next tick comes within `first_miss`; then the promotion call's
     /// first attempt. The tick's reads of the DR region's own table and APIs, and a retried
     /// promotion call, are not in this bound: it assumes the DR region, which is up, answers at
-    /// once.
+    /// once. With the ARC authority, taking it and the lease wait come before the call.
     pub fn short_path_seconds(&self) -> u32 {
-        self.short_wait() + self.first_miss + self.promotion_call
+        self.short_wait() + self.first_miss + self.authority_wait + self.promotion_call
     }
 
     /// Until both conditions of the short path hold: the region's silence and the DR side's own
@@ -199,8 +229,13 @@ impl RtoBudget {
         } else {
             format!("{} first failed probe and {} own window", self.first_miss, SHORT_CONFIRM_SECONDS)
         };
+        let arc = if self.authority_wait > 0 {
+            format!(" + {} taking the ARC authority and its lease", self.authority_wait)
+        } else {
+            String::new()
+        };
         format!(
-            "{wait} + {} until the monitor's next probe + {} PromoteReadReplica",
+            "{wait} + {} until the monitor's next probe{arc} + {} PromoteReadReplica",
             self.first_miss, self.promotion_call
         )
     }

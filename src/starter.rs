@@ -30,6 +30,7 @@ fn example(path: &str) -> Option<&'static str> {
         "dr.client_cidrs" => Some("client_cidrs = [\"10.1.0.0/16\"]"),
         "dns.zone_name" => Some("zone_name = \"trading-db-prod.internal\""),
         "failover.observer_reserved_concurrency" => Some("observer_reserved_concurrency = 5"),
+        "failover.arc" => Some("arc {\n  lease_seconds = 30\n}"),
         "primary.existing_network" | "dr.existing_network" => Some(
             "existing_network {\n  vpc_id          = \"vpc-0123456789abcdef0\"\n  subnet_ids      = [\"subnet-0123456789abcdef0\", \"subnet-0123456789abcdef1\"]\n  route_table_ids = [\"rtb-0123456789abcdef0\"]\n}",
         ),

@@ -10,9 +10,10 @@ use drgen::config::Config;
 use drgen::model::Topology;
 
 const DOCS: [&str; 2] = ["README.md", "RUNBOOK.md"];
-const EXAMPLES: [Option<&str>; 6] = [
+const EXAMPLES: [Option<&str>; 7] = [
     None,
     Some("examples/after-failover.hcl"),
+    Some("examples/arc-authority.hcl"),
     Some("examples/cloudwatch-health-checks.hcl"),
     Some("examples/eu-regions.hcl"),
     Some("examples/existing-network.hcl"),
@@ -300,6 +301,7 @@ const SERVICE_OF: &[(&str, &str)] = &[
     ("aws_iam_", "IAM (roles and inline policies)"),
     ("aws_kms_", "KMS"),
     ("aws_lambda_", "Lambda"),
+    ("aws_route53recoverycontrolconfig_", "Route 53 Application Recovery Controller"),
     ("aws_route53_", "Route 53"),
     ("aws_route_table", "VPC"),
     ("aws_route", "VPC"),

@@ -12,9 +12,10 @@ use drgen::model::Topology;
 use drgen::output::FileSet;
 use drgen::render::{render_layout, Layout};
 
-const CONFIGS: [Option<&str>; 6] = [
+const CONFIGS: [Option<&str>; 7] = [
     None,
     Some("examples/after-failover.hcl"),
+    Some("examples/arc-authority.hcl"),
     Some("examples/cloudwatch-health-checks.hcl"),
     Some("examples/eu-regions.hcl"),
     Some("examples/existing-network.hcl"),

@@ -229,7 +229,7 @@ fn path_findings(r: &Rendering) -> Vec<String> {
             if !happens(&environment, call.when.as_ref()) {
                 continue;
             }
-            if call.region != CallRegion::Own && side != "primary" {
+            if call.region == CallRegion::Cluster || (call.region != CallRegion::Own && side != "primary") {
                 findings.push(format!(
                     "{who}: {} calls another region from inside a VPC, which has no path there",
                     call.sid

@@ -7,13 +7,29 @@ use std::fmt;
 use ipnet::Ipv4Net;
 
 use super::{
-    instance_memory_bytes, Backup, Database, Dns, EnvSuffix, Failover, Monitoring, Network, Region, Side,
-    LOG_RETENTIONS, RUNTIMES,
+    instance_memory_bytes, ArcAuthority, ArcCluster, Backup, Database, Dns, EnvSuffix, Failover, Monitoring,
+    Network, Region, Side, LOG_RETENTIONS, RUNTIMES,
 };
 use crate::config::{Config, ExistingNetwork, RegionConfig, DEFAULT_SUBNET_PREFIX};
 use crate::error::FieldError;
 use crate::naming::Names;
 use crate::region::AwsRegion;
+use crate::rto::ARC_ENDPOINTS;
+
+/// `arn:aws:route53-recovery-control::<12 digits>:cluster/<id>`.
+fn is_cluster_arn(arn: &str) -> bool {
+    let Some(rest) = arn.strip_prefix("arn:aws:route53-recovery-control::") else {
+        return false;
+    };
+    let Some((account, id)) = rest.split_once(":cluster/") else {
+        return false;
+    };
+    account.len() == 12
+        && account.chars().all(|c| c.is_ascii_digit())
+        && !id.is_empty()
+        && id.len() <= 64
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
 
 /// Collects every problem instead of stopping at the first.
 #[derive(Default)]
@@ -422,6 +438,86 @@ impl Checker {
         })
     }
 
+    /// The ARC authority, or None for the table authority; a wrong field is pushed as a problem
+    /// (and the caller builds no model).
+    fn arc(&mut self, f: &crate::config::FailoverConfig) -> Option<ArcAuthority> {
+        use crate::config::Authority;
+        let before = self.problems.len();
+        let arc = match (f.authority, &f.arc) {
+            (Authority::Table, None) => return None,
+            (Authority::Table, Some(_)) => {
+                self.push(
+                    "failover.arc",
+                    "applies only with failover.authority = \"arc\"; remove it or set the authority",
+                );
+                return None;
+            }
+            (Authority::Arc, arc) => arc.clone().unwrap_or_default(),
+        };
+        self.range("failover.arc.lease_seconds", arc.lease_seconds, 10, 300);
+        let cluster = match &arc.cluster_arn {
+            None => {
+                if !arc.cluster_endpoints.is_empty() {
+                    self.push(
+                        "failover.arc.cluster_endpoints",
+                        "applies only with failover.arc.cluster_arn; a cluster drgen creates has its endpoints read by Terraform",
+                    );
+                }
+                ArcCluster::Create
+            }
+            Some(arn) => {
+                if !is_cluster_arn(arn) {
+                    self.push(
+                        "failover.arc.cluster_arn",
+                        format!(
+                            "`{}` is not an ARC cluster ARN; use arn:aws:route53-recovery-control::ACCOUNT:cluster/ID (12-digit account, id of letters, digits and hyphens)",
+                            arn.escape_debug()
+                        ),
+                    );
+                }
+                let n = arc.cluster_endpoints.len();
+                if n != ARC_ENDPOINTS as usize {
+                    self.push(
+                        "failover.arc.cluster_endpoints",
+                        format!("has {n} entries; give the cluster's {ARC_ENDPOINTS} endpoints, as DescribeCluster lists them (each endpoint and its region)"),
+                    );
+                }
+                let mut endpoints = Vec::new();
+                for (i, e) in arc.cluster_endpoints.iter().enumerate() {
+                    let field = format!("failover.arc.cluster_endpoints[{i}]");
+                    let region = self.field(&format!("{field}.region"), AwsRegion::parse(&e.region));
+                    let host_ok = region.as_ref().is_some_and(|r| {
+                        let suffix = format!(".route53-recovery-cluster.{}.amazonaws.com/v1", r.name());
+                        e.endpoint
+                            .strip_prefix("https://")
+                            .and_then(|rest| rest.strip_suffix(&suffix))
+                            .is_some_and(|host| {
+                                !host.is_empty()
+                                    && host.len() <= 63
+                                    && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                            })
+                    });
+                    if region.is_some() && !host_ok {
+                        self.push(
+                            format!("{field}.endpoint"),
+                            format!(
+                                "`{}` is not a cluster endpoint of {}; use https://HOST.route53-recovery-cluster.{}.amazonaws.com/v1",
+                                e.endpoint.escape_debug(),
+                                e.region,
+                                e.region
+                            ),
+                        );
+                    }
+                    if let Some(region) = region {
+                        endpoints.push((e.endpoint.clone(), region));
+                    }
+                }
+                ArcCluster::Existing { arn: arn.clone(), endpoints }
+            }
+        };
+        (self.problems.len() == before).then_some(ArcAuthority { cluster, lease_seconds: arc.lease_seconds })
+    }
+
     pub(super) fn failover(&mut self, f: &crate::config::FailoverConfig) -> Option<Failover> {
         let before = self.problems.len();
         self.one_of("failover.request_interval_seconds", f.request_interval_seconds, &[10, 30]);
@@ -468,6 +564,7 @@ impl Checker {
                 ),
             );
         }
+        let arc = self.arc(f);
         (self.problems.len() == before).then(|| Failover {
             health_check_mode: f.health_check_mode,
             request_interval_seconds: f.request_interval_seconds,
@@ -486,6 +583,7 @@ impl Checker {
             lambda_runtime: f.lambda_runtime.clone(),
             observer_reserved_concurrency: f.observer_reserved_concurrency,
             observer_access_logs: f.observer_access_logs,
+            arc,
         })
     }
 

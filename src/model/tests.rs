@@ -585,3 +585,89 @@ fn the_backup_windows_must_not_overlap_the_maintenance_window() {
 fn the_default_zone_carries_the_suffix() {
     assert_eq!(check(&Config::default()).unwrap().dns.zone_name, "trading-db-prod.internal");
 }
+
+fn arc(f: impl FnOnce(&mut crate::config::ArcConfig)) -> Config {
+    with(|c| {
+        c.rto_target_seconds = 600;
+        c.failover.authority = crate::config::Authority::Arc;
+        let mut arc = crate::config::ArcConfig::default();
+        f(&mut arc);
+        c.failover.arc = Some(arc);
+    })
+}
+
+fn endpoint(host: &str, region: &str) -> crate::config::ClusterEndpoint {
+    crate::config::ClusterEndpoint {
+        endpoint: format!("https://{host}.route53-recovery-cluster.{region}.amazonaws.com/v1"),
+        region: region.into(),
+    }
+}
+
+#[test]
+fn the_arc_authority_is_checked_field_by_field() {
+    let m = check(&arc(|_| {})).unwrap();
+    let a = m.failover.arc.as_ref().unwrap();
+    assert_eq!((a.lease_seconds, &a.cluster), (30, &crate::model::ArcCluster::Create));
+    // The lease wait: the lease, a whole minute and a late run, the keeper's slowest tick and the
+    // fence's allowance.
+    assert_eq!(m.failover.lease_wait_seconds(), Some(30 + 60 + 20 + 33 + 30));
+    rejects(
+        &with(|c| c.failover.arc = Some(crate::config::ArcConfig::default())),
+        "failover.arc",
+        "only with failover.authority = \"arc\"",
+    );
+    rejects(&arc(|a| a.lease_seconds = 5), "failover.arc.lease_seconds", "10 to 300");
+    rejects(
+        &arc(|a| a.cluster_endpoints = vec![endpoint("a", "us-east-1")]),
+        "failover.arc.cluster_endpoints",
+        "only with failover.arc.cluster_arn",
+    );
+    rejects(
+        &arc(|a| a.cluster_arn = Some("arn:aws:route53-recovery-control::1234:cluster/x".into())),
+        "failover.arc.cluster_arn",
+        "not an ARC cluster ARN",
+    );
+    let regions = ["us-east-1", "us-west-2", "eu-west-1", "ap-northeast-1", "ap-southeast-2"];
+    let five = |a: &mut crate::config::ArcConfig| {
+        a.cluster_arn = Some("arn:aws:route53-recovery-control::123456789012:cluster/0a1b-2c".into());
+        a.cluster_endpoints = regions.iter().map(|r| endpoint("host-a1", r)).collect();
+    };
+    let shared = check(&arc(five)).unwrap();
+    assert!(
+        matches!(&shared.failover.arc.unwrap().cluster, crate::model::ArcCluster::Existing { endpoints, .. } if endpoints.len() == 5)
+    );
+    rejects(
+        &arc(|a| {
+            five(a);
+            a.cluster_endpoints.pop();
+        }),
+        "failover.arc.cluster_endpoints",
+        "has 4 entries",
+    );
+    rejects(
+        &arc(|a| {
+            five(a);
+            a.cluster_endpoints[2].endpoint =
+                "https://host.route53-recovery-cluster.us-east-1.amazonaws.com/v1".into();
+        }),
+        "failover.arc.cluster_endpoints[2].endpoint",
+        "not a cluster endpoint of eu-west-1",
+    );
+    rejects(
+        &arc(|a| {
+            five(a);
+            a.cluster_endpoints[0].region = "mars-1".into();
+        }),
+        "failover.arc.cluster_endpoints[0].region",
+        "",
+    );
+}
+
+#[test]
+fn the_arc_lease_wait_counts_against_the_rto_target() {
+    rejects(
+        &with(|c| c.failover.authority = crate::config::Authority::Arc),
+        "failover.arc.lease_seconds",
+        "raise rto_target_seconds or lower failover.arc.lease_seconds",
+    );
+}

@@ -4,7 +4,7 @@
 
 use hcl::expr::Expression;
 
-use super::aws::{arn, Statement};
+use super::aws::{arn, Resources, Statement};
 use crate::calls::{declaration, Call, CallRegion};
 use crate::model::{Side, Topology};
 use crate::naming::Function;
@@ -29,7 +29,8 @@ pub fn made(function: Function, environment: &[(&'static str, Expression)]) -> V
 /// The region a call goes to.
 pub fn target(call: &Call, side: Side) -> Side {
     match call.region {
-        CallRegion::Own => side,
+        // The cluster's endpoints are in other regions; what the call names is global.
+        CallRegion::Own | CallRegion::Cluster => side,
         CallRegion::Primary => Side::Primary,
     }
 }
@@ -55,6 +56,15 @@ fn resource(m: &Topology, name: &str, region: Side) -> Expression {
     }
 }
 
+/// The IAM resources of a declared resource: both routing controls for `routing_controls`.
+fn resources(m: &Topology, name: &str, region: Side) -> Resources {
+    if name == "routing_controls" {
+        Resources(Side::BOTH.map(super::arc::control_arn).to_vec())
+    } else {
+        resource(m, name, region).into()
+    }
+}
+
 /// One IAM statement per declared call group.
 pub fn statements(m: &Topology, side: Side, calls: &[&Call]) -> Vec<Statement> {
     calls
@@ -63,7 +73,7 @@ pub fn statements(m: &Topology, side: Side, calls: &[&Call]) -> Vec<Statement> {
             let actions = call.iam_actions();
             let actions: Vec<&str> = actions.iter().map(String::as_str).collect();
             let statement =
-                Statement::allow(&call.sid, &actions, resource(m, &call.resource, target(call, side)));
+                Statement::allow(&call.sid, &actions, resources(m, &call.resource, target(call, side)));
             if call.resource == "metric_namespace" {
                 statement.when("StringEquals", "cloudwatch:namespace", [m.names.metric_namespace().expr()])
             } else {
@@ -80,7 +90,7 @@ pub fn endpoints(side: Side, calls: &[&Call]) -> (Vec<&'static str>, Vec<&'stati
     let mut gateway = Vec::new();
     for call in calls.iter().filter(|c| c.is_call()) {
         assert!(
-            target(call, side) == side,
+            target(call, side) == side && call.region != CallRegion::Cluster,
             "{}: a function in a VPC reaches only its own region's endpoints",
             call.sid
         );

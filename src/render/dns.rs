@@ -148,21 +148,24 @@ fn authority(m: &Topology, doc: &mut Doc) {
             missing: "ignore",
         },
     );
-    let check = health_check(
-        m,
-        "writer_authority",
-        "writer-authority",
-        Body::builder()
-            .add_attribute(("provider", provider(Side::Primary)))
-            .add_attribute(("count", u64::from(AUTHORITY_COPIES)))
-            .add_attribute(("type", "CLOUDWATCH_METRIC"))
+    let body = Body::builder()
+        .add_attribute(("provider", provider(Side::Primary)))
+        .add_attribute(("count", u64::from(AUTHORITY_COPIES)));
+    let body = if m.failover.arc.is_some() {
+        // Healthy while the primary's routing control is On: Route 53 evaluates it in its data
+        // plane, from the ARC cluster's state.
+        body.add_attribute(("type", "RECOVERY_CONTROL"))
+            .add_attribute(("routing_control_arn", super::arc::control_arn(Side::Primary)))
+    } else {
+        body.add_attribute(("type", "CLOUDWATCH_METRIC"))
             .add_attribute((
                 "cloudwatch_alarm_name",
                 r("aws_cloudwatch_metric_alarm.writer_authority.alarm_name"),
             ))
             .add_attribute(("cloudwatch_alarm_region", m.dr.region.name()))
-            .add_attribute(("insufficient_data_health_status", "LastKnownStatus")),
-    );
+            .add_attribute(("insufficient_data_health_status", "LastKnownStatus"))
+    };
+    let check = health_check(m, "writer_authority", "writer-authority", body);
     doc.add("dns.tf", [alarm_block, check]);
     doc.note(
         "dns.tf",
@@ -174,7 +177,11 @@ fn authority(m: &Topology, doc: &mut Doc) {
         "dns.tf",
         "resource",
         &["aws_route53_health_check", "writer_authority"],
-        "Three checks on the same alarm (child_healthchecks is a set, so one id twice would count once). LastKnownStatus: a check with no data keeps its last status, and a new check starts healthy (Route 53 API reference, HealthCheckConfig.InsufficientDataHealthStatus).",
+        if m.failover.arc.is_some() {
+            "Three checks on the primary's ARC routing control (child_healthchecks is a set, so one id twice would count once): healthy while it is On. The failover workflow turns it Off when the DR side takes the authority."
+        } else {
+            "Three checks on the same alarm (child_healthchecks is a set, so one id twice would count once). LastKnownStatus: a check with no data keeps its last status, and a new check starts healthy (Route 53 API reference, HealthCheckConfig.InsufficientDataHealthStatus)."
+        },
     );
 }
 

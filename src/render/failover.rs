@@ -104,6 +104,29 @@ fn workflow_function(m: &Topology, doc: &mut Doc) {
     let rotation =
         r("aws_serverlessapplicationrepository_cloudformation_stack.dr_rotation.outputs.RotationLambdaARN");
     let n = |v: u32| Expression::from(v.to_string());
+    let mut environment = vec![
+        ("PRIMARY_REGION", Expression::from(m.primary.region.name())),
+        ("PRIMARY_ID", super::database::identifier(m, Side::Primary)),
+        ("REPLICA_ID", rs("aws_db_instance", side, "identifier")),
+        ("FENCE_SECURITY_GROUP", r("aws_security_group.fenced.id")),
+        ("STATE_TABLE", r("aws_dynamodb_table.failover.name")),
+        ("METRIC_NAMESPACE", m.names.metric_namespace().expr()),
+        ("TOPIC_ARN", super::alerts::topic(side)),
+        ("EVENT_BUS", Expression::from("default")),
+        ("SECRET_ID", dr_secret_arn(m)),
+        ("ROTATION_FUNCTION_ARN", rotation),
+        ("ROTATION_DAYS", n(u32::from(m.database.password_rotation_days))),
+        ("BACKUP_RETENTION_DAYS", n(u32::from(m.database.backup_retention_days))),
+    ];
+    if let Some(wait) = m.failover.lease_wait_seconds() {
+        // The ARC authority: the workflow takes it in one transaction, then waits the lease.
+        environment.extend([
+            ("ARC_ENDPOINTS", super::arc::endpoints_json(m)),
+            ("PRIMARY_CONTROL_ARN", super::arc::control_arn(Side::Primary)),
+            ("DR_CONTROL_ARN", super::arc::control_arn(Side::Dr)),
+            ("LEASE_WAIT_SECONDS", n(wait)),
+        ]);
+    }
     functions::render(
         m,
         Spec {
@@ -114,20 +137,7 @@ fn workflow_function(m: &Topology, doc: &mut Doc) {
             description: "drgen failover workflow: promote, move the secret, fence the old primary",
             timeout_seconds: 60,
             reserved_concurrency: m.failover.observer_reserved_concurrency.map(|_| 2),
-            environment: vec![
-                ("PRIMARY_REGION", Expression::from(m.primary.region.name())),
-                ("PRIMARY_ID", super::database::identifier(m, Side::Primary)),
-                ("REPLICA_ID", rs("aws_db_instance", side, "identifier")),
-                ("FENCE_SECURITY_GROUP", r("aws_security_group.fenced.id")),
-                ("STATE_TABLE", r("aws_dynamodb_table.failover.name")),
-                ("METRIC_NAMESPACE", m.names.metric_namespace().expr()),
-                ("TOPIC_ARN", super::alerts::topic(side)),
-                ("EVENT_BUS", Expression::from("default")),
-                ("SECRET_ID", dr_secret_arn(m)),
-                ("ROTATION_FUNCTION_ARN", rotation),
-                ("ROTATION_DAYS", n(u32::from(m.database.password_rotation_days))),
-                ("BACKUP_RETENTION_DAYS", n(u32::from(m.database.backup_retention_days))),
-            ],
+            environment,
             egress: Vec::new(),
             in_vpc: false,
         },

@@ -3,6 +3,7 @@
 
 mod alarms;
 mod alerts;
+mod arc;
 mod aws;
 mod backend;
 mod backup;
@@ -15,6 +16,7 @@ mod failover;
 mod functions;
 mod guard;
 mod kms;
+mod lease;
 mod module;
 pub use guard::RESERVED_CONCURRENCY as GUARD_RESERVED_CONCURRENCY;
 pub use module::TAGGABLE;
@@ -246,9 +248,12 @@ pub fn render_layout(m: &Topology, layout: Layout) -> FileSet {
         monitor::render(m, &mut main);
         // What the primary region says about the primary, for the monitor's decision.
         guard::render(m, &mut main);
+        // With the ARC authority, the primary's own fence when it loses the authority.
+        lease::render(m, &mut main);
     }
     failover::render(m, &mut main);
     stepfunctions::render(m, &mut main);
+    arc::render(m, &mut main);
     dns::render(m, &mut main);
     for side in Side::BOTH {
         alarms::render(m, side, &mut main);
@@ -274,6 +279,10 @@ pub fn render_layout(m: &Topology, layout: Layout) -> FileSet {
         },
     );
     for package in Package::ALL {
+        // The lease keeper's package exists only with the function that runs it.
+        if package == Package::Lease && (m.failover.arc.is_none() || m.database.primary_retired) {
+            continue;
+        }
         files.add(package.path(), package.zip());
     }
 

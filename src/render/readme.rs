@@ -33,6 +33,7 @@ struct OutputReadme {
     reroute_formula: String,
     promotion_start: u32,
     destroyable: bool,
+    arc: bool,
 }
 
 pub fn render(m: &Topology) -> String {
@@ -63,6 +64,7 @@ pub fn render(m: &Topology) -> String {
         reroute_formula: m.rto.reroute_formula(),
         promotion_start: m.rto.promotion_start_seconds(),
         destroyable: m.destroyable,
+        arc: m.failover.arc.is_some(),
     }
     .render()
     .expect("the template renders every model")

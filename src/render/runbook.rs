@@ -267,17 +267,20 @@ pub fn render(m: &Topology, doc: &Doc, layout: super::Layout) -> String {
     let mut rows = Vec::new();
     for row in &pages.subjects {
         let shown = match row.from.as_str() {
-            "monitor" => !retired,
+            "monitor" | "lease keeper" => !retired,
             _ => true,
         } && match row.when.as_deref() {
             Some("manual") => m.failover.mode == FailoverMode::Manual,
             Some("dry-run") => m.failover.dry_run,
+            Some("arc") => m.failover.arc.is_some(),
             _ => true,
         };
+        // The lease keeper pages in its own region, the primary's.
+        let side = if row.from == "lease keeper" { Side::Primary } else { Side::Dr };
         if shown {
             rows.push(Row {
                 page: format!("`{}`", row.subject),
-                arrives: format!("`{}` ({}), from the {}", topic(Side::Dr), region(Side::Dr), row.from),
+                arrives: format!("`{}` ({}), from the {}", topic(side), region(side), row.from),
                 means: fill(&row.action.means, &values),
                 check: fill(&row.action.check, &values),
                 act: fill(&row.action.act, &values),

@@ -72,6 +72,9 @@ const PROMOTABLE: Bound = Bound { every: 30, waits: 20 };
 /// (1441 waits of a minute: 24 h 1 min), and lands within about a minute of its region's API
 /// answering again.
 const FENCED: Bound = Bound { every: 60, waits: 1441 };
+/// The lease wait after taking the ARC authority is polled every 10 s; a few polls more than it
+/// needs absorb the steps' own run time.
+const LEASE_POLL: Bound = Bound { every: 10, waits: 6 };
 /// Connections are reported per minute: 30 minutes for them to drop to 0.
 const CONFIRMED: Bound = Bound { every: 60, waits: 30 };
 /// RDS promotion takes "several minutes or longer"
@@ -316,7 +319,7 @@ impl Poll<'_> {
     }
 }
 
-fn definition() -> Expression {
+fn definition(m: &Topology) -> Expression {
     // Real errors of the fence (its region's API down) are retried as long as its waits last,
     // with delays of at most a minute: 30 s, then 60 s, 1441 retries: 24 h 30 s.
     let fence = Poll {
@@ -390,12 +393,46 @@ fn definition() -> Expression {
         next: "AfterPromotion",
         late: None,
     };
-    let start = promoted.entry();
+    let mut start = promoted.entry();
+    let mut states = Vec::new();
+    if let Some(wait) = m.failover.lease_wait_seconds() {
+        // The ARC authority: taken before the promotion, then the lease waited out, so that an
+        // old primary cut off from the DR side has fenced itself first. ARC unreachable from
+        // here: retried for about five minutes, then a page and no promotion.
+        let lease = Poll {
+            name: "AwaitLease",
+            step: "await_lease",
+            bound: Bound {
+                every: LEASE_POLL.every,
+                waits: wait.div_ceil(LEASE_POLL.every) + LEASE_POLL.waits,
+            },
+            retry: vec![transient()],
+            page: "ReportFailure",
+            next: &start,
+            late: None,
+        };
+        let lease_start = lease.entry();
+        states.push((
+            "TakeAuthority".to_string(),
+            step(
+                "take_authority",
+                vec![retrier(&TRANSIENT, 10, 30, 1, None)],
+                "PageAuthority",
+                Some(&lease_start),
+            ),
+        ));
+        states.push((
+            "PageAuthority".to_string(),
+            page("drgen: writer authority NOT taken in ARC; no promotion", "Failed"),
+        ));
+        states.extend(lease.states());
+        start = "TakeAuthority".to_string();
+    }
     let any_failed = arr([
         obj([("Variable", s("$.branches[0].failed")), ("IsPresent", Expression::from(true))]),
         obj([("Variable", s("$.branches[1].failed")), ("IsPresent", Expression::from(true))]),
     ]);
-    let mut states = promoted.states();
+    states.extend(promoted.states());
     states.extend([
         (
             "AfterPromotion".to_string(),
@@ -494,7 +531,7 @@ pub fn render(m: &Topology, doc: &mut Doc) {
     blocks.push(labelled(
         "locals",
         &[],
-        Body::builder().add_attribute(("promote_definition", definition())).build(),
+        Body::builder().add_attribute(("promote_definition", definition(m))).build(),
     ));
     blocks.push(resource(
         "aws_sfn_state_machine",

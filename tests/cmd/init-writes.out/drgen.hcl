@@ -220,6 +220,16 @@ failover {
   # an account on the new-account concurrency quota can apply; API Gateway throttling caps what
   # callers can cost the observers.
   # observer_reserved_concurrency = 5
+
+  # Where the writer authority lives: `table` (default: the failover state table, a DynamoDB
+  # global table) or `arc` (two Route 53 ARC routing controls; the old primary fences itself when
+  # it loses them).
+  authority = "table"
+
+  # The ARC cluster and lease, with `authority = "arc"`.
+  # arc {
+  #   lease_seconds = 30
+  # }
 }
 
 # Alarms, notifications and logs.
