@@ -31,6 +31,14 @@ KINDS = (
     "idle-application",  # no commits (the heartbeat's write alone moves the WAL)
     "state-lost",  # the monitor's saved state item disappears (instant)
 )
+# With the ARC authority, besides: the cluster's five endpoints unreachable from one side or
+# both, and the DR region gone (nothing of drgen's runs there).
+ARC_KINDS = (
+    "arc-lost",  # no cluster endpoint answers, from either region
+    "arc-cut-primary",  # no cluster endpoint answers the primary region's functions
+    "arc-cut-dr",  # no cluster endpoint answers the DR region's functions
+    "dr-region-outage",  # the DR region: replica, APIs, functions, table copy
+)
 WEIGHTS = {"region-outage": 4, "primary-crash": 3, "multi-az-failover": 3, "full-partition": 2, "peering-partition": 2}
 
 
@@ -83,7 +91,7 @@ class Schedule(NamedTuple):
         return cls(data["seed"], data["horizon"], data["params"], tuple(Fault(*f) for f in data["faults"]))
 
 
-def generate(seed, confirm_seconds, probe_interval, guard_late=20.0, horizon=3000.0):
+def generate(seed, confirm_seconds, probe_interval, guard_late=20.0, horizon=3000.0, authority="table"):
     rng = random.Random(seed)
     fate = rng.choices(["delivered", "late", "lost"], [6, 2, 2])[0]
     params = {
@@ -111,7 +119,7 @@ def generate(seed, confirm_seconds, probe_interval, guard_late=20.0, horizon=300
         "flap_down": confirm_seconds * rng.uniform(0.5, 0.95),
         "flap_up": probe_interval * rng.uniform(1.0, 2.5),
     }
-    kinds = list(KINDS)
+    kinds = list(KINDS) + (list(ARC_KINDS) if authority == "arc" else [])
     weights = [WEIGHTS.get(k, 1) for k in kinds]
     faults = []
     for _ in range(rng.choice((1, 1, 2, 2, 3))):

@@ -30,6 +30,19 @@ I9 the short path taken while the primary's region was up: a promotion less than
    (the guard failing, or the region gone mute before it lost its primary, must not read as a
    silent region).
 
+With the ARC authority (`failover.authority = "arc"`), besides, and with no exception for full
+partitions:
+
+I1 also: the old primary acknowledges a commit later than the DR side's switch of the routing
+   controls plus the lease wait that explain states (the old primary must have fenced itself by
+   then); and no promotion is called before the routing controls were switched.
+   The switch is the decision: I2, I8 and I9 judge it, not the promotion call after the wait.
+   Counted as a limit instead: the primary region's RDS API down, or its functions throttled,
+   while the old primary must fence itself (`arc-fence-blocked`: the keeper cannot).
+I10 a needless self-fence: the lease keeper fenced its primary while the DR routing control was
+   Off, although for the whole lease before it the primary region was up, its functions ran and
+   ARC answered there (a DR-region outage must not fence the primary).
+
 Counted as limits, not failed: a full inter-region partition (the default authority cannot tell
 it from an outage), and a region that went mute (its table copy impaired, its functions
 throttled) less than its guard's longest pause (explain's guard_gap_seconds) before the DR side
@@ -63,22 +76,81 @@ def promotion_call(w):
     return next((t for t, outcome in w.promote_calls if outcome == "accepted"), None)
 
 
+def decided(w):
+    """When the failover became irrevocable: the promotion call; with the ARC authority, the
+    switch of the routing controls, after which the old primary fences itself (the call follows
+    the lease wait)."""
+    if w.arc_mode:
+        return w.arc_switched_at
+    return promotion_call(w)
+
+
 def full_partition_overlaps(w, start, end):
     return any(f.kind == "full-partition" and f.start < end and start < f.end for f in w.schedule.faults)
 
 
 def i1_two_writers(w):
+    found = _i1_arc(w) if w.arc_mode else []
     p = w.promote_called_at
     if p is None:
-        return []
+        return found
     writable_from = p + w.p["promotion_seconds"]
     late = [t for t in w.primary.commits if t >= writable_from]
-    if not late or full_partition_overlaps(w, p, late[-1] + 1):
-        return []
-    return [
+    if not late or (not w.arc_mode and full_partition_overlaps(w, p, late[-1] + 1)):
+        return found
+    if w.arc_mode and _fence_blocked(w, w.arc_switched_at or p, late[-1] + 1):
+        return found
+    return found + [
         f"I1: the old primary acknowledged {len(late)} commits while the promoted replica was writable "
         f"(from {late[0]:.0f} s to {late[-1]:.0f} s; writable from {writable_from:.0f} s)"
     ]
+
+
+def _fence_blocked(w, start, end):
+    """With the ARC authority, at some time in [start, end] the lease keeper could not fence its
+    own primary: its region's RDS API was down, or its functions did not run (throttled). A
+    lease without a watchdog on the database's host cannot do better (a limit, counted)."""
+    blocking = ("primary-api-down", "primary-functions-throttled")
+    return any(f.kind in blocking and f.start < end and start < f.end for f in w.schedule.faults)
+
+
+def _i1_arc(w):
+    found = []
+    called = promotion_call(w)
+    if called is not None and (w.arc_switched_at is None or w.arc_switched_at > called):
+        found.append(f"I1: promoted at {called:.0f} s before the DR side took the authority in ARC")
+    if w.arc_switched_at is not None:
+        bound = w.arc_switched_at + float(w.e["authority"]["lease_wait_seconds"])
+        late = [t for t in w.primary.commits if t > bound]
+        if late and not _fence_blocked(w, w.arc_switched_at, late[-1] + 1):
+            found.append(
+                f"I1: the old primary acknowledged {len(late)} commits after the ARC authority switched at "
+                f"{w.arc_switched_at:.0f} s plus the lease wait (from {late[0]:.0f} s to {late[-1]:.0f} s)"
+            )
+    return found
+
+
+def i10_needless_self_fence(w):
+    if not w.arc_mode:
+        return []
+    lease = float(w.e["authority"]["lease_seconds"])
+    found = []
+    for t, why in w.self_fences:
+        if w.arc_switched_at is not None and w.arc_switched_at <= t:
+            continue
+        if all(_primary_keeper_could_read(w, t - lease + k) for k in range(int(lease) + 1)):
+            found.append(f"I10: the primary fenced itself at {t:.0f} s ({why}) while ARC answered its region")
+    return found
+
+
+def _primary_keeper_could_read(w, u):
+    """Ground truth at u: the primary region up, its functions running and ARC answering there."""
+    s = w.schedule
+
+    def on(kind):
+        return any(f.kind == kind and f.start <= u < f.end for f in s.faults)
+
+    return not (on("region-outage") or on("primary-functions-throttled") or on("arc-lost") or on("arc-cut-primary"))
 
 
 def _recovery_at(w, t):
@@ -114,7 +186,7 @@ def _mute_recovery(w, recovery, p):
 
 
 def i2_promotion_in_recovery(w):
-    p = promotion_call(w)
+    p = decided(w)
     if p is None:
         return []
     recovery = _recovery_at(w, p)
@@ -181,7 +253,13 @@ def _dr_cannot_reach(w, t):
     s = w.schedule
     region = any(f.kind == "region-outage" and f.start <= t < f.end for f in s.faults)
     path = any(f.kind in ("peering-partition", "full-partition") and f.start <= t < f.end for f in s.faults)
-    return region or path or s.primary_down(t)
+    # A fenced primary admits no session from then on (the workflow's fence, or with the ARC
+    # authority its own).
+    fenced = any(kind == "fence" and at <= t for at, kind in w.fence_calls)
+    # While the DR region is down there is no DR side to reach the primary, decide or page.
+    if any(f.kind == "dr-region-outage" and f.start <= t < f.end for f in s.faults):
+        return False
+    return region or path or fenced or s.primary_down(t)
 
 
 def _probes_between(w, start, end):
@@ -279,10 +357,13 @@ def i6_page_storm(w):
 
 
 def i7_fence_unpaged(w):
-    called = promotion_call(w)
-    if called is None:
+    called = decided(w)
+    if called is None or promotion_call(w) is None:
         return []
-    by = called + FENCE_GRACE + 2 * float(w.d["schedule_seconds"])
+    # With the ARC authority the monitor counts the fence's grace from its decision, plus the
+    # lease wait before the promotion.
+    wait = float(w.e["authority"]["lease_wait_seconds"]) if w.arc_mode else 0.0
+    by = called + FENCE_GRACE + wait + 2 * float(w.d["schedule_seconds"])
     if by > w.schedule.horizon:
         return []
     fenced = any(subject == "drgen: old primary fenced" and t <= by for t, _, subject, _ in w.pages)
@@ -296,7 +377,7 @@ def i7_fence_unpaged(w):
 
 
 def i8_partial_partition(w):
-    called = promotion_call(w)
+    called = decided(w)
     if called is None or not w.rules.automatic:
         return []
     s = w.schedule
@@ -304,7 +385,12 @@ def i8_partial_partition(w):
     serving = (
         not fenced
         and not s.primary_down(called)
-        and not any(f.kind in ("region-outage", "full-partition") and f.start <= called < f.end for f in s.faults)
+        # An outage of the region (or a full partition) at the decision, or so shortly before it
+        # that the region could not have spoken again (its guard's next run, its report's
+        # replication), as for I2.
+        and not any(
+            f.kind in ("region-outage", "full-partition") and f.start <= called < f.end + REGION_BACK for f in s.faults
+        )
     )
     cut = any(f.kind == "peering-partition" and f.start <= called < f.end for f in s.faults)
     if not (serving and cut):
@@ -315,7 +401,7 @@ def i8_partial_partition(w):
 def _short_path_in_up_region(w):
     """(lost, called) when the promotion came less than the confirm window after the DR side
     lost the primary while its region was up and its backbone whole; else None."""
-    called = promotion_call(w)
+    called = decided(w)
     if called is None:
         return None
     s = w.schedule
@@ -391,6 +477,7 @@ CHECKS = (
     i7_fence_unpaged,
     i8_partial_partition,
     i9_short_path_in_a_speaking_region,
+    i10_needless_self_fence,
 )
 
 
@@ -403,7 +490,7 @@ def limits(w):
     primary took commits after the replica became writable (the default authority cannot stop
     it), and a lost or late recovery event of a recovery longer than the confirm window."""
     hit = []
-    called = promotion_call(w)
+    called = decided(w)
     recovery = None if called is None else _recovery_at(w, called)
     if recovery is not None and GUARDED and _mute_recovery(w, recovery, called):
         hit.append("mute-region-during-recovery")
@@ -414,6 +501,11 @@ def limits(w):
     if p is not None:
         writable_from = p + w.p["promotion_seconds"]
         late = [t for t in w.primary.commits if t >= writable_from]
-        if late and full_partition_overlaps(w, p, late[-1] + 1):
+        if late and not w.arc_mode and full_partition_overlaps(w, p, late[-1] + 1):
             hit.append("full-partition-two-writers")
+    if w.arc_switched_at is not None:
+        bound = w.arc_switched_at + float(w.e["authority"]["lease_wait_seconds"])
+        late = [t for t in w.primary.commits if t > bound]
+        if late and _fence_blocked(w, w.arc_switched_at, late[-1] + 1):
+            hit.append("arc-fence-blocked")
     return hit

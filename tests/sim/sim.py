@@ -1,8 +1,11 @@
 """The fault simulator: runs generated schedules through the package's code (`world.py`),
 checks the invariants (`invariants.py`) and writes target/sim/report.json.
 
-    python3 tests/sim/sim.py [--schedules N] [--first SEED] [--workers N]
-    python3 tests/sim/sim.py --seed SEED        # one schedule, its whole story
+    python3 tests/sim/sim.py [--schedules N] [--first SEED] [--workers N] [--authority table|arc|both]
+    python3 tests/sim/sim.py --seed SEED [--authority arc]   # one schedule, its whole story
+
+Each authority runs its own schedules: the default (the failover state table) with the default
+model, `arc` with examples/arc-authority.hcl, whose schedules also draw the ARC faults.
 
 Every schedule is reproducible from its seed. A violating schedule is shrunk to a smaller one
 that still violates, and both are reported. Exits 1 when any schedule violates an invariant.
@@ -26,6 +29,8 @@ import invariants  # noqa: E402
 import world  # noqa: E402
 
 DRGEN = os.environ.get("DRGEN", str(ROOT / "target" / "debug" / "drgen"))
+# The model each authority's schedules run against.
+CONFIGS = {"table": None, "arc": ROOT / "examples" / "arc-authority.hcl"}
 
 
 def explain(config=None):
@@ -76,16 +81,23 @@ def _init(explained):
     _EXPLAINED = explained
 
 
-def _one(seed):
-    d = _EXPLAINED["decision"]
-    return seed, outcome(
-        _EXPLAINED, faults.generate(seed, d["confirm_seconds"], d["probe_interval_seconds"], d["guard_late_seconds"])
+def generate(explained, seed):
+    d = explained["decision"]
+    return faults.generate(
+        seed,
+        d["confirm_seconds"],
+        d["probe_interval_seconds"],
+        d["guard_late_seconds"],
+        authority=explained["authority"]["kind"],
     )
 
 
+def _one(seed):
+    return seed, outcome(_EXPLAINED, generate(_EXPLAINED, seed))
+
+
 def _shrunk(seed):
-    d = _EXPLAINED["decision"]
-    schedule = faults.generate(seed, d["confirm_seconds"], d["probe_interval_seconds"], d["guard_late_seconds"])
+    schedule = generate(_EXPLAINED, seed)
 
     def fails(candidate):
         return bool(outcome(_EXPLAINED, candidate)["violations"])
@@ -99,8 +111,7 @@ def _shrunk(seed):
 
 
 def story(explained, seed):
-    d = explained["decision"]
-    schedule = faults.generate(seed, d["confirm_seconds"], d["probe_interval_seconds"], d["guard_late_seconds"])
+    schedule = generate(explained, seed)
     w = run(explained, schedule)
     print(schedule.describe())
     print(json.dumps(schedule.params, indent=1))
@@ -109,31 +120,17 @@ def story(explained, seed):
     print("promote calls:", [(round(t, 1), o) for t, o in w.promote_calls])
     print("dns:", [(round(t, 1), a) for t, a in w.dns_answers])
     print("fence:", [(round(t, 1), a) for t, a in w.fence_calls])
+    if w.arc_mode:
+        print("arc switched:", w.arc_switched_at, "self-fences:", [(round(t, 1), why) for t, why in w.self_fences])
     print("runs:", [(round(a, 1), round(b, 1), r) for a, b, r in w.monitor_runs][:80])
     print("violations:", invariants.violations(w))
     print("limits:", invariants.limits(w))
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--schedules", type=int, default=10000)
-    ap.add_argument("--first", type=int, default=1)
-    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--seed", type=int)
-    ap.add_argument("--report", default=str(ROOT / "target" / "sim" / "report.json"))
-    ap.add_argument(
-        "--known",
-        help="a JSON file of violations found before and still open ({seed: [invariant, ...]}): those are "
-        "reported, anything else fails",
-    )
-    args = ap.parse_args()
-    explained = explain()
-    if args.seed is not None:
-        story(explained, args.seed)
-        return 0
+def explore(authority, explained, seeds, workers):
+    """Runs the schedules of one authority; its part of the report, and the violating ones."""
     began = time.monotonic()
-    seeds = range(args.first, args.first + args.schedules)
-    with multiprocessing.Pool(args.workers, initializer=_init, initargs=(explained,)) as pool:
+    with multiprocessing.Pool(workers, initializer=_init, initargs=(explained,)) as pool:
         results = dict(pool.imap_unordered(_one, seeds, chunksize=20))
         violating = {s: r for s, r in sorted(results.items()) if r["violations"]}
         # The first few violating schedules, shrunk: the smallest story that still fails.
@@ -145,13 +142,24 @@ def main():
     for r in results.values():
         for name in r["limits"]:
             limits[name] = limits.get(name, 0) + 1
+    partitions = [r for r in results.values() if "full-partition" in r["kinds"]]
     report = {
+        "authority": authority,
         "schedules": len(results),
-        "seeds": [args.first, args.first + args.schedules - 1],
+        "seeds": [seeds.start, seeds.stop - 1],
         "seconds": round(elapsed, 1),
         "violations": len(violating),
         "by_invariant": {},
         "limits": limits,
+        # Full inter-region partitions, and those in which the old primary acknowledged commits
+        # it must not have (I1): a documented limit for the table authority (counted, not
+        # failed), a violation for ARC.
+        "full_partition_schedules": len(partitions),
+        "full_partition_i1": sum(
+            1
+            for r in partitions
+            if "full-partition-two-writers" in r["limits"] or any(v.startswith("I1") for v in r["violations"])
+        ),
         "promotions": len(promoted),
         "slowest_decision_seconds": max(promoted, default=None),
         "max_automatic_loss_seconds": max((r["lost_seconds"] for r in results.values()), default=0.0),
@@ -161,31 +169,63 @@ def main():
         for v in r["violations"]:
             key = v.split(":", 1)[0]
             report["by_invariant"][key] = report["by_invariant"].get(key, 0) + 1
-    out = pathlib.Path(args.report)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
     print(
-        f"{len(results)} schedules in {elapsed:.0f} s: {len(violating)} violating "
-        f"{report['by_invariant']}; limits {limits}; {len(promoted)} promotions, slowest decision "
+        f"{authority}: {len(results)} schedules in {elapsed:.0f} s: {len(violating)} violating "
+        f"{report['by_invariant']}; limits {limits}; full partitions {report['full_partition_schedules']}, "
+        f"{report['full_partition_i1']} with the old primary writing; {len(promoted)} promotions, slowest decision "
         f"{report['slowest_decision_seconds']} s"
     )
     for seed, r in list(violating.items())[:10]:
         print(f"  seed {seed}: {r['violations'][0]}")
         if "described" in r:
             print(f"    shrunk to {r['described']}: {r['shrunk_violations'][:1]}")
+    return report, violating
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--schedules", type=int, default=10000)
+    ap.add_argument("--first", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--seed", type=int)
+    ap.add_argument("--authority", choices=("table", "arc", "both"), default="both")
+    ap.add_argument("--report", default=str(ROOT / "target" / "sim" / "report.json"))
+    ap.add_argument(
+        "--known",
+        help="a JSON file of violations found before and still open ({seed: [invariant, ...]}): those are "
+        "reported, anything else fails",
+    )
+    args = ap.parse_args()
+    authorities = ("table", "arc") if args.authority == "both" else (args.authority,)
+    if args.seed is not None:
+        story(explain(CONFIGS[authorities[-1]]), args.seed)
+        return 0
+    seeds = range(args.first, args.first + args.schedules)
+    report = {"by_authority": {}}
+    violating = {}
+    for authority in authorities:
+        part, found = explore(authority, explain(CONFIGS[authority]), seeds, args.workers)
+        report["by_authority"][authority] = part
+        violating.update({(authority, seed): r for seed, r in found.items()})
+    parts = report["by_authority"].values()
+    report["schedules"] = sum(p["schedules"] for p in parts)
+    report["violations"] = sum(p["violations"] for p in parts)
+    out = pathlib.Path(args.report)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
     known = json.loads(pathlib.Path(args.known).read_text())["open"] if args.known else {}
     new = {
-        seed: r["violations"]
-        for seed, r in violating.items()
-        if sorted({v.split(":", 1)[0] for v in r["violations"]}) != known.get(str(seed))
+        key: r["violations"]
+        for key, r in violating.items()
+        if sorted({v.split(":", 1)[0] for v in r["violations"]}) != known.get(f"{key[0]}:{key[1]}")
     }
-    fixed = sorted(set(known) - {str(s) for s in violating})
+    fixed = sorted(set(known) - {f"{a}:{s}" for a, s in violating})
     if known:
         print(f"{len(violating) - len(new)} violating schedules are open defects listed in {args.known}")
     if fixed:
         print(f"no longer violating (remove them from {args.known}): {', '.join(fixed)}")
-    for seed, found in new.items():
-        print(f"  NEW seed {seed}: {found}")
+    for (authority, seed), found in new.items():
+        print(f"  NEW {authority} seed {seed}: {found}")
     return 1 if new else 0
 
 

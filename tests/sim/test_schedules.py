@@ -32,14 +32,14 @@ PARAMS = {
 }
 
 
-@functools.lru_cache(maxsize=1)
-def explained():
-    return sim.explain()
+@functools.lru_cache(maxsize=2)
+def explained(authority="table"):
+    return sim.explain(sim.CONFIGS[authority])
 
 
-def play(*fs, **params):
+def play(*fs, authority="table", **params):
     schedule = Schedule(0, 3000.0, dict(PARAMS, **params), tuple(Fault(*f) for f in fs))
-    w = sim.run(explained(), schedule)
+    w = sim.run(explained(authority), schedule)
     assert invariants.violations(w) == [], schedule.describe()
     return w
 
@@ -498,3 +498,48 @@ def test_a_guard_report_that_never_came_does_not_bound_the_commits_at_risk(fault
     # later, and the monitor saw nothing in between (its state lost, or its runs failing): the
     # primary committed until the outage, long after the guard's next report was due.
     play(*faults, **params)
+
+
+# With the ARC authority (examples/arc-authority.hcl).
+
+
+def test_with_arc_a_full_partition_promotes_only_after_the_old_primary_fenced_itself():
+    w = play(("full-partition", 600, 2400), authority="arc")
+    called = invariants.promotion_call(w)
+    assert called is not None and w.arc_switched_at is not None
+    assert called >= w.arc_switched_at + explained("arc")["authority"]["lease_wait_seconds"]
+    fenced = [t for t, _ in w.self_fences]
+    assert fenced and fenced[0] < called
+    assert not [t for t in w.primary.commits if t > fenced[0]]
+    assert invariants.limits(w) == []
+    assert "drgen: primary fenced itself, ARC names DR" in subjects(w)
+
+
+def test_with_arc_a_regional_outage_promotes_within_the_stated_short_path():
+    w = play(("region-outage", 600, 2400), authority="arc")
+    called = invariants.promotion_call(w)
+    assert called is not None and called - 600 <= explained("arc")["rto"]["short_path_seconds"]
+    # Its region is down meanwhile; it fences itself as soon as it is back.
+    fenced = [t for t, _ in w.self_fences]
+    assert fenced and 2400 <= fenced[0] <= 2400 + 60 + 20 + 10
+    assert all(answer == "dr" for t, answer in w.dns_answers if t > w.arc_switched_at)
+
+
+def test_with_arc_lost_from_both_sides_an_outage_is_not_promoted_and_pages():
+    w = play(("arc-lost", 500, 2400), ("region-outage", 600, 2400), authority="arc")
+    assert w.promote_calls == [] and w.arc_switched_at is None
+    assert "drgen: workflow step take_authority failed" in subjects(w)
+
+
+def test_with_arc_a_dr_region_outage_never_fences_the_primary():
+    w = play(("dr-region-outage", 600, 2400), authority="arc")
+    assert w.self_fences == [] and w.promote_calls == []
+    assert w.primary.commits and w.primary.commits[-1] > 2300
+
+
+def test_with_arc_cut_off_from_the_primary_region_the_primary_fences_itself_and_pages():
+    w = play(("arc-cut-primary", 600, 2400), authority="arc")
+    fenced = [t for t, _ in w.self_fences]
+    lease = explained("arc")["authority"]["lease_seconds"]
+    assert fenced and 600 + lease <= fenced[0] <= 600 + lease + 120
+    assert "drgen: primary fenced itself, lease ran out" in subjects(w)

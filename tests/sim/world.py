@@ -21,13 +21,14 @@ import bisect
 import datetime
 import heapq
 import time as real_time
+import types
 
 import greenlet
 from botocore.exceptions import ClientError
-from drgen_lambda import adapters, config, fsm, guard_run, logs, monitor, observer, pg, probe, workflow
+from drgen_lambda import adapters, config, fsm, guard_run, lease, logs, monitor, observer, pg, probe, workflow
 
 # The package logs one JSON line per tick; thousands of schedules make that the main cost.
-monitor.log = observer.log = workflow.log = guard_run.log = logs.log = lambda *a, **k: None
+monitor.log = observer.log = workflow.log = guard_run.log = lease.log = logs.log = lambda *a, **k: None
 
 
 class _Inline:
@@ -59,7 +60,7 @@ class _Time:
     monotonic = staticmethod(real_time.monotonic)
 
 
-observer.time = _Time
+observer.time = workflow.time = _Time
 
 UNREACHABLE = "Could not connect to the endpoint URL"
 GUARD_RUN_SECONDS = 50  # src/model.rs GUARD_RUN_SECONDS, the guard's RUN_SECONDS
@@ -221,6 +222,14 @@ class World:
         self.monitor_probed = []  # when the DR side's monitor sent a probe
         self.heartbeat_writes = 0
         self.rds_events = []  # (time, message) of the primary, in its region
+        # With the ARC authority: the routing controls (a linearizable register on the cluster,
+        # as after the deploy step that turns the primary's On), when the DR side switched them,
+        # and the lease keeper's fences of its own primary.
+        self.arc_mode = explained["authority"]["kind"] == "arc"
+        self.arc = {"primary": "On", "dr": "Off"}
+        self.arc_switched_at = None
+        self.self_fences = []  # (time, why)
+        self.arc_reads = []  # (time, side, answered)
         env = {
             "AWS_REGION": REGION["dr"],
             "PRIMARY_HOST": "primary",
@@ -245,25 +254,37 @@ class World:
             "SILENCE_SECONDS": str(d["silence_seconds"]),
             "GUARD_GAP_SECONDS": str(d["guard_gap_seconds"]),
         }
+        failover_env = {
+            "AWS_REGION": REGION["dr"],
+            "PRIMARY_REGION": REGION["primary"],
+            "PRIMARY_ID": "primary",
+            "REPLICA_ID": "replica",
+            "FENCE_SECURITY_GROUP": "sg-deny-all",
+            "STATE_TABLE": "failover",
+            "METRIC_NAMESPACE": "drgen",
+            "TOPIC_ARN": "topic-dr",
+            "EVENT_BUS": "default",
+            "SECRET_ID": "secret",
+            "ROTATION_FUNCTION_ARN": "rotation",
+            "ROTATION_DAYS": "30",
+            "BACKUP_RETENTION_DAYS": "7",
+        }
+        if self.arc_mode:
+            wait = str(explained["authority"]["lease_wait_seconds"])
+            env.update(AUTHORITY="arc", LEASE_WAIT_SECONDS=wait)
+            failover_env.update(
+                ARC_ENDPOINTS=ARC_ENDPOINTS,
+                PRIMARY_CONTROL_ARN="arc-primary",
+                DR_CONTROL_ARN="arc-dr",
+                LEASE_WAIT_SECONDS=wait,
+            )
+            # The workflow's cluster adapter, as the DR region sees the cluster.
+            workflow.arc = types.SimpleNamespace(Arc=lambda aws, endpoints, **kw: SimArc(self, "dr"))
         self.cfg = config.monitor_config(env)
         self.rules = self.cfg.rules
         self.aws = {side: SimAws(self, side) for side in ("primary", "dr")}
         self.store = adapters.Store(self.aws["dr"], "failover")
-        self.failover_cfg = config.FailoverConfig(
-            region=REGION["dr"],
-            primary_region=REGION["primary"],
-            primary_id="primary",
-            replica_id="replica",
-            fence_group="sg-deny-all",
-            table="failover",
-            namespace="drgen",
-            topic_arn="topic-dr",
-            event_bus="default",
-            secret_id="secret",
-            rotation_function="rotation",
-            rotation_days=30,
-            backup_retention=7,
-        )
+        self.failover_cfg = config.failover_config(failover_env)
         self.route53 = Route53(self)
         self.clients = [Client(self, "primary"), Client(self, "dr")]
 
@@ -276,7 +297,13 @@ class World:
         return any(start <= t < end for start, end in spans)
 
     def region_up(self, side):
-        return not (side == "primary" and self.active("region-outage"))
+        return not self.active("region-outage" if side == "primary" else "dr-region-outage")
+
+    def arc_reachable(self, side):
+        """Whether any of the ARC cluster's endpoints answers a function in `side`'s region. The
+        five endpoints are in five regions: a full partition between the two regions leaves them
+        reachable from both."""
+        return self.region_up(side) and not (self.active("arc-lost") or self.active(f"arc-cut-{side}"))
 
     def primary_serving(self):
         """The primary accepts sessions in its own region."""
@@ -297,7 +324,7 @@ class World:
         return side == "primary" or self.link()
 
     def replica_alive(self):
-        return not self.active("replica-dead")
+        return not self.active("replica-dead") and self.region_up("dr")
 
     def replica_writable(self):
         p = self.promote_called_at
@@ -392,6 +419,39 @@ class World:
         except adapters.AwsError:
             pass
 
+    def run_keeper(self):
+        """The primary-region lease keeper's scheduled run (its own code), with the ARC
+        authority, unless its region is down or its functions do not run."""
+        if not self.region_up("primary") or self.active("primary-functions-throttled"):
+            return
+        env = {
+            "ARC_ENDPOINTS": ARC_ENDPOINTS,
+            "PRIMARY_CONTROL_ARN": "arc-primary",
+            "DR_CONTROL_ARN": "arc-dr",
+            "LEASE_SECONDS": str(self.e["authority"]["lease_seconds"]),
+            "TICK_SECONDS": str(self.d["guard_interval_seconds"]),
+            "RUN_SECONDS": str(GUARD_RUN_SECONDS),
+            "PRIMARY_ID": "primary",
+            "FENCE_SECURITY_GROUP": "sg-deny-all",
+            "STATE_TABLE": "failover",
+            "TOPIC_ARN": "topic-primary",
+        }
+        aws = self.aws["primary"]
+        clock = self.clock
+        keeper = lease.Keeper(
+            config.lease_config(env),
+            aws,
+            adapters.Store(aws, "failover"),
+            SimArc(self, "primary"),
+            clock=lambda: clock.now,
+            monotonic=lambda: clock.now,
+            sleep=clock.advance,
+        )
+        try:
+            keeper.run()
+        except adapters.AwsError:
+            pass
+
     def checker(self, side, reached=None, probed=None):
         """The probe from `side`'s VPC: accepting, or a timeout that costs the probe's time.
         `reached` records when it was accepted, `probed` when any was sent."""
@@ -451,7 +511,7 @@ class World:
 
     def _replicate(self, target, key, item, stamp):
         def arrive():
-            if self.backbone():
+            if self.backbone() and self.region_up(target):
                 self._apply(target, key, item, stamp)
             else:  # a partition holds the change until it heals
                 self.clock.at(self.clock.now + 1.0, arrive)
@@ -460,6 +520,8 @@ class World:
 
     # --- the monitor, on its schedule ------------------------------------------------------------
     def invoke_monitor(self):
+        if not self.region_up("dr"):
+            return
         m = monitor.Monitor(
             self.cfg,
             self.aws["dr"],
@@ -498,6 +560,8 @@ class World:
         guard_jitter = self.p.get("guard_jitter", self.p["schedule_jitter"])
         for k in range(int(horizon // 60)):
             c.spawn(k * 60.0 + guard_jitter[-1 - k % len(guard_jitter)] + 7.0, self.run_guard)
+            if self.arc_mode:
+                c.spawn(k * 60.0 + guard_jitter[k % len(guard_jitter)] + 13.0, self.run_keeper)
         c.every(10.0, self.route53.check, start=1.0, until=horizon)
         period = float(self.d["schedule_seconds"])
 
@@ -559,6 +623,49 @@ def observer_cfg(side, heartbeat=False, target_side="primary"):
     )
 
 
+# The cluster's endpoints, as the functions' ARC_ENDPOINTS name them (five regions).
+ARC_ENDPOINTS = (
+    '[{"endpoint": "https://a.route53-recovery-cluster.us-east-1.amazonaws.com/v1", "region": "us-east-1"},'
+    ' {"endpoint": "https://b.route53-recovery-cluster.us-west-2.amazonaws.com/v1", "region": "us-west-2"},'
+    ' {"endpoint": "https://c.route53-recovery-cluster.eu-west-1.amazonaws.com/v1", "region": "eu-west-1"},'
+    ' {"endpoint": "https://d.route53-recovery-cluster.ap-northeast-1.amazonaws.com/v1", "region": "ap-northeast-1"},'
+    ' {"endpoint": "https://e.route53-recovery-cluster.ap-southeast-2.amazonaws.com/v1", "region": "ap-southeast-2"}]'
+)
+
+
+class SimArc:
+    """`arc.Arc` as a function in `side`'s region sees the cluster: a linearizable register of the
+    two routing controls, answered by some endpoint while any is reachable from there; when none
+    is, each endpoint costs a call's whole deadline before the call fails."""
+
+    def __init__(self, world, side, endpoints=5, deadline=adapters.GUARD_CALL_SECONDS):
+        self.w = world
+        self.side = side
+        self.endpoints = endpoints
+        self.deadline = deadline
+
+    def _reach(self, operation, attempts):
+        w = self.w
+        if not w.arc_reachable(self.side):
+            tried = self.endpoints if attempts is None else min(attempts, self.endpoints)
+            w.clock.advance(tried * self.deadline)
+            w.arc_reads.append((w.clock.now, self.side, False))
+            raise adapters.AwsError(f"route53-recovery-cluster.{operation}", UNREACHABLE, unreachable=True)
+        w.clock.advance(w.p["call_seconds"])
+
+    def state(self, control_arn, attempts=None):
+        self._reach("get_routing_control_state", attempts)
+        self.w.arc_reads.append((self.w.clock.now, self.side, True))
+        return self.w.arc["dr" if control_arn == "arc-dr" else "primary"]
+
+    def take(self, primary_arn, dr_arn):
+        self._reach("update_routing_control_states", None)
+        w = self.w
+        w.arc = {"primary": "Off", "dr": "On"}
+        if w.arc_switched_at is None:
+            w.arc_switched_at = w.clock.now
+
+
 class PgSession:
     """The monitor's SQL session to the primary or the replica (WAL positions)."""
 
@@ -608,9 +715,16 @@ class _Dynamo:
     def __init__(self, aws):
         self.aws = aws
 
-    def put_item(self, TableName, Item, ConditionExpression, ExpressionAttributeNames, ExpressionAttributeValues):
+    def put_item(self, TableName, Item, ConditionExpression, ExpressionAttributeValues, ExpressionAttributeNames=None):
         aws = self.aws
         aws._latency("dynamodb.put_item")
+        if Item["pk"]["S"] == "arc":
+            # The workflow's record of its switch in ARC: the first for a promotion stands.
+            current = aws.w.tables[aws.side].items.get("arc")
+            if current is not None and current["promotion_started_at"] == ExpressionAttributeValues[":promotion"]:
+                raise ClientError({"Error": {"Code": "ConditionalCheckFailedException"}}, "PutItem")
+            aws.w.write_table(aws.side, "arc", dict(Item))
+            return
         current = aws.w.tables[aws.side].items.get("lock")
         now = float(ExpressionAttributeValues[":now"]["N"])
         if current is not None and not float(current["until"]["N"]) < now:
@@ -745,8 +859,11 @@ class SimAws:
 
     def instance(self, instance_id, region=None):
         w = self.w
-        if region is not None:
-            self._remote("rds.describe_db_instances")
+        if region is not None or self.side == "primary":
+            if region is None:
+                self._regional("rds.describe_db_instances")
+            else:
+                self._remote("rds.describe_db_instances")
             groups = ["sg-deny-all"] if w.primary.fenced else ["sg-db"]
             status = "available" if w.primary_serving() else "rebooting"
             return {"DBInstanceStatus": status, "VpcSecurityGroups": [{"VpcSecurityGroupId": g} for g in groups]}
@@ -779,16 +896,24 @@ class SimAws:
             w.clock.advance(w.d["probe_timeout_seconds"])
             raise adapters.AwsError("rds.promote_read_replica", "Read timeout on endpoint URL")
 
-    def fence(self, region, instance_id, security_group_id):
-        self._remote("rds.modify_db_instance")
+    def fence(self, region, instance_id, security_group_id, immediately=False):
+        if region is None:  # the lease keeper, in the primary's own region
+            self._regional("rds.modify_db_instance")
+        else:
+            self._remote("rds.modify_db_instance")
         if self.w.primary_status() != "available":
             # RDS refuses a modification while it works on the instance.
             raise adapters.AwsError("rds.modify_db_instance", "InvalidDBInstanceState")
         self.w.primary.fenced = True
         self.w.fence_calls.append((self.w.clock.now, "fence"))
+        if region is None:
+            self.w.self_fences.append((self.w.clock.now, "lease keeper"))
 
     def reboot(self, region, instance_id):
-        self._remote("rds.reboot_db_instance")
+        if region is None:
+            self._regional("rds.reboot_db_instance")
+        else:
+            self._remote("rds.reboot_db_instance")
         self.w.primary.rebooted_at = self.w.clock.now
         self.w.fence_calls.append((self.w.clock.now, "reboot"))
 
@@ -819,6 +944,13 @@ class Workflow:
             w.pages.append((w.clock.now, "dr", "ALARM: failover-errors", str(error)))
         self.failed_at = w.clock.now
 
+    def _page(self, subject, message):
+        """The state machine's own page (an SNS task): lost while the DR region is down."""
+        try:
+            self.w.aws["dr"].notify("topic-dr", subject, message)
+        except adapters.AwsError:
+            pass
+
     def _task(self, name, retry, then):
         interval, attempts, backoff, cap = retry
         w = self.w
@@ -832,7 +964,7 @@ class Workflow:
                     nxt = delay * backoff if cap is None else min(delay * backoff, cap)
                     w.clock.at(w.clock.now + delay, lambda: attempt(n + 1, nxt))
                 else:
-                    w.aws["dr"].notify("topic-dr", f"drgen: workflow step {name} failed", str(e))
+                    self._page(f"drgen: workflow step {name} failed", str(e))
                 return
             then(answer)
 
@@ -847,11 +979,11 @@ class Workflow:
                     done()
                     return
                 if n == late:
-                    w.aws["dr"].notify("topic-dr", "drgen: promotion not finished after 30 minutes", str(answer))
+                    self._page("drgen: promotion not finished after 30 minutes", str(answer))
                 if n < waits:
                     w.clock.at(w.clock.now + every, lambda: ask(n + 1))
                 else:
-                    w.aws["dr"].notify("topic-dr", f"drgen: workflow step {name} gave up waiting", str(answer))
+                    self._page(f"drgen: workflow step {name} gave up waiting", str(answer))
 
             self._task(name, retry, answered)
 
@@ -875,7 +1007,23 @@ class Workflow:
                 late=30,
             )
 
-        self._poll("ensure_promoted", 30, 20, self.TRANSIENT, promoted)
+        if not self.w.arc_mode:
+            self._poll("ensure_promoted", 30, 20, self.TRANSIENT, promoted)
+            return
+        # The ARC authority first, then the lease waited out (stepfunctions.rs: TakeAuthority's
+        # retries, AwaitLease's bound), then the promotion.
+        waits = -(-int(self.w.e["authority"]["lease_wait_seconds"]) // 10) + 6
+        self._task(
+            "take_authority",
+            (10, 30, 1, None),
+            lambda a: self._poll(
+                "await_lease",
+                10,
+                waits,
+                self.TRANSIENT,
+                lambda: self._poll("ensure_promoted", 30, 20, self.TRANSIENT, promoted),
+            ),
+        )
 
 
 class Route53:
@@ -926,7 +1074,9 @@ class Route53:
                 self.streak[side] += 1
                 if self.streak[side] >= child["failure_threshold"]:
                     self.healthy[side], self.streak[side] = ok, 0
-        says_primary = not self._authority_alarm()
+        # The authority children: with ARC, health checks on the primary's routing control;
+        # otherwise the WriterIsDr alarm's.
+        says_primary = w.arc["primary"] == "On" if w.arc_mode else not self._authority_alarm()
         healthy = 0
         for child in self.graph["children"]:
             if child["role"] == "observer":
