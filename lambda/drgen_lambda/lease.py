@@ -209,7 +209,7 @@ class Keeper:
                 Rules(cfg.lease_seconds),
                 key="fence-failed",
                 subject="drgen: primary NOT fenced: its region's RDS API failed",
-                message=f"The primary must fence itself ({action.subject.removeprefix('drgen: ')}), but {e}. "
+                message=f"The primary must fence itself ({action.message}), but {e}. "
                 "It may be taking writes that the DR side will not have: fence it by hand from wherever its "
                 "region's API answers (RUNBOOK). The keeper tries again on every tick.",
             ):
