@@ -301,8 +301,9 @@ def i4_silent_no(w):
             continue
         if w.promote_called_at is not None and w.promote_called_at <= start + grace:
             continue
-        # A page earlier in the same spell still stands (pages repeat every repage interval).
-        if any(began <= t <= start + grace and subject not in ALL_CLEAR for t, _, subject, _ in w.pages):
+        # A page earlier in the same spell still stands (pages repeat every repage interval); the
+        # spells are walked a second at a time, so a page in the second before counts too.
+        if any(began - 1.0 <= t <= start + grace and subject not in ALL_CLEAR for t, _, subject, _ in w.pages):
             continue
         # Failed monitor runs keep the function's Errors alarm in ALARM: that is not silent.
         if any(began <= t <= start + grace and a.startswith("failed") for t, _, a in w.monitor_runs):
@@ -364,6 +365,9 @@ def i7_fence_unpaged(w):
     # lease wait before the promotion.
     wait = float(w.e["authority"]["lease_wait_seconds"]) if w.arc_mode else 0.0
     by = called + FENCE_GRACE + wait + 2 * float(w.d["schedule_seconds"])
+    # A DR region that is down meanwhile runs no monitor to page.
+    if any(f.kind == "dr-region-outage" and f.start < by and called < f.end for f in w.schedule.faults):
+        return []
     if by > w.schedule.horizon:
         return []
     fenced = any(subject == "drgen: old primary fenced" and t <= by for t, _, subject, _ in w.pages)
