@@ -112,7 +112,7 @@ fn authority(m: &Topology) -> AuthoritySummary {
         lease_seconds: Some(arc.lease_seconds),
         lease_wait_seconds: Some(wait),
         full_partition: format!(
-            "the DR side takes the authority in ARC (reachable from both sides through any of its five regional endpoints) and promotes {wait} s later; the old primary's lease keeper reads the routing controls every {} s and fences its own primary (deny-all security group, reboot) when they name DR or cannot be read for {} s",
+            "the DR side takes the authority in ARC (reachable from both sides through any of its five regional endpoints) and promotes {wait} s later; the old primary's lease keeper, started every minute, reads the routing controls every {} s while a slowest tick still fits in its run, and fences its own primary (deny-all security group, reboot) when they name DR or cannot be read for {} s (README.md lists its open findings)",
             m.failover.guard_interval_seconds, arc.lease_seconds
         ),
         cost: Some(match arc.cluster {
