@@ -253,9 +253,10 @@ def _dr_cannot_reach(w, t):
     s = w.schedule
     region = any(f.kind == "region-outage" and f.start <= t < f.end for f in s.faults)
     path = any(f.kind in ("peering-partition", "full-partition") and f.start <= t < f.end for f in s.faults)
-    # A fenced primary admits no session from then on (the workflow's fence, or with the ARC
-    # authority its own).
-    fenced = any(kind == "fence" and at <= t for at, kind in w.fence_calls)
+    # A primary that fenced itself (the ARC authority's lease keeper) admits no session from then
+    # on. The workflow's fence is not counted: it follows the decision to promote, whose own
+    # pages and calls I4 judges from the spell that led to it.
+    fenced = any(at <= t for at, _ in w.self_fences)
     # While the DR region is down there is no DR side to reach the primary, decide or page.
     if any(f.kind == "dr-region-outage" and f.start <= t < f.end for f in s.faults):
         return False
