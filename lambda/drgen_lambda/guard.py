@@ -22,7 +22,9 @@ not recognise leaves the veto standing, never the other way round.
 `since` is when the current verdict began: for an open recovery event, the event's time; else
 the first tick that saw the verdict, carried from tick to tick and across runs through the
 record as long as the ticks follow each other without a hole longer than `max_gap` (a hole in
-observation restarts it, so it never claims more than was watched).
+observation restarts it, so it never claims more than was watched). An `unreachable` never
+counts from before the newest closing event among the events read: a recovery that opened and
+closed between two runs restarts it as one the guard watched would.
 
 Nothing here calls AWS or PostgreSQL; `guard_run` does, and feeds this module.
 """
@@ -189,7 +191,9 @@ def _verdict(previous, seen, max_gap):
     if seen.status is None or seen.events is None:
         failed = "; ".join(seen.failed) or "RDS was not read"
         return _report(previous, UNKNOWN, f"the primary's RDS status cannot be read: {failed}", now, max_gap)
-    return _report(previous, UNREACHABLE, f"status {seen.status}, no recovery under way", now, max_gap)
+    report = _report(previous, UNREACHABLE, f"status {seen.status}, no recovery under way", now, max_gap)
+    ended = max(closes(seen.events).values(), default=report.since)
+    return report._replace(since=max(report.since, ended))
 
 
 def _report(previous, verdict_, detail, now, max_gap):

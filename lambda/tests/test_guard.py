@@ -70,6 +70,17 @@ def test_a_closed_recovery_does_not_count_and_a_reopened_one_does():
     assert (report.verdict, report.since) == (RECOVERING, 95.0)
 
 
+def test_a_recovery_that_opened_and_closed_between_two_ticks_restarts_unreachable_from_its_close():
+    before = verdict(None, unreachable(100.0), GAP)
+    # The next tick (a run later) reads a Multi-AZ failover that began and ended in between.
+    between = [(110.0, "Multi-AZ instance failover started"), (125.0, "Multi-AZ instance failover completed")]
+    report = verdict(before, unreachable(128.0, events=between), GAP)
+    assert (report.verdict, report.since) == (UNREACHABLE, 125.0)
+    # A close older than the spell changes nothing.
+    old = [(40.0, "Multi-AZ instance failover started"), (60.0, "Multi-AZ instance failover completed")]
+    assert verdict(before, unreachable(128.0, events=old), GAP).since == 100.0
+
+
 def test_events_at_the_same_second_count_in_the_order_rds_lists_them():
     same = [(50.0, "DB instance shutdown"), (50.0, "DB instance restarted")]
     assert verdict(None, unreachable(100.0, events=same), GAP).verdict == UNREACHABLE
