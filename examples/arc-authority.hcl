@@ -13,7 +13,7 @@
 #       ...
 #     ]
 #   }
-rto_target_seconds = 300
+rto_target_seconds = 450
 
 failover {
   authority = "arc"

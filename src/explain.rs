@@ -26,6 +26,7 @@ fn decision(m: &Topology) -> Decision {
         silence_seconds: f.silence_seconds,
         guard_gap_seconds: f.guard_gap_seconds().min(f.silence_seconds),
         guard_late_seconds: crate::rto::GUARD_DELAY_SECONDS,
+        fence_apply_seconds: crate::rto::SG_APPLY_SECONDS,
         paths: vec![
             format!(
                 "the primary's region speaks when its guard's report, its observer's `alive` beat or its heartbeat is younger than {} s (the guard reports every {} s; the observer beats once a minute whatever its probe sees)",
@@ -203,6 +204,9 @@ pub struct Decision {
     /// How late a guard run may start: each guard report states when the next one is due at the
     /// latest, which bounds the commits the RPO gate counts after the region's last word.
     pub guard_late_seconds: u32,
+    /// The allowance for RDS to apply the fence's security-group change (the instance is
+    /// `modifying` meanwhile and refuses a reboot).
+    pub fence_apply_seconds: u32,
     /// The two paths to promotion: which one applies, and what it waits for.
     pub paths: Vec<String>,
     pub rule: Vec<String>,

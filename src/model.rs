@@ -252,15 +252,37 @@ impl Failover {
         2 * ARC_ENDPOINTS * GUARD_CALL_SECONDS + GUARD_CALL_SECONDS
     }
 
+    /// The longest time between the starts of two consecutive lease-keeper ticks: a run ticks
+    /// every `guard_interval_seconds` while its slowest tick still fits in `GUARD_RUN_SECONDS`,
+    /// and the next run starts a minute after this one, as late as a run may start.
+    pub fn keeper_tick_gap_seconds(&self) -> u32 {
+        use crate::rto::GUARD_DELAY_SECONDS;
+        let interval = self.guard_interval_seconds.max(1);
+        let last_tick = GUARD_RUN_SECONDS.saturating_sub(self.keeper_tick_seconds()) / interval * interval;
+        (60 + GUARD_DELAY_SECONDS).saturating_sub(last_tick).max(interval)
+    }
+
     /// How long the DR side waits, after it has taken the authority in ARC, before it promotes:
-    /// the lease, then the longest the keeper may take to notice that the lease ran out (from
-    /// its last confirming tick to the next run's first tick, that run starting late and the tick
-    /// taking its worst case), then the fence taking effect. None with the table authority.
+    /// the keeper's first tick that must fence (one that reads DR On after the switch, or the
+    /// first after the lease since its last confirmation ran out, at most a tick gap later) and
+    /// its slowest course to ModifyDBInstance, then the fence taking effect. None with the table
+    /// authority.
     pub fn lease_wait_seconds(&self) -> Option<u32> {
-        use crate::rto::{GUARD_DELAY_SECONDS, LEASE_FENCE_SECONDS};
         self.arc.as_ref().map(|a| {
-            a.lease_seconds + 60 + GUARD_DELAY_SECONDS + self.keeper_tick_seconds() + LEASE_FENCE_SECONDS
+            a.lease_seconds
+                + self.keeper_tick_gap_seconds()
+                + self.keeper_tick_seconds()
+                + self.lease_fence_seconds()
         })
+    }
+
+    /// From the keeper's ModifyDBInstance until the old primary accepts no more commits: RDS
+    /// applies the deny-all group (`SG_APPLY_SECONDS`), then the keeper's next tick, up to a tick
+    /// gap later, reboots within its slowest course, and the engine stops
+    /// (`REBOOT_EFFECT_SECONDS`).
+    pub fn lease_fence_seconds(&self) -> u32 {
+        use crate::rto::{REBOOT_EFFECT_SECONDS, SG_APPLY_SECONDS};
+        SG_APPLY_SECONDS + self.keeper_tick_gap_seconds() + self.keeper_tick_seconds() + REBOOT_EFFECT_SECONDS
     }
 
     /// How long one monitor run observes: its schedule period less the slack.

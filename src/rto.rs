@@ -59,11 +59,19 @@ pub const MIN_SILENCE_SECONDS: u32 = OBSERVER_BEAT_SECONDS + SPEAKER_SLACK_SECON
 /// each in turn until one answers (https://docs.aws.amazon.com/r53recovery/latest/dg/routing-control.update.api.html).
 pub const ARC_ENDPOINTS: u32 = 5;
 
-/// From the lease keeper's decision to fence until the old primary accepts no more commits:
-/// ModifyDBInstance to the deny-all security group and RebootDBInstance, both in its own region.
-/// AWS documents no bound for either to take effect; a stated allowance, not a measurement
-/// (it needs a real account).
-pub const LEASE_FENCE_SECONDS: u32 = 30;
+/// How long RDS may keep an instance `modifying` after ModifyDBInstance replaces its security
+/// groups before the new group is in effect. The change "is asynchronously applied as soon as
+/// possible" without ApplyImmediately (ModifyDBInstance, VpcSecurityGroupIds:
+/// https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html), and
+/// RebootDBInstance refuses an instance that is not `available` (InvalidDBInstanceState:
+/// https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_RebootDBInstance.html), so the
+/// reboot that cuts the open sessions waits for it. AWS documents no bound: a stated allowance,
+/// not a measurement (it needs a real account); the fault simulator draws up to it.
+pub const SG_APPLY_SECONDS: u32 = 60;
+
+/// From RebootDBInstance's answer until the engine has stopped and the sessions it cut are gone.
+/// A stated allowance, not a measurement (it needs a real account).
+pub const REBOOT_EFFECT_SECONDS: u32 = 10;
 
 /// The plain values the budget is computed from (the model provides them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

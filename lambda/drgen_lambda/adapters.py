@@ -199,17 +199,23 @@ class Aws:
             is_replica=bool(instance.get("ReadReplicaSourceDBInstanceIdentifier")),
         )
 
-    def fence(self, region, instance_id, security_group_id, immediately=False):
-        """Replaces the instance's security groups; applies at once without ApplyImmediately,
-        which `immediately` adds all the same (the lease keeper says it)."""
+    def fence(self, region, instance_id, security_group_id):
+        """Replaces the instance's security groups. Without ApplyImmediately the change still
+        "is asynchronously applied as soon as possible" (ModifyDBInstance, VpcSecurityGroupIds),
+        and it does not apply the instance's other pending modifications as ApplyImmediately
+        would; the instance is `modifying` until the change has applied."""
         self._call(
             "rds",
             "modify_db_instance",
             region=region,
             DBInstanceIdentifier=instance_id,
             VpcSecurityGroupIds=[security_group_id],
-            **({"ApplyImmediately": True} if immediately else {}),
         )
+
+    # The states in which RDS accepts RebootDBInstance: `available`, and `storage-optimization`,
+    # which may last a day and still allows "any other instance modifications, such as ...
+    # performing a reboot" (https://repost.aws/knowledge-center/rds-stuck-in-storage-optimization).
+    REBOOTABLE = ("available", "storage-optimization")
 
     def reboot(self, region, instance_id):
         self._call("rds", "reboot_db_instance", region=region, DBInstanceIdentifier=instance_id)

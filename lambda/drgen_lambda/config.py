@@ -329,6 +329,7 @@ class LeaseConfig(NamedTuple):
     run_seconds: float
     primary_id: str
     fence_group: str
+    fence_apply_seconds: float
     table: str
     topic_arn: str
 
@@ -341,6 +342,7 @@ def lease_config(env: Mapping[str, str]) -> LeaseConfig:
         run_seconds=float(_number(env, "RUN_SECONDS", 1, 59)),
         primary_id=_text(env, "PRIMARY_ID"),
         fence_group=_text(env, "FENCE_SECURITY_GROUP"),
+        fence_apply_seconds=float(_number(env, "FENCE_APPLY_SECONDS", 1, 900)),
         table=_text(env, "STATE_TABLE"),
         topic_arn=_text(env, "TOPIC_ARN"),
     )

@@ -7,21 +7,29 @@ started by EventBridge every minute; one run ticks every TICK_SECONDS while a wh
 fits in RUN_SECONDS (as the guard's runs do). Each tick reads the DR control (and, when it is
 Off, the primary's) and `step` decides:
 
-- DR On: the DR side holds the authority. The primary is fenced (its security groups replaced
-  by the deny-all group, then rebooted) and a page sent, once; it is never unfenced here.
+- DR On: the DR side holds the authority. The primary is fenced and a page sent; it is never
+  unfenced here.
 - DR Off: a confirmation that the DR side has not taken the authority (`confirmed_at`). Both
-  controls Off means they were never initialised: paged, not fenced.
+  controls Off means they were never initialised: paged, not fenced. A primary fenced earlier
+  (by a lease that ran out, or before failback) is paged as self-fenced while it has the deny-all
+  group; once a human has restored its groups (the RUNBOOK), the keeper is armed again.
 - Unreadable (no endpoint answered, or one refused): once LEASE_SECONDS have passed since the
-  last confirmation (or, with none known, since this run's first failed read), the primary is
+  last confirmation (or, with none known, since the first failed read after it), the primary is
   fenced: it can no longer learn that the DR side has not taken over.
 
-`confirmed_at`, `fenced_at` and the page times persist in the failover state table's replica in
-this region (item `lease`), so a run that starts late, or after missing runs, fences at once when
-the lease ran out meanwhile. A failed write is logged; a failed read at run start means no
-confirmation is known. Every AWS call is in an adapter; `step` is pure.
+The fence is read from the instance on every tick it is wanted, so that nothing remembered can
+disarm it: ModifyDBInstance to the deny-all group (without ApplyImmediately, which would also
+apply the instance's pending modifications; the group change applies as soon as possible
+regardless), then, once RDS reports the instance `available` again (it is `modifying` while the
+change applies, and RebootDBInstance refuses it meanwhile), one reboot to cut the sessions that
+connection tracking keeps open. A fence not complete FENCE_APPLY_SECONDS after its modification
+pages, as does a refused call (both through the repage throttle).
 
-Re-arming after a fence is by hand (the RUNBOOK): restore the primary's security groups, set
-the controls back, and delete the `lease` item's `fenced_at`.
+`confirmed_at`, `unconfirmed_since`, the fence's times and the page times persist in the
+failover state table's replica in this region (item `lease`), so a run that starts late, or
+after missing runs, fences at once when the lease ran out meanwhile. A failed write is logged; a
+failed read at run start means no confirmation is known. Every AWS call is in an adapter; `step`
+is pure.
 """
 
 import os
@@ -62,15 +70,18 @@ class Action(NamedTuple):
     key: str = ""
 
 
-def initial_state(record=None):
-    """The state a run starts from: the persisted record (confirmed_at, fenced_at, pages), or
-    nothing known."""
+def initial_state(record=None, known=True):
+    """The state a run starts from: the persisted record ({} when there is none yet), or, when
+    it could not be read (`known` False), nothing known: with ARC unreadable too, nothing then
+    says that the lease still runs."""
     record = record or {}
     return {
+        "record_known": known,
         "confirmed_at": record.get("confirmed_at"),
-        "fenced_at": record.get("fenced_at"),
+        "unconfirmed_since": record.get("unconfirmed_since"),
+        "fence_started_at": record.get("fence_started_at"),
+        "rebooted_at": record.get("rebooted_at"),
         "pages": dict(record.get("pages", {})),
-        "first_failure": None,
         "verdict": None,
     }
 
@@ -86,36 +97,25 @@ def _page(state, now, rules, *, key, subject, message):
 def step(state, obs, rules):
     """(the new state, the actions) for one reading. Pure."""
     state = dict(state, pages=dict(state["pages"]))
-    fenced = state["fenced_at"] is not None
-    actions = []
     if obs.dr == arc.ON:
         state["verdict"] = DR_HOLDS
-        if not fenced:
-            actions.append(
-                Action(
-                    "fence",
-                    "drgen: primary fenced itself, ARC names DR",
-                    "ARC's DR routing control is On: the DR side holds the writer authority. The primary "
-                    "replaced its security groups with the deny-all group and rebooted.",
-                )
+        return state, [
+            Action(
+                "fence",
+                "drgen: primary fenced itself, ARC names DR",
+                "ARC's DR routing control is On: the DR side holds the writer authority. The primary "
+                "replaced its security groups with the deny-all group and reboots once the change has applied.",
             )
-        return state, actions
+        ]
     if obs.dr == arc.OFF:
         state["verdict"] = CONFIRMED
         state["confirmed_at"] = obs.now
-        state["first_failure"] = None
-        if fenced:
-            actions += _page(
-                state,
-                obs.now,
-                rules,
-                key="self-fenced",
-                subject="drgen: primary self-fenced, ARC names the primary",
-                message="The primary fenced itself earlier and stays fenced, but ARC's DR routing control is Off: "
-                "self-fenced; ARC names the primary; restore by hand (RUNBOOK).",
-            )
-        elif obs.primary == arc.OFF:
-            actions += _page(
+        state["unconfirmed_since"] = None
+        if state["fence_started_at"] is not None:
+            # Paged only while the instance still has the deny-all group (the keeper reads it).
+            return state, [Action("self-fenced", "", "")]
+        if obs.primary == arc.OFF:
+            return state, _page(
                 state,
                 obs.now,
                 rules,
@@ -124,27 +124,40 @@ def step(state, obs, rules):
                 message="Both ARC routing controls are Off: routing controls not initialised: set the primary's On. "
                 "The primary is not fenced.",
             )
-        return state, actions
+        return state, []
     state["verdict"] = UNREADABLE
-    if state["first_failure"] is None:
-        state["first_failure"] = obs.now
-    since = state["confirmed_at"] if state["confirmed_at"] is not None else state["first_failure"]
-    if not fenced and obs.now - since >= rules.lease_seconds:
-        actions.append(
-            Action(
-                "fence",
-                "drgen: primary fenced itself, lease ran out",
-                f"The primary could not read ARC for the lease time ({rules.lease_seconds:.0f} s since "
-                f"{'the last confirmation' if state['confirmed_at'] is not None else 'its first failed read'}): "
-                "it replaced its security groups with the deny-all group and rebooted.",
-            )
+    if state["unconfirmed_since"] is None:
+        state["unconfirmed_since"] = obs.now
+    if state["confirmed_at"] is not None:
+        why = f"for the lease time ({rules.lease_seconds:.0f} s since the last confirmation)"
+        ran_out = obs.now - state["confirmed_at"] >= rules.lease_seconds
+    elif not state["record_known"]:
+        why = "and could not read its own lease record either, so the last confirmation is unknown"
+        ran_out = True
+    else:
+        why = f"for the lease time ({rules.lease_seconds:.0f} s since its first failed read)"
+        ran_out = obs.now - state["unconfirmed_since"] >= rules.lease_seconds
+    if not ran_out:
+        return state, []
+    return state, [
+        Action(
+            "fence",
+            "drgen: primary fenced itself, lease ran out",
+            f"The primary could not read ARC {why}: it replaced its security groups with the deny-all group and "
+            "reboots once the change has applied.",
         )
-    return state, actions
+    ]
+
+
+def fence_complete(state):
+    """This fence's reboot came after its modification."""
+    started, rebooted = state["fence_started_at"], state["rebooted_at"]
+    return started is not None and rebooted is not None and rebooted >= started
 
 
 def record_of(state):
     """What persists across runs."""
-    return {"confirmed_at": state["confirmed_at"], "fenced_at": state["fenced_at"], "pages": state["pages"]}
+    return {k: v for k, v in state.items() if k not in ("verdict", "record_known")}
 
 
 class Keeper:
@@ -186,39 +199,107 @@ class Keeper:
         except adapters.AwsError as e:
             log("error", "page_failed", subject=subject, error=str(e))
 
+    def _page_throttled(self, state, *, key, subject, message):
+        """Pages unless the same page went out within the repage interval (`state`'s page times
+        are updated in place)."""
+        rules = Rules(self.cfg.lease_seconds)
+        for page in _page(state, self.clock(), rules, key=key, subject=subject, message=message):
+            self._page(page.subject, page.message)
+
+    def _groups(self):
+        instance = self.aws.instance(self.cfg.primary_id)
+        return instance, [g["VpcSecurityGroupId"] for g in instance.get("VpcSecurityGroups", [])]
+
     def _fence(self, state, action):
-        """Deny-all group, then reboot (cutting the open sessions); `fenced_at` once both are
-        done. It pages when this fence replaced the primary's groups, or when an earlier attempt
-        paged its failure; a primary that has the deny-all group already (an earlier run fenced it
-        and its record was lost, or its reboot failed) is rebooted again without a second page. A
-        failure pages at most once per repage interval (the primary may be taking writes the DR
-        side will not have), and the next tick tries again."""
+        """One step of the fence (`_fence_step`); while it cannot go on, a page once the group
+        was set longer than FENCE_APPLY_SECONDS ago. A primary that no longer exists takes no
+        writes. A refused or failed call pages (the primary may be taking writes the DR side
+        will not have) and the next tick tries again; a reboot refused for the instance's state
+        waits, as RDS may be finishing a change (another run's, or the workflow's)."""
         cfg = self.cfg
         try:
-            instance = self.aws.instance(cfg.primary_id)
-            groups = [g["VpcSecurityGroupId"] for g in instance.get("VpcSecurityGroups", [])]
-            replaced = groups != [cfg.fence_group]
-            if replaced:
-                self.aws.fence(None, cfg.primary_id, cfg.fence_group, immediately=True)
-            self.aws.reboot(None, cfg.primary_id)
+            done, state, status = self._fence_step(state, action)
         except adapters.AwsError as e:
-            log("error", "fence_failed", operation=e.operation, error=str(e))
-            for page in _page(
-                state,
-                self.clock(),
-                Rules(cfg.lease_seconds),
-                key="fence-failed",
-                subject="drgen: primary NOT fenced: its region's RDS API failed",
-                message=f"The primary must fence itself ({action.message}), but {e}. "
-                "It may be taking writes that the DR side will not have: fence it by hand from wherever its "
-                "region's API answers (RUNBOOK). The keeper tries again on every tick.",
-            ):
-                self._page(page.subject, page.message)
+            if "DBInstanceNotFound" in str(e):
+                log("info", "fence_instance_gone")
+                now = self.clock()
+                return dict(state, fence_started_at=state["fence_started_at"] or now, rebooted_at=now)
+            if not (e.operation == "rds.reboot_db_instance" and "InvalidDBInstanceState" in str(e)):
+                log("error", "fence_failed", operation=e.operation, error=str(e))
+                self._page_throttled(
+                    state,
+                    key="fence-failed",
+                    subject="drgen: primary NOT fenced: its region's RDS API failed",
+                    message=f"The primary must fence itself ({action.message}), but {e}. "
+                    "It may be taking writes that the DR side will not have: fence it by hand from wherever its "
+                    "region's API answers (RUNBOOK). The keeper tries again on every tick.",
+                )
+                return state
+            done, status = False, "refusing a reboot"
+            if state["fence_started_at"] is None:  # found with the group, this fence unrecorded
+                state = dict(state, fence_started_at=self.clock())
+        if done:
             return state
-        failed_before = "fence-failed" in state["pages"]
-        state = dict(state, fenced_at=self.clock())
-        if replaced or failed_before:
+        waited = self.clock() - state["fence_started_at"]
+        log("info", "fence_waiting", status=status, waited=round(waited, 1))
+        if waited >= cfg.fence_apply_seconds:
+            self._page_throttled(
+                state,
+                key="fence-slow",
+                subject="drgen: primary fence NOT complete",
+                message=f"The primary's deny-all security group was set {waited:.0f} s ago, but RDS reports it "
+                f"{status}: the reboot that cuts its open sessions waits for RDS to accept it, and sessions opened "
+                "before the change may still commit. Reboot it by hand as soon as RDS allows (RUNBOOK).",
+            )
+        return state
+
+    def _fence_step(self, state, action):
+        """(done, the new state, the instance's status), from what RDS says of the instance now:
+        the deny-all group when it has other groups and no change to it is under way (and the
+        action's page), else one reboot of this fence once RDS accepts it. A primary found with
+        the deny-all group and no record of this fence (the record lost, or fenced by hand or by
+        the DR side's workflow) is rebooted once all the same."""
+        cfg = self.cfg
+        instance, groups = self._groups()
+        status = instance.get("DBInstanceStatus")
+        if groups != [cfg.fence_group] and not (status == "modifying" and cfg.fence_group in groups):
+            self.aws.fence(None, cfg.primary_id, cfg.fence_group)
             self._page(action.subject, action.message)
+            return True, dict(state, fence_started_at=self.clock(), rebooted_at=None), status
+        if state["fence_started_at"] is None:
+            state = dict(state, fence_started_at=self.clock())
+        if fence_complete(state):
+            return True, state, status
+        if status in adapters.Aws.REBOOTABLE:
+            self.aws.reboot(None, cfg.primary_id)
+            return True, dict(state, rebooted_at=self.clock()), status
+        if status == "rebooting":
+            # RDS refuses a modification while it reboots, so this restart began after the
+            # deny-all group had applied (the DR side's workflow reboots too): it cuts the same
+            # sessions.
+            log("info", "fence_reboot_under_way")
+            return True, dict(state, rebooted_at=self.clock()), status
+        return False, state, status
+
+    def _self_fenced(self, state):
+        """ARC names the primary, and this keeper fenced it earlier: paged while the instance
+        keeps the deny-all group; once a human has restored its groups (the RUNBOOK's failback),
+        the fence's record is cleared and the keeper is armed again."""
+        try:
+            _, groups = self._groups()
+        except adapters.AwsError as e:
+            log("warning", "fence_unreadable", operation=e.operation, error=str(e))
+            return state
+        if self.cfg.fence_group not in groups:
+            log("info", "lease_rearmed", groups=groups)
+            return dict(state, fence_started_at=None, rebooted_at=None)
+        self._page_throttled(
+            state,
+            key="self-fenced",
+            subject="drgen: primary self-fenced, ARC names the primary",
+            message="The primary fenced itself earlier and keeps the deny-all security group, but ARC's DR routing "
+            "control is Off: self-fenced; ARC names the primary; restore it by hand (RUNBOOK).",
+        )
         return state
 
     def tick(self, state):
@@ -229,6 +310,8 @@ class Keeper:
             log("info", "action", kind=action.kind, subject=action.subject)
             if action.kind == "fence":
                 new = self._fence(new, action)
+            elif action.kind == "self-fenced":
+                new = self._self_fenced(new)
             else:
                 self._page(action.subject, action.message)
         if record_of(new) != record_of(state) or new["verdict"] == CONFIRMED:
@@ -243,7 +326,7 @@ class Keeper:
             return initial_state(self.store.lease())
         except adapters.AwsError as e:
             log("warning", "lease_record_unreadable", error=str(e))
-            return initial_state()
+            return initial_state(known=False)
 
     def run(self):
         """One scheduled run: ticks every TICK_SECONDS while a whole tick still fits in
@@ -259,7 +342,7 @@ class Keeper:
             self.sleep(max(0.0, start_at - self.monotonic()))
             state = self.tick(state)
             verdicts.append(state["verdict"])
-        return {"ticks": len(verdicts), "verdicts": verdicts, "fenced": state["fenced_at"] is not None}
+        return {"ticks": len(verdicts), "verdicts": verdicts, "fenced": fence_complete(state)}
 
 
 def handler(event, context):

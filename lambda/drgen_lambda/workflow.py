@@ -51,6 +51,12 @@ def _promote_once(cfg, aws, store, now):
     status = instance.get("DBInstanceStatus")
     if status != "available":
         return _waiting(f"the replica is {status}; PromoteReadReplica needs it available")
+    if _authority_moved_back(cfg, aws):
+        raise adapters.AwsError(
+            "arc.get_routing_control_state",
+            "the DR routing control is Off: the writer authority was moved back in ARC since the switch, and the "
+            "old primary's keeper is not fenced by it; no promotion (RUNBOOK, the writer authority in ARC)",
+        )
     store.mark_fence(promote_called_at=now)
     try:
         aws.promote(cfg.replica_id, cfg.backup_retention)
@@ -59,6 +65,19 @@ def _promote_once(cfg, aws, store, now):
             raise
         log("warning", "promotion_call_unanswered", error=str(e))
     return None
+
+
+def _authority_moved_back(cfg, aws):
+    """Just before the promotion call: whether ARC now says the DR side does not hold the
+    authority (a human switched the controls back after the workflow took them). An unreadable
+    control is not that: the switch on record stands, and the old primary's lease has run out."""
+    settings = cfg.arc
+    try:
+        cluster = arc.Arc(aws, settings.endpoints, config=adapters.GUARD_CLIENT)
+        return cluster.state(settings.dr_control) == arc.OFF
+    except adapters.AwsError as e:
+        log("warning", "authority_unread", operation=e.operation, error=str(e))
+        return False
 
 
 def ensure_promoted(cfg, aws, store, now):
@@ -178,7 +197,7 @@ def fence(cfg, aws, store, now):
             return _waiting("the deny-all security group to apply before the reboot")
         if "rebooted_at" not in store.fence():
             status = instance.get("DBInstanceStatus")
-            if status not in ("available", "storage-optimization"):
+            if status not in adapters.Aws.REBOOTABLE:
                 return _waiting(f"the old primary is {status}; the reboot that cuts its open sessions waits for it")
             aws.reboot(cfg.primary_region, cfg.primary_id)
             store.mark_fence(rebooted_at=now)

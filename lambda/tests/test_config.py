@@ -207,6 +207,7 @@ LEASE = dict(
     RUN_SECONDS="50",
     PRIMARY_ID="trading-db-primary-prod",
     FENCE_SECURITY_GROUP="sg-0123456789abcdef0",
+    FENCE_APPLY_SECONDS="60",
     STATE_TABLE="trading-db-failover-prod",
     TOPIC_ARN="arn:aws:sns:us-east-1:123456789012:alerts",
 )
@@ -219,7 +220,7 @@ def test_lease_settings():
         ("https://host-bbbbbb.us-west-2.example", "us-west-2"),
     )
     assert cfg.arc.dr_control.endswith("/dr") and cfg.arc.primary_control.endswith("/primary")
-    assert (cfg.lease_seconds, cfg.tick_seconds, cfg.run_seconds) == (60.0, 5.0, 50.0)
+    assert (cfg.lease_seconds, cfg.tick_seconds, cfg.run_seconds, cfg.fence_apply_seconds) == (60.0, 5.0, 50.0, 60.0)
     assert (cfg.primary_id, cfg.fence_group, cfg.table) == (
         "trading-db-primary-prod",
         "sg-0123456789abcdef0",
@@ -246,6 +247,7 @@ def test_lease_settings():
         ({"RUN_SECONDS": "60"}, "RUN_SECONDS must be between 1 and 59"),
         ({"PRIMARY_ID": None}, "PRIMARY_ID is required"),
         ({"FENCE_SECURITY_GROUP": ""}, "FENCE_SECURITY_GROUP is required"),
+        ({"FENCE_APPLY_SECONDS": "0"}, "FENCE_APPLY_SECONDS must be between 1 and 900"),
         ({"STATE_TABLE": None}, "STATE_TABLE is required"),
         ({"TOPIC_ARN": ""}, "TOPIC_ARN is required"),
     ],

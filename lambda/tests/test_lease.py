@@ -28,6 +28,7 @@ LEASE = {
     "RUN_SECONDS": "50",
     "PRIMARY_ID": PRIMARY,
     "FENCE_SECURITY_GROUP": "sg-0123456789abcdef0",
+    "FENCE_APPLY_SECONDS": "60",
     "STATE_TABLE": TABLE,
     "TOPIC_ARN": "arn:aws:sns:us-west-2:123456789012:alerts",
 }
@@ -57,12 +58,13 @@ def test_dr_off_confirms_and_does_nothing_else():
     assert state["confirmed_at"] == T and state["verdict"] == lease.CONFIRMED and actions == []
 
 
-def test_dr_on_fences_once():
+def test_dr_on_wants_the_fence_on_every_tick():
     state, actions = lease.step(fresh(confirmed_at=T - 1), see(T, "On"), RULES)
     assert kinds(actions) == ["fence"] and "DR routing control is On" in actions[0].message
-    # The fence is recorded by whoever carried it out; a fenced primary is not fenced again.
-    state, actions = lease.step(dict(state, fenced_at=T), see(T + 5, "On"), RULES)
-    assert actions == [] and state["verdict"] == lease.DR_HOLDS
+    # Whether there is anything left to do is read from the instance, not remembered: a fence
+    # on record does not disarm it.
+    state, actions = lease.step(dict(state, fence_started_at=T, rebooted_at=T + 1), see(T + 5, "On"), RULES)
+    assert kinds(actions) == ["fence"] and state["verdict"] == lease.DR_HOLDS
     # DR On is no confirmation.
     assert state["confirmed_at"] == T - 1
 
@@ -78,7 +80,7 @@ def test_an_unreadable_authority_fences_once_the_lease_since_the_last_confirmati
 def test_a_confirmation_between_failed_reads_renews_the_lease():
     state, _ = lease.step(fresh(confirmed_at=T), see(T + 20, None), RULES)
     state, _ = lease.step(state, see(T + 25, "Off", "On"), RULES)
-    assert state["first_failure"] is None
+    assert state["unconfirmed_since"] is None
     state, actions = lease.step(state, see(T + 50, None), RULES)
     assert actions == []
     assert kinds(lease.step(state, see(T + 55, None), RULES)[1]) == ["fence"]
@@ -93,10 +95,11 @@ def test_a_hole_between_runs_longer_than_the_lease_fences_on_the_first_failed_re
 
 def test_without_any_confirmation_the_lease_counts_from_the_first_failed_read():
     state, actions = lease.step(fresh(), see(T, None), RULES)
-    assert actions == [] and state["first_failure"] == T
+    assert actions == [] and state["unconfirmed_since"] == T
     state, actions = lease.step(state, see(T + 29, None), RULES)
-    assert actions == [] and state["first_failure"] == T
-    state, actions = lease.step(state, see(T + 30, None), RULES)
+    assert actions == [] and state["unconfirmed_since"] == T
+    # It persists: a later run (a lease longer than a run) goes on counting from it.
+    state, actions = lease.step(lease.initial_state(lease.record_of(state)), see(T + 30, None), RULES)
     assert kinds(actions) == ["fence"] and "its first failed read" in actions[0].message
 
 
@@ -106,25 +109,26 @@ def test_both_controls_off_page_every_repage_interval_and_never_fence():
     state, actions = lease.step(state, see(T + 899, "Off", "Off"), RULES)
     assert actions == []
     state, actions = lease.step(state, see(T + 900, "Off", "Off"), RULES)
-    assert kinds(actions) == ["page"] and state["fenced_at"] is None
+    assert kinds(actions) == ["page"] and state["fence_started_at"] is None
 
 
 def test_an_unread_primary_control_pages_nothing():
     assert lease.step(fresh(), see(T, "Off", None), RULES)[1] == []
 
 
-def test_a_fenced_primary_is_never_unfenced_and_pages_while_arc_names_it():
-    state, actions = lease.step(fresh(fenced_at=T - 10), see(T, "Off", "On"), RULES)
-    assert kinds(actions) == ["page"]
-    assert "self-fenced; ARC names the primary; restore by hand (RUNBOOK)" in actions[0].message
-    assert state["fenced_at"] == T - 10
-    state, actions = lease.step(state, see(T + 60, "Off", "On"), RULES)
-    assert actions == []
-    state, actions = lease.step(state, see(T + 900, "Off", "On"), RULES)
-    assert kinds(actions) == ["page"]
-    # Unreadable or DR On: nothing more to do.
-    assert lease.step(state, see(T + 2000, None), RULES)[1] == []
-    assert lease.step(state, see(T + 2000, "On"), RULES)[1] == []
+def test_a_fence_on_record_is_checked_against_the_instance_while_arc_names_the_primary():
+    state, actions = lease.step(fresh(fence_started_at=T - 10, rebooted_at=T - 5), see(T, "Off", "On"), RULES)
+    assert kinds(actions) == ["self-fenced"] and state["fence_started_at"] == T - 10
+    # The lease still runs: unreadable past it, or DR On, wants the fence again.
+    assert kinds(lease.step(state, see(T + 30, None), RULES)[1]) == ["fence"]
+    assert kinds(lease.step(state, see(T + 1, "On"), RULES)[1]) == ["fence"]
+
+
+def test_a_fence_is_complete_once_its_reboot_came_after_its_modification():
+    assert not lease.fence_complete(fresh())
+    assert not lease.fence_complete(fresh(fence_started_at=T))
+    assert not lease.fence_complete(fresh(fence_started_at=T, rebooted_at=T - 1))
+    assert lease.fence_complete(fresh(fence_started_at=T, rebooted_at=T + 40))
 
 
 def test_the_step_does_not_change_the_state_it_is_given():
@@ -223,42 +227,103 @@ def test_a_run_ticks_while_a_whole_tick_fits_and_persists_each_confirmation(worl
     assert k.aws.names.count("notify") == 0 and "fence" not in k.aws.names
 
 
-def test_dr_on_fences_the_primary_once_pages_and_the_next_run_does_not_fence_again(world):
+def calls(k):
+    return [n for n in k.aws.names if n in ("instance", "fence", "reboot", "notify")]
+
+
+def test_dr_on_fences_then_reboots_on_a_later_tick_and_pages_once(world):
     clock = Clock()
     k, _ = keeper(world._replace(run_seconds=1), {URLS[0]: [state(DR_CONTROL, "On")]}, clock)
-    assert k.run() == {"ticks": 1, "verdicts": [lease.DR_HOLDS], "fenced": True}
+    assert k.run() == {"ticks": 1, "verdicts": [lease.DR_HOLDS], "fenced": False}
     assert groups() == [world.fence_group]
-    assert [n for n in k.aws.names if n in ("instance", "fence", "reboot", "notify")] == [
-        "instance",
-        "fence",
-        "reboot",
-        "notify",
-    ]
-    assert record()["fenced_at"] == T
+    # No ApplyImmediately: it would also apply the instance's pending modifications.
+    assert calls(k) == ["instance", "fence", "notify"]
+    assert record()["fence_started_at"] == T and "rebooted_at" not in record()
     clock.sleep(60)
     k, _ = keeper(world._replace(run_seconds=1), {URLS[0]: [state(DR_CONTROL, "On")]}, clock)
     assert k.run()["fenced"] is True
-    assert "fence" not in k.aws.names and "reboot" not in k.aws.names
+    assert calls(k) == ["instance", "reboot"]
+    assert record()["rebooted_at"] == T + 60
+    clock.sleep(60)
+    k, _ = keeper(world._replace(run_seconds=1), {URLS[0]: [state(DR_CONTROL, "On")]}, clock)
+    assert k.run()["fenced"] is True and calls(k) == ["instance"]
     # ARC names the primary again: the fence stays, and a page says so.
     clock.sleep(60)
     k, _ = keeper(world._replace(run_seconds=1), {URLS[0]: confirmations(1)}, clock)
     assert k.run()["fenced"] is True
-    assert groups() == [world.fence_group] and "notify" in k.aws.names
+    assert groups() == [world.fence_group] and calls(k) == ["instance", "notify"]
+
+
+def test_the_reboot_waits_while_rds_applies_the_group_and_a_slow_fence_pages(world, monkeypatch, capsys):
+    clock = Clock()
+    k, _ = keeper(world._replace(run_seconds=59, tick_seconds=15), {URLS[0]: [state(DR_CONTROL, "On")] * 3}, clock)
+    real = k.aws.instance
+    status = ["modifying"]
+    pages = []
+    monkeypatch.setattr(k.aws, "instance", lambda i, region=None: dict(real(i, region), DBInstanceStatus=status[0]))
+    monkeypatch.setattr(k.aws, "notify", lambda topic, subject, message: pages.append(subject))
+    assert k.run()["fenced"] is False
+    assert "reboot" not in k.aws.names and "fence_waiting" in capsys.readouterr().out
+    assert pages == ["drgen: primary fenced itself, ARC names DR"]
+    # Still modifying past FENCE_APPLY_SECONDS (60): paged, once per repage interval.
+    k.cluster._aws._session = arc_stub.Session({URLS[0]: [state(DR_CONTROL, "On")] * 3})
+    k.cluster._clients = {}
+    clock.sleep(30)
+    assert k.run()["fenced"] is False
+    assert pages[1:] == ["drgen: primary fence NOT complete"]
+    # A reboot under way (the DR side's workflow reboots too) cuts the same sessions.
+    status[0] = "rebooting"
+    k.cluster._aws._session = arc_stub.Session({URLS[0]: [state(DR_CONTROL, "On")]})
+    k.cluster._clients = {}
+    k.cfg = world._replace(run_seconds=1)
+    assert k.run()["fenced"] is True and "reboot" not in k.aws.names
+
+
+def test_restoring_the_groups_arms_the_keeper_again(world, capsys):
+    clock = Clock()
+    k, _ = keeper(world._replace(run_seconds=59, tick_seconds=30), {URLS[0]: [state(DR_CONTROL, "On")] * 2}, clock)
+    assert k.run()["fenced"] is True
+    # Failback by the RUNBOOK: the controls back to the primary, its groups restored.
+    default = boto3.client("ec2").describe_security_groups(Filters=[{"Name": "group-name", "Values": ["default"]}])
+    boto3.client("rds").modify_db_instance(
+        DBInstanceIdentifier=PRIMARY, VpcSecurityGroupIds=[default["SecurityGroups"][0]["GroupId"]]
+    )
+    clock.sleep(60)
+    k, _ = keeper(world._replace(run_seconds=1), {URLS[0]: confirmations(1)}, clock)
+    assert k.run()["fenced"] is False
+    assert "lease_rearmed" in capsys.readouterr().out and "notify" not in k.aws.names
+    assert "fence_started_at" not in record() and "rebooted_at" not in record()
+    # The next time ARC names DR, it fences (and pages) again.
+    clock.sleep(60)
+    k, _ = keeper(world._replace(run_seconds=1), {URLS[0]: [state(DR_CONTROL, "On")]}, clock)
+    k.run()
+    assert groups() == [world.fence_group] and calls(k) == ["instance", "fence", "notify"]
+
+
+def test_a_fence_on_record_that_cannot_be_checked_is_kept(world, monkeypatch, capsys):
+    adapters.Store(adapters.Aws(), TABLE).keep_lease({"fence_started_at": T - 100, "rebooted_at": T - 90, "pages": {}})
+    clock = Clock()
+    k, _ = keeper(world._replace(run_seconds=1), {URLS[0]: confirmations(1)}, clock)
+    monkeypatch.setattr(
+        k.aws, "instance", lambda *a, **kw: (_ for _ in ()).throw(adapters.AwsError("rds.describe_db_instances", "x"))
+    )
+    assert k.run()["fenced"] is True
+    assert "fence_unreadable" in capsys.readouterr().out and record()["fence_started_at"] == T - 100
 
 
 def test_a_lease_that_ran_out_between_runs_fences_on_the_first_unreadable_tick(world):
-    adapters.Store(adapters.Aws(), TABLE).keep_lease({"confirmed_at": T - 120, "fenced_at": None, "pages": {}})
+    adapters.Store(adapters.Aws(), TABLE).keep_lease({"confirmed_at": T - 120, "pages": {}})
     clock = Clock()
     unreachable = {url: [error("get_routing_control_state", "ThrottlingException", 429)] for url in URLS}
     k, _ = keeper(world._replace(run_seconds=1), unreachable, clock)
-    assert k.run() == {"ticks": 1, "verdicts": [lease.UNREADABLE], "fenced": True}
+    assert k.run() == {"ticks": 1, "verdicts": [lease.UNREADABLE], "fenced": False}
     assert groups() == [world.fence_group]
-    assert record()["confirmed_at"] == T - 120 and record()["fenced_at"] == T
+    assert record()["confirmed_at"] == T - 120 and record()["fence_started_at"] == T
 
 
-def test_an_unreadable_record_counts_from_the_first_failed_read_and_failed_writes_are_logged(world, capsys):
+def test_with_its_record_unreadable_an_unreadable_arc_fences_at_once_and_failed_writes_are_logged(world, capsys):
     clock = Clock()
-    cfg = world._replace(run_seconds=59, lease_seconds=10)
+    cfg = world._replace(run_seconds=59)
     # Ticks at 0, 5, ..., 30 s (30 + 27 <= 59): seven, none of which reads ARC.
     session = arc_stub.Session(
         {url: [error("get_routing_control_state", "ThrottlingException", 429)] * 7 for url in URLS}
@@ -278,11 +343,18 @@ def test_an_unreadable_record_counts_from_the_first_failed_read_and_failed_write
     session.assert_all_answered()
     out = capsys.readouterr().out
     assert "lease_record_unreadable" in out and "lease_record_failed" in out and "lease_read_failed" in out
-    # No confirmation known: the lease of 10 s counted from the first failed read, at 0 s.
+    # The last confirmation is unknown: nothing says the lease still runs.
     events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     order = [e["event"] for e in events if e["event"] == "lease" or e.get("kind") == "fence"]
-    assert order == ["lease"] * 3 + ["action"] + ["lease"] * 4
+    assert order == ["lease", "action"] * 7
     assert aws.names.count("fence") == 1 and groups() == [world.fence_group]
+
+
+def test_an_empty_record_counts_the_lease_from_the_first_failed_read():
+    state, actions = lease.step(lease.initial_state({}), see(T, None), RULES)
+    assert actions == [] and state["unconfirmed_since"] == T
+    state, actions = lease.step(lease.initial_state(None, known=False), see(T, None), RULES)
+    assert kinds(actions) == ["fence"] and "could not read its own lease record" in actions[0].message
 
 
 def test_a_refused_read_is_an_unreadable_authority(world):
@@ -298,19 +370,19 @@ def test_a_refused_read_is_an_unreadable_authority(world):
 
 def test_a_failed_fence_is_logged_and_tried_again_on_the_next_tick(world, capsys, monkeypatch):
     clock = Clock()
-    k, _ = keeper(world._replace(run_seconds=59, tick_seconds=30), {URLS[0]: [state(DR_CONTROL, "On")] * 2}, clock)
+    k, _ = keeper(world._replace(run_seconds=59, tick_seconds=15), {URLS[0]: [state(DR_CONTROL, "On")] * 3}, clock)
     reboots = []
 
     def reboot(region, instance_id):
         reboots.append(region)
         if len(reboots) == 1:
-            raise adapters.AwsError("rds.reboot_db_instance", "InvalidDBInstanceState: the instance is modifying")
+            raise adapters.AwsError("rds.reboot_db_instance", "Throttling: Rate exceeded")
 
     monkeypatch.setattr(k.aws, "reboot", reboot)
-    assert k.run() == {"ticks": 2, "verdicts": [lease.DR_HOLDS] * 2, "fenced": True}
+    assert k.run() == {"ticks": 3, "verdicts": [lease.DR_HOLDS] * 3, "fenced": True}
     assert reboots == [None, None]
     assert "fence_failed" in capsys.readouterr().out
-    # The second tick found the deny-all group in place and only rebooted.
+    # The later ticks found the deny-all group in place and only rebooted.
     assert k.aws.names.count("fence") == 1
 
 
@@ -335,7 +407,7 @@ def test_the_handler_runs_one_run_from_its_environment(world, monkeypatch):
     monkeypatch.setenv("FENCE_SECURITY_GROUP", world.fence_group)
     session = arc_stub.Session({url: [state(DR_CONTROL, "On")] for url in URLS})
     monkeypatch.setattr(lease.adapters.boto3.session, "Session", lambda: session)
-    assert lease.handler({}, None) == {"ticks": 1, "verdicts": [lease.DR_HOLDS], "fenced": True}
+    assert lease.handler({}, None) == {"ticks": 1, "verdicts": [lease.DR_HOLDS], "fenced": False}
     assert groups() == [world.fence_group]
 
 
@@ -380,7 +452,7 @@ def test_a_fence_that_fails_pages_through_the_repage_throttle(world, monkeypatch
     k.cluster._aws = k.aws
     k.cluster._aws._session = arc_stub.Session({URLS[0]: [state(DR_CONTROL, "On")]})
     k.cfg = world._replace(run_seconds=1)
-    assert k.run()["fenced"] is True
+    assert k.run()["fenced"] is False
     assert pages[-1] == "drgen: primary fenced itself, ARC names DR"
 
 
@@ -389,8 +461,64 @@ def test_a_primary_found_fenced_is_rebooted_again_without_a_second_page(world):
     k, _ = keeper(world._replace(run_seconds=1), {URLS[0]: [state(DR_CONTROL, "On")]}, clock)
     k.run()
     # Its record is lost (a table copy impaired, say): the next run fences again.
-    adapters.Store(adapters.Aws(), TABLE).keep_lease({"confirmed_at": None, "fenced_at": None, "pages": {}})
+    adapters.Store(adapters.Aws(), TABLE).keep_lease({"pages": {}})
     clock.sleep(60)
     k, _ = keeper(world._replace(run_seconds=1), {URLS[0]: [state(DR_CONTROL, "On")]}, clock)
     assert k.run()["fenced"] is True
     assert "fence" not in k.aws.names and "reboot" in k.aws.names and "notify" not in k.aws.names
+
+
+def test_a_primary_in_storage_optimization_is_rebooted(world, monkeypatch):
+    clock = Clock()
+    k, _ = keeper(world._replace(run_seconds=59, tick_seconds=30), {URLS[0]: [state(DR_CONTROL, "On")] * 2}, clock)
+    real = k.aws.instance
+    monkeypatch.setattr(
+        k.aws, "instance", lambda i, region=None: dict(real(i, region), DBInstanceStatus="storage-optimization")
+    )
+    assert k.run()["fenced"] is True
+    assert [n for n in calls(k) if n != "instance"] == ["fence", "notify", "reboot"]
+
+
+def test_a_change_to_the_deny_all_group_under_way_is_not_made_again(world, monkeypatch):
+    """Another run's, or the DR side's workflow's: RDS lists the new group beside the old while
+    the instance is `modifying` (or may), and would refuse a second modification."""
+    clock = Clock()
+    k, _ = keeper(world._replace(run_seconds=1), {URLS[0]: [state(DR_CONTROL, "On")]}, clock)
+    monkeypatch.setattr(
+        k.aws,
+        "instance",
+        lambda i, region=None: {
+            "DBInstanceStatus": "modifying",
+            "VpcSecurityGroups": [{"VpcSecurityGroupId": "sg-db"}, {"VpcSecurityGroupId": world.fence_group}],
+        },
+    )
+    assert k.run()["fenced"] is False and calls(k) == ["instance"]
+    assert record()["fence_started_at"] == T
+
+
+def test_a_reboot_refused_for_the_instance_state_waits_without_a_failure_page(world, monkeypatch, capsys):
+    clock = Clock()
+    k, _ = keeper(world._replace(run_seconds=59, tick_seconds=30), {URLS[0]: [state(DR_CONTROL, "On")] * 2}, clock)
+
+    def reboot(region, instance_id):
+        raise adapters.AwsError("rds.reboot_db_instance", "InvalidDBInstanceState: the instance is rebooting")
+
+    monkeypatch.setattr(k.aws, "reboot", reboot)
+    assert k.run()["fenced"] is False
+    out = capsys.readouterr().out
+    assert "fence_waiting" in out and "fence_failed" not in out
+    assert "fence-failed" not in record()["pages"]
+    # Its record lost, the group found in place: the same.
+    adapters.Store(adapters.Aws(), TABLE).keep_lease({"pages": {}})
+    k.cluster._aws._session = arc_stub.Session({URLS[0]: [state(DR_CONTROL, "On")]})
+    k.cluster._clients = {}
+    k.cfg = world._replace(run_seconds=1)
+    assert k.run()["fenced"] is False and record()["fence_started_at"] == clock.now
+
+
+def test_a_primary_that_no_longer_exists_takes_no_writes(world, capsys):
+    boto3.client("rds").delete_db_instance(DBInstanceIdentifier=PRIMARY, SkipFinalSnapshot=True)
+    clock = Clock()
+    k, _ = keeper(world._replace(run_seconds=1), {URLS[0]: [state(DR_CONTROL, "On")]}, clock)
+    assert k.run()["fenced"] is True
+    assert "fence_instance_gone" in capsys.readouterr().out and "notify" not in k.aws.names

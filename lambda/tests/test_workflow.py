@@ -10,7 +10,7 @@ import zipfile
 import arc_stub
 import boto3
 import pytest
-from arc_stub import DR_CONTROL, ENDPOINTS, PRIMARY_CONTROL, error, taken
+from arc_stub import DR_CONTROL, ENDPOINTS, PRIMARY_CONTROL, error, state, taken
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from moto import mock_aws
@@ -506,7 +506,7 @@ def test_a_failed_switch_record_is_an_error(world, monkeypatch, failure):
 
 
 def test_in_arc_mode_ensure_promoted_waits_for_the_lease_then_promotes_once(world, monkeypatch):
-    cfg, aws, store, _ = with_arc(world, {URLS[0]: [taken()]})
+    cfg, aws, store, _ = with_arc(world, {URLS[0]: [taken(), state(DR_CONTROL, "On")]})
     # The monitor recorded the authority before it started the workflow: no promotion yet.
     store.set_authority(NOW)
     assert workflow.ensure_promoted(cfg, aws, store, NOW) == {
@@ -543,7 +543,7 @@ def test_in_arc_mode_ensure_promoted_waits_for_a_busy_replica(world, monkeypatch
     ids=["timeout", "under-way"],
 )
 def test_in_arc_mode_a_promotion_call_without_an_answer_counts_as_started(world, monkeypatch, answer):
-    cfg, aws, store, _ = with_arc(world, {URLS[0]: [taken()]})
+    cfg, aws, store, _ = with_arc(world, {URLS[0]: [taken(), state(DR_CONTROL, "On")]})
     workflow.take_authority(cfg, aws, store, NOW, clock=lambda: NOW)
     calls = []
 
@@ -557,7 +557,7 @@ def test_in_arc_mode_a_promotion_call_without_an_answer_counts_as_started(world,
 
 
 def test_in_arc_mode_a_refused_promotion_call_raises_after_recording_it(world, monkeypatch):
-    cfg, aws, store, _ = with_arc(world, {URLS[0]: [taken()]})
+    cfg, aws, store, _ = with_arc(world, {URLS[0]: [taken(), state(DR_CONTROL, "On")]})
     workflow.take_authority(cfg, aws, store, NOW, clock=lambda: NOW)
 
     def promote(*args):
@@ -577,3 +577,23 @@ def test_in_arc_mode_a_replica_standalone_already_is_not_promoted_again(world, m
     monkeypatch.setattr(aws, "promote", lambda *a: pytest.fail("promoted a standalone instance"))
     assert workflow.ensure_promoted(cfg, aws, store, NOW + 200) == {"ready": True, "promoted": True}
     assert store.fence()["promote_called_at"] == NOW + 200
+
+
+def test_in_arc_mode_no_promotion_once_the_authority_was_moved_back_in_arc(world, monkeypatch):
+    cfg, aws, store, session = with_arc(world, {URLS[0]: [taken(), state(DR_CONTROL, "Off")]})
+    workflow.take_authority(cfg, aws, store, NOW, clock=lambda: NOW)
+    monkeypatch.setattr(aws, "promote", lambda *a: pytest.fail("promoted after the authority moved back"))
+    with pytest.raises(adapters.AwsError, match="writer authority was moved back in ARC"):
+        workflow.ensure_promoted(cfg, aws, store, NOW + 200)
+    assert "promote_called_at" not in store.fence()
+    session.assert_all_answered()
+
+
+def test_in_arc_mode_an_unreadable_control_before_the_promotion_lets_the_recorded_switch_stand(world, capsys):
+    # The other endpoints answer 503 to every call.
+    cfg, aws, store, _ = with_arc(
+        world, {URLS[0]: [taken(), error("get_routing_control_state", "ThrottlingException", 429)]}
+    )
+    workflow.take_authority(cfg, aws, store, NOW, clock=lambda: NOW)
+    assert workflow.ensure_promoted(cfg, aws, store, NOW + 200) == {"ready": True, "promoted": True}
+    assert "authority_unread" in capsys.readouterr().out and not replica().get("ReadReplicaSourceDBInstanceIdentifier")

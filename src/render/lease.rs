@@ -47,6 +47,7 @@ pub fn render(m: &Topology, doc: &mut Doc) {
                 ("RUN_SECONDS", n(GUARD_RUN_SECONDS)),
                 ("PRIMARY_ID", super::database::identifier(m, side)),
                 ("FENCE_SECURITY_GROUP", r("aws_security_group.fenced.id")),
+                ("FENCE_APPLY_SECONDS", n(crate::rto::SG_APPLY_SECONDS)),
                 ("STATE_TABLE", r("aws_dynamodb_table.failover.name")),
                 ("TOPIC_ARN", super::alerts::topic(side)),
             ],

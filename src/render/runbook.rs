@@ -251,6 +251,7 @@ pub fn render(m: &Topology, doc: &Doc, layout: super::Layout) -> String {
     values.insert("dr", region(Side::Dr));
     values.insert("primary_db", db(Side::Primary));
     values.insert("replica", db(Side::Dr));
+    values.insert("fence_apply", crate::rto::SG_APPLY_SECONDS.to_string());
     values.insert("table", n.failover_table().with_suffix(s));
     values.insert("state_machine", n.state_machine().with_suffix(s));
     values.insert("workflow", n.function(Function::Failover, Side::Dr).with_suffix(s));

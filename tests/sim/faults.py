@@ -91,7 +91,9 @@ class Schedule(NamedTuple):
         return cls(data["seed"], data["horizon"], data["params"], tuple(Fault(*f) for f in data["faults"]))
 
 
-def generate(seed, confirm_seconds, probe_interval, guard_late=20.0, horizon=3000.0, authority="table"):
+def generate(
+    seed, confirm_seconds, probe_interval, guard_late=20.0, horizon=3000.0, authority="table", sg_apply_max=60.0
+):
     rng = random.Random(seed)
     fate = rng.choices(["delivered", "late", "lost"], [6, 2, 2])[0]
     params = {
@@ -127,6 +129,10 @@ def generate(seed, confirm_seconds, probe_interval, guard_late=20.0, horizon=300
         start = rng.uniform(300.0, 1500.0)
         length = 0.0 if kind == "state-lost" else rng.choice((rng.uniform(10.0, 150.0), rng.uniform(150.0, 1400.0)))
         faults.append(Fault(kind, round(start, 1), round(min(start + length, horizon), 1)))
+    # How long ModifyDBInstance to the deny-all group keeps the primary `modifying` (drawn last, so
+    # that the draws above, and the schedules of earlier seeds, stay as they were), up to the
+    # allowance the budget states (src/rto.rs SG_APPLY_SECONDS).
+    params["sg_apply_seconds"] = rng.uniform(2.0, sg_apply_max)
     return Schedule(seed, horizon, params, _one_recovery_at_a_time(sorted(faults, key=lambda f: f.start)))
 
 

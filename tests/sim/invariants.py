@@ -220,7 +220,13 @@ def i3_loss(w):
         return []
     span = lost[-1] - w.received
     budget = w.rules.max_data_loss + float(w.d["probe_interval_seconds"])
-    if span <= budget or full_partition_overlaps(w, p - w.rules.confirm_seconds, lost[-1] + 1):
+    # A full partition in the window that led to the decision (with ARC, to the switch, which
+    # comes a lease wait before the call) is the documented limit; so is, with ARC, a keeper
+    # that could not fence (counted as `arc-fence-blocked`).
+    decision = decided(w) or p
+    if span <= budget or full_partition_overlaps(w, decision - w.rules.confirm_seconds, lost[-1] + 1):
+        return []
+    if w.arc_mode and w.arc_switched_at is not None and _fence_blocked(w, w.arc_switched_at, lost[-1] + 1):
         return []
     return [f"I3: {len(lost)} commits lost spanning {span:.0f} s, above the {budget:.0f} s the gate allows"]
 

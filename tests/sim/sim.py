@@ -89,6 +89,7 @@ def generate(explained, seed):
         d["probe_interval_seconds"],
         d["guard_late_seconds"],
         authority=explained["authority"]["kind"],
+        sg_apply_max=d["fence_apply_seconds"],
     )
 
 

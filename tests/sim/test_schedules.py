@@ -13,6 +13,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent)]
 import faults  # noqa: E402
 import invariants  # noqa: E402
 import sim  # noqa: E402
+import world  # noqa: E402
 from faults import Fault, Schedule  # noqa: E402
 
 PARAMS = {
@@ -30,6 +31,7 @@ PARAMS = {
     "flap_down": 150.0,
     "flap_up": 6.0,
 }
+PARAMS_SG_APPLY = world.SG_APPLY_SECONDS  # the schedules here leave `sg_apply_seconds` to it
 
 
 @functools.lru_cache(maxsize=2)
@@ -509,8 +511,9 @@ def test_with_arc_a_full_partition_promotes_only_after_the_old_primary_fenced_it
     assert called is not None and w.arc_switched_at is not None
     assert called >= w.arc_switched_at + explained("arc")["authority"]["lease_wait_seconds"]
     fenced = [t for t, _ in w.self_fences]
-    assert fenced and fenced[0] < called
-    assert not [t for t in w.primary.commits if t > fenced[0]]
+    reboots = [t for t, kind in w.fence_calls if kind == "reboot"]
+    assert fenced and reboots and fenced[0] < reboots[0] < called
+    assert not [t for t in w.primary.commits if t > reboots[0]]
     assert invariants.limits(w) == []
     assert "drgen: primary fenced itself, ARC names DR" in subjects(w)
 
@@ -519,9 +522,13 @@ def test_with_arc_a_regional_outage_promotes_within_the_stated_short_path():
     w = play(("region-outage", 600, 2400), authority="arc")
     called = invariants.promotion_call(w)
     assert called is not None and called - 600 <= explained("arc")["rto"]["short_path_seconds"]
-    # Its region is down meanwhile; it fences itself as soon as it is back.
-    fenced = [t for t, _ in w.self_fences]
-    assert fenced and 2400 <= fenced[0] <= 2400 + 60 + 20 + 10
+    # Its region is down meanwhile; it is fenced as soon as it is back, by its own keeper or by
+    # the DR side's workflow, whichever comes first, and rebooted once the group has applied.
+    fence = [t for t, kind in w.fence_calls if kind == "fence"]
+    reboots = [t for t, kind in w.fence_calls if kind == "reboot"]
+    assert fence and 2400 <= fence[0] <= 2400 + 60 + 20 + 10
+    assert reboots and fence[0] + PARAMS_SG_APPLY <= reboots[0]
+    assert not [s for s in subjects(w) if "NOT" in s and "fence" in s]
     assert all(answer == "dr" for t, answer in w.dns_answers if t > w.arc_switched_at)
 
 
@@ -543,3 +550,52 @@ def test_with_arc_cut_off_from_the_primary_region_the_primary_fences_itself_and_
     lease = explained("arc")["authority"]["lease_seconds"]
     assert fenced and 600 + lease <= fenced[0] <= 600 + lease + 120
     assert "drgen: primary fenced itself, lease ran out" in subjects(w)
+
+
+@pytest.mark.parametrize("apply", [3.0, 55.0])
+def test_with_arc_the_keeper_reboots_only_once_the_deny_all_group_has_applied(apply):
+    # RDS keeps the instance `modifying` while the security-group change applies and refuses a
+    # reboot meanwhile: the keeper waits for it instead of paging a failed fence, and the old
+    # primary still takes no commit once the lease wait has passed.
+    w = play(("full-partition", 600, 2400), authority="arc", sg_apply_seconds=apply)
+    fence = [t for t, kind in w.fence_calls if kind == "fence"]
+    reboots = [t for t, kind in w.fence_calls if kind == "reboot" and t < 2400]
+    assert len(fence) == 1 and len(reboots) == 1
+    assert (
+        fence[0] + apply <= reboots[0] <= fence[0] + apply + explained("arc")["decision"]["guard_interval_seconds"] + 33
+    )
+    assert not [s for s in subjects(w) if "NOT fenced" in s]
+
+
+def test_with_arc_a_keeper_that_can_read_neither_arc_nor_its_record_fences_at_once():
+    # Its own region's table copy impaired: each run starts without the last confirmation. With
+    # ARC unreadable too, nothing says the DR side has not taken over: fenced, not counted anew
+    # from each run's first failed read (a run's ticks cover less than the lease).
+    w = play(
+        ("full-partition", 600, 2400),
+        ("arc-cut-primary", 600, 2400),
+        ("primary-table-impaired", 600, 2400),
+        authority="arc",
+    )
+    fenced = [t for t, _ in w.self_fences]
+    assert fenced and fenced[0] <= 600 + 60 + 20 + 33
+    assert "drgen: primary fenced itself, lease ran out" in subjects(w)
+
+
+@pytest.mark.parametrize("authority", ["table", "arc"])
+def test_a_recovery_the_guard_saw_only_closed_restarts_its_window(authority):
+    # A flapping primary; a 17 s Multi-AZ failover falls between two guard runs, so the guard's
+    # next tick finds it opened and closed. Its `unreachable` must count from the close, not carry
+    # on from before the failover: promoted 80 s after the close, in the failover's DNS tail.
+    schedule = sim.generate(explained("arc"), 3965)
+    assert [f.kind for f in schedule.faults] == ["flapping", "multi-az-failover"]
+    w = sim.run(explained(authority), schedule)
+    assert invariants.violations(w) == [], schedule.describe()
+
+
+def test_with_arc_a_partition_loss_counts_from_the_switch_and_a_blocked_fence_is_the_counted_limit():
+    # The promotion call comes a lease wait after the switch: the partition that led to the
+    # decision ended before the call's confirm window, and the keeper could not fence meanwhile
+    # (its region's RDS API down), so the old primary's commits until then are the limit.
+    w = play(("full-partition", 1162, 1304), ("primary-api-down", 1215, 1556), authority="arc")
+    assert w.arc_switched_at is not None and "arc-fence-blocked" in invariants.limits(w)

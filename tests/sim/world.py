@@ -5,7 +5,10 @@ Nothing here decides: `Monitor.run` (under its schedule and run lock), `fsm.step
 package's. What is simulated is everything they talk to:
 
 - the clock: one event queue; a sleep or a slow call advances it and runs what falls due;
-- the two databases: the primary (up, in an in-region recovery, or gone with its region), the
+- the two databases: the primary (up, in an in-region recovery, or gone with its region; a
+  security-group change leaves it `modifying` for the schedule's `sg_apply_seconds` and takes
+  effect only then, a reboot leaves it `rebooting`, and RDS refuses either call unless it is
+  `available`), the
   replica (receiving WAL with a delay while the replication path is up; a promotion that RDS
   reports as a `modifying` replica for minutes before the instance is writable), commits from one
   application client in each region that reach whatever the writer name resolves to and keep
@@ -26,6 +29,7 @@ import types
 import greenlet
 from botocore.exceptions import ClientError
 from drgen_lambda import adapters, config, fsm, guard_run, lease, logs, monitor, observer, pg, probe, workflow
+from drgen_lambda import arc as real_arc
 
 # The package logs one JSON line per tick; thousands of schedules make that the main cost.
 monitor.log = observer.log = workflow.log = guard_run.log = lease.log = logs.log = lambda *a, **k: None
@@ -64,6 +68,11 @@ observer.time = workflow.time = _Time
 
 UNREACHABLE = "Could not connect to the endpoint URL"
 GUARD_RUN_SECONDS = 50  # src/model.rs GUARD_RUN_SECONDS, the guard's RUN_SECONDS
+# How long RDS reports a rebooted instance as `rebooting` (it accepts no sessions meanwhile).
+REBOOT_SECONDS = 20.0
+# How long a security-group modification keeps the instance `modifying` when a schedule does not
+# say (`sg_apply_seconds`); AWS documents no bound (src/rto.rs SG_APPLY_SECONDS is the allowance).
+SG_APPLY_SECONDS = 30.0
 REGION = {"primary": "us-east-1", "dr": "us-west-2"}
 
 
@@ -182,8 +191,11 @@ class Database:
     def __init__(self, name):
         self.name = name
         self.commits = []  # ack times
-        self.fenced = False  # the deny-all security group: no new connections
         self.rebooted_at = None  # cuts the sessions open before it
+        # ModifyDBInstance to the deny-all group: DescribeDBInstances lists the new group at once,
+        # the instance is `modifying` until `modified_at`, and only then does the group take effect.
+        self.fence_group_listed = False
+        self.modified_at = None
 
 
 class World:
@@ -279,7 +291,9 @@ class World:
                 LEASE_WAIT_SECONDS=wait,
             )
             # The workflow's cluster adapter, as the DR region sees the cluster.
-            workflow.arc = types.SimpleNamespace(Arc=lambda aws, endpoints, **kw: SimArc(self, "dr"))
+            workflow.arc = types.SimpleNamespace(
+                Arc=lambda aws, endpoints, **kw: SimArc(self, "dr"), ON=real_arc.ON, OFF=real_arc.OFF
+            )
         self.cfg = config.monitor_config(env)
         self.rules = self.cfg.rules
         self.aws = {side: SimAws(self, side) for side in ("primary", "dr")}
@@ -317,9 +331,14 @@ class World:
         """Cross-region service traffic: table replication, forwarded events, cross-region APIs."""
         return not self.active("full-partition")
 
+    def primary_fenced(self):
+        """The deny-all security group is in effect (its modification has applied)."""
+        p = self.primary
+        return p.modified_at is not None and self.clock.now >= p.modified_at
+
     def primary_from(self, side):
         """Whether a new session from `side` reaches the primary."""
-        if not self.primary_serving() or self.primary.fenced:
+        if not self.primary_serving() or self.primary_fenced() or self.primary_status() == "rebooting":
             return False
         return side == "primary" or self.link()
 
@@ -381,17 +400,40 @@ class World:
             pass
 
     def primary_status(self):
-        """DBInstanceStatus of the primary, as its own region's RDS API reports it."""
+        """DBInstanceStatus of the primary, as its own region's RDS API reports it: an in-region
+        recovery's, then `modifying` while the deny-all group applies, `rebooting` for
+        REBOOT_SECONDS after a reboot."""
         t = self.clock.now
         for f in self.schedule.faults:
-            if f.kind in RECOVERY_STATUS and f.start <= t < f.end:
+            if f.kind in RECOVERY_STATUS and f.start <= t < f.end and RECOVERY_STATUS[f.kind] != "available":
                 return RECOVERY_STATUS[f.kind]
+        p = self.primary
+        if p.modified_at is not None and t < p.modified_at:
+            return "modifying"
+        if p.rebooted_at is not None and t < p.rebooted_at + REBOOT_SECONDS:
+            return "rebooting"
         return "available"
 
+    def _clocks(self):
+        """A primary-region function's clocks: wall and monotonic are the simulated time, and a
+        sleep advances it."""
+        clock = self.clock
+        return {"clock": lambda: clock.now, "monotonic": lambda: clock.now, "sleep": clock.advance}
+
+    def _run_in_primary(self, run):
+        """One scheduled run of a primary-region function, unless its region is down or its
+        functions are throttled; a failed call ends the run, as it ends the invocation."""
+        if not self.region_up("primary") or self.active("primary-functions-throttled"):
+            return
+        try:
+            run(self.aws["primary"])
+        except adapters.AwsError:
+            pass
+
     def run_guard(self):
-        """The primary-region guard's scheduled run (its own code), unless its region is down or
-        the guard function fails (throttled, erroring) by the schedule."""
-        if not self.region_up("primary") or self.active("guard-broken") or self.active("primary-functions-throttled"):
+        """The primary-region guard's scheduled run (its own code), unless the guard function
+        fails (throttled, erroring) by the schedule."""
+        if self.active("guard-broken"):
             return
         env = {
             "PRIMARY_HOST": "primary",
@@ -403,27 +445,16 @@ class World:
             "STATE_TABLE": "failover",
             "GUARD_LATE_SECONDS": str(self.d["guard_late_seconds"]),
         }
-        aws = self.aws["primary"]
-        clock = self.clock
-        g = guard_run.Guard(
-            config.guard_config(env),
-            aws,
-            adapters.Store(aws, "failover"),
-            check=self.checker("primary"),
-            clock=lambda: clock.now,
-            monotonic=lambda: clock.now,
-            sleep=clock.advance,
+        cfg = config.guard_config(env)
+        self._run_in_primary(
+            lambda aws: guard_run.Guard(
+                cfg, aws, adapters.Store(aws, "failover"), check=self.checker("primary"), **self._clocks()
+            ).run()
         )
-        try:
-            g.run()
-        except adapters.AwsError:
-            pass
 
     def run_keeper(self):
         """The primary-region lease keeper's scheduled run (its own code), with the ARC
-        authority, unless its region is down or its functions do not run."""
-        if not self.region_up("primary") or self.active("primary-functions-throttled"):
-            return
+        authority."""
         env = {
             "ARC_ENDPOINTS": ARC_ENDPOINTS,
             "PRIMARY_CONTROL_ARN": "arc-primary",
@@ -433,24 +464,16 @@ class World:
             "RUN_SECONDS": str(GUARD_RUN_SECONDS),
             "PRIMARY_ID": "primary",
             "FENCE_SECURITY_GROUP": "sg-deny-all",
+            "FENCE_APPLY_SECONDS": str(self.d["fence_apply_seconds"]),
             "STATE_TABLE": "failover",
             "TOPIC_ARN": "topic-primary",
         }
-        aws = self.aws["primary"]
-        clock = self.clock
-        keeper = lease.Keeper(
-            config.lease_config(env),
-            aws,
-            adapters.Store(aws, "failover"),
-            SimArc(self, "primary"),
-            clock=lambda: clock.now,
-            monotonic=lambda: clock.now,
-            sleep=clock.advance,
+        cfg = config.lease_config(env)
+        self._run_in_primary(
+            lambda aws: lease.Keeper(
+                cfg, aws, adapters.Store(aws, "failover"), SimArc(self, "primary"), **self._clocks()
+            ).run()
         )
-        try:
-            keeper.run()
-        except adapters.AwsError:
-            pass
 
     def checker(self, side, reached=None, probed=None):
         """The probe from `side`'s VPC: accepting, or a timeout that costs the probe's time.
@@ -864,8 +887,10 @@ class SimAws:
                 self._regional("rds.describe_db_instances")
             else:
                 self._remote("rds.describe_db_instances")
-            groups = ["sg-deny-all"] if w.primary.fenced else ["sg-db"]
-            status = "available" if w.primary_serving() else "rebooting"
+            groups = ["sg-deny-all"] if w.primary.fence_group_listed else ["sg-db"]
+            status = w.primary_status()
+            if status == "available" and not w.primary_serving():
+                status = "rebooting"
             return {"DBInstanceStatus": status, "VpcSecurityGroups": [{"VpcSecurityGroupId": g} for g in groups]}
         state = self.replica_state(instance_id)
         instance = {"DBInstanceStatus": state.status, "Endpoint": {"Address": "replica"}}
@@ -896,16 +921,18 @@ class SimAws:
             w.clock.advance(w.d["probe_timeout_seconds"])
             raise adapters.AwsError("rds.promote_read_replica", "Read timeout on endpoint URL")
 
-    def fence(self, region, instance_id, security_group_id, immediately=False):
+    def fence(self, region, instance_id, security_group_id):
         if region is None:  # the lease keeper, in the primary's own region
             self._regional("rds.modify_db_instance")
         else:
             self._remote("rds.modify_db_instance")
-        if self.w.primary_status() != "available":
+        w = self.w
+        if w.primary_status() != "available":
             # RDS refuses a modification while it works on the instance.
             raise adapters.AwsError("rds.modify_db_instance", "InvalidDBInstanceState")
-        self.w.primary.fenced = True
-        self.w.fence_calls.append((self.w.clock.now, "fence"))
+        w.primary.fence_group_listed = True
+        w.primary.modified_at = w.clock.now + w.p.get("sg_apply_seconds", SG_APPLY_SECONDS)
+        w.fence_calls.append((w.clock.now, "fence"))
         if region is None:
             self.w.self_fences.append((self.w.clock.now, "lease keeper"))
 
@@ -914,6 +941,10 @@ class SimAws:
             self._regional("rds.reboot_db_instance")
         else:
             self._remote("rds.reboot_db_instance")
+        if self.w.primary_status() != "available":
+            # RebootDBInstance: InvalidDBInstanceState unless the instance is `available`
+            # (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_RebootDBInstance.html).
+            raise adapters.AwsError("rds.reboot_db_instance", "InvalidDBInstanceState")
         self.w.primary.rebooted_at = self.w.clock.now
         self.w.fence_calls.append((self.w.clock.now, "reboot"))
 
