@@ -13,7 +13,7 @@
 #       ...
 #     ]
 #   }
-rto_target_seconds = 450
+rto_target_seconds = 480
 
 failover {
   authority = "arc"

@@ -253,18 +253,17 @@ impl Failover {
     }
 
     /// The longest time between the starts of two consecutive lease-keeper ticks: a run ticks
-    /// every `guard_interval_seconds` while its slowest tick still fits in `GUARD_RUN_SECONDS`,
-    /// and the next run starts a minute after this one, as late as a run may start.
+    /// every `guard_interval_seconds` while its slowest tick still fits in `GUARD_RUN_SECONDS`, so a
+    /// slow first tick may be its only one, and the next run starts a minute after this one, as
+    /// late as a run may start.
     pub fn keeper_tick_gap_seconds(&self) -> u32 {
         use crate::rto::GUARD_DELAY_SECONDS;
-        let interval = self.guard_interval_seconds.max(1);
-        let last_tick = GUARD_RUN_SECONDS.saturating_sub(self.keeper_tick_seconds()) / interval * interval;
-        (60 + GUARD_DELAY_SECONDS).saturating_sub(last_tick).max(interval)
+        (60 + GUARD_DELAY_SECONDS).max(self.guard_interval_seconds)
     }
 
     /// How long the DR side waits, after it has taken the authority in ARC, before it promotes:
-    /// the keeper's first tick that must fence (one that reads DR On after the switch, or the
-    /// first after the lease since its last confirmation ran out, at most a tick gap later) and
+    /// the lease, then the keeper's first tick that must fence (one that reads DR On after the
+    /// switch, or the first after the lease since its last confirmation, at most a tick gap) and
     /// its slowest course to ModifyDBInstance, then the fence taking effect. None with the table
     /// authority.
     pub fn lease_wait_seconds(&self) -> Option<u32> {

@@ -14,22 +14,24 @@ Off, the primary's) and `step` decides:
   (by a lease that ran out, or before failback) is paged as self-fenced while it has the deny-all
   group; once a human has restored its groups (the RUNBOOK), the keeper is armed again.
 - Unreadable (no endpoint answered, or one refused): once LEASE_SECONDS have passed since the
-  last confirmation (or, with none known, since the first failed read after it), the primary is
-  fenced: it can no longer learn that the DR side has not taken over.
+  last confirmation (or, with none, since the first failed read on record), the primary is
+  fenced: it can no longer learn that the DR side has not taken over. With nothing on record
+  (the record lost, unreadable, or its writes failing) it is fenced at once, as it is while a
+  fence of its own is on record.
 
 The fence is read from the instance on every tick it is wanted, so that nothing remembered can
 disarm it: ModifyDBInstance to the deny-all group (without ApplyImmediately, which would also
 apply the instance's pending modifications; the group change applies as soon as possible
-regardless), then, once RDS reports the instance `available` again (it is `modifying` while the
-change applies, and RebootDBInstance refuses it meanwhile), one reboot to cut the sessions that
-connection tracking keeps open. A fence not complete FENCE_APPLY_SECONDS after its modification
-pages, as does a refused call (both through the repage throttle).
+regardless), then one reboot to cut the sessions that connection tracking keeps open, once the
+group has applied: RDS has reported the instance `modifying` and then `available` again (it
+refuses a reboot meanwhile), or, never seen `modifying`, FENCE_APPLY_SECONDS have passed. A
+fence not complete FENCE_APPLY_SECONDS after its modification pages, as does a refused call
+(both through the repage throttle).
 
 `confirmed_at`, `unconfirmed_since`, the fence's times and the page times persist in the
 failover state table's replica in this region (item `lease`), so a run that starts late, or
-after missing runs, fences at once when the lease ran out meanwhile. A failed write is logged; a
-failed read at run start means no confirmation is known. Every AWS call is in an adapter; `step`
-is pure.
+after missing runs, fences at once when the lease ran out meanwhile. A failed write is logged.
+Every AWS call is in an adapter; `step` is pure.
 """
 
 import os
@@ -70,16 +72,17 @@ class Action(NamedTuple):
     key: str = ""
 
 
-def initial_state(record=None, known=True):
-    """The state a run starts from: the persisted record ({} when there is none yet), or, when
-    it could not be read (`known` False), nothing known: with ARC unreadable too, nothing then
-    says that the lease still runs."""
+def initial_state(record=None):
+    """The state a run starts from: the persisted record, or nothing known (none could be read,
+    or none was written). With nothing known and ARC unreadable, nothing says that the lease
+    still runs: a run's ticks cover less than a lease, so counting anew in every run would never
+    let it run out."""
     record = record or {}
     return {
-        "record_known": known,
         "confirmed_at": record.get("confirmed_at"),
         "unconfirmed_since": record.get("unconfirmed_since"),
         "fence_started_at": record.get("fence_started_at"),
+        "modifying_seen_at": record.get("modifying_seen_at"),
         "rebooted_at": record.get("rebooted_at"),
         "pages": dict(record.get("pages", {})),
         "verdict": None,
@@ -126,13 +129,21 @@ def step(state, obs, rules):
             )
         return state, []
     state["verdict"] = UNREADABLE
+    known = state["confirmed_at"] is not None or state["unconfirmed_since"] is not None
     if state["unconfirmed_since"] is None:
         state["unconfirmed_since"] = obs.now
-    if state["confirmed_at"] is not None:
+    if state["fence_started_at"] is not None:
+        # A fence of its own is under way or done: it goes on until ARC can be read again.
+        why = "and has fenced itself already"
+        ran_out = True
+    elif state["confirmed_at"] is not None:
         why = f"for the lease time ({rules.lease_seconds:.0f} s since the last confirmation)"
         ran_out = obs.now - state["confirmed_at"] >= rules.lease_seconds
-    elif not state["record_known"]:
-        why = "and could not read its own lease record either, so the last confirmation is unknown"
+    elif not known:
+        why = (
+            "and has no confirmation on record (its lease record unreadable, lost or never written), so the last "
+            "confirmation is unknown"
+        )
         ran_out = True
     else:
         why = f"for the lease time ({rules.lease_seconds:.0f} s since its first failed read)"
@@ -157,7 +168,7 @@ def fence_complete(state):
 
 def record_of(state):
     """What persists across runs."""
-    return {k: v for k, v in state.items() if k not in ("verdict", "record_known")}
+    return {k: v for k, v in state.items() if k != "verdict"}
 
 
 class Keeper:
@@ -256,29 +267,44 @@ class Keeper:
     def _fence_step(self, state, action):
         """(done, the new state, the instance's status), from what RDS says of the instance now:
         the deny-all group when it has other groups and no change to it is under way (and the
-        action's page), else one reboot of this fence once RDS accepts it. A primary found with
-        the deny-all group and no record of this fence (the record lost, or fenced by hand or by
-        the DR side's workflow) is rebooted once all the same."""
+        action's page), else one reboot of this fence once the group has applied. RDS lists the
+        requested groups at once and may report the instance `available` for a few seconds
+        before `modifying`, so the group counts as applied only once the instance was seen
+        `modifying` since and is `available` (or `storage-optimization`) again, or, never seen
+        `modifying`, FENCE_APPLY_SECONDS after the change; a restart counts only as well. A
+        primary found with the deny-all group and no record of this fence (the record lost, or
+        fenced by hand or by the DR side's workflow) is rebooted at once; a stopped one takes no
+        writes."""
         cfg = self.cfg
         instance, groups = self._groups()
         status = instance.get("DBInstanceStatus")
+        now = self.clock()
         if groups != [cfg.fence_group] and not (status == "modifying" and cfg.fence_group in groups):
             self.aws.fence(None, cfg.primary_id, cfg.fence_group)
             self._page(action.subject, action.message)
-            return True, dict(state, fence_started_at=self.clock(), rebooted_at=None), status
+            return True, dict(state, fence_started_at=now, modifying_seen_at=None, rebooted_at=None), status
         if state["fence_started_at"] is None:
-            state = dict(state, fence_started_at=self.clock())
+            # Found with the group and no record of this fence: when it was set is unknown, so
+            # it counts as applied. Should the record stay unwritable, every run reboots it once,
+            # so no session opened before the group applied outlives the next run.
+            state = dict(state, fence_started_at=now, modifying_seen_at=now)
         if fence_complete(state):
             return True, state, status
-        if status in adapters.Aws.REBOOTABLE:
+        if status == "modifying" and state["modifying_seen_at"] is None:
+            state = dict(state, modifying_seen_at=now)
+        if status in ("stopped", "stopping"):
+            log("info", "fence_instance_stopped", status=status)
+            return True, dict(state, rebooted_at=now), status
+        applied = state["modifying_seen_at"] is not None or now - state["fence_started_at"] >= cfg.fence_apply_seconds
+        if applied and status in adapters.Aws.REBOOTABLE:
             self.aws.reboot(None, cfg.primary_id)
-            return True, dict(state, rebooted_at=self.clock()), status
-        if status == "rebooting":
+            return True, dict(state, rebooted_at=now), status
+        if applied and status == "rebooting":
             # RDS refuses a modification while it reboots, so this restart began after the
             # deny-all group had applied (the DR side's workflow reboots too): it cuts the same
             # sessions.
             log("info", "fence_reboot_under_way")
-            return True, dict(state, rebooted_at=self.clock()), status
+            return True, dict(state, rebooted_at=now), status
         return False, state, status
 
     def _self_fenced(self, state):
@@ -326,7 +352,7 @@ class Keeper:
             return initial_state(self.store.lease())
         except adapters.AwsError as e:
             log("warning", "lease_record_unreadable", error=str(e))
-            return initial_state(known=False)
+            return initial_state()
 
     def run(self):
         """One scheduled run: ticks every TICK_SECONDS while a whole tick still fits in

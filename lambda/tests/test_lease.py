@@ -93,10 +93,8 @@ def test_a_hole_between_runs_longer_than_the_lease_fences_on_the_first_failed_re
     assert kinds(actions) == ["fence"]
 
 
-def test_without_any_confirmation_the_lease_counts_from_the_first_failed_read():
-    state, actions = lease.step(fresh(), see(T, None), RULES)
-    assert actions == [] and state["unconfirmed_since"] == T
-    state, actions = lease.step(state, see(T + 29, None), RULES)
+def test_without_any_confirmation_the_lease_counts_from_the_first_failed_read_on_record():
+    state, actions = lease.step(fresh(unconfirmed_since=T), see(T + 29, None), RULES)
     assert actions == [] and state["unconfirmed_since"] == T
     # It persists: a later run (a lease longer than a run) goes on counting from it.
     state, actions = lease.step(lease.initial_state(lease.record_of(state)), see(T + 30, None), RULES)
@@ -172,7 +170,9 @@ def world(aws_env):
         )
         create_table()
         topic = boto3.client("sns").create_topic(Name="alerts")["TopicArn"]
-        yield CFG._replace(fence_group=group, topic_arn=topic)
+        # moto applies a modification at once and never reports `modifying`: the keeper then
+        # reboots once FENCE_APPLY_SECONDS have passed since the change, here one tick.
+        yield CFG._replace(fence_group=group, topic_arn=topic, fence_apply_seconds=5.0)
 
 
 class Recording(adapters.Aws):
@@ -256,7 +256,11 @@ def test_dr_on_fences_then_reboots_on_a_later_tick_and_pages_once(world):
 
 def test_the_reboot_waits_while_rds_applies_the_group_and_a_slow_fence_pages(world, monkeypatch, capsys):
     clock = Clock()
-    k, _ = keeper(world._replace(run_seconds=59, tick_seconds=15), {URLS[0]: [state(DR_CONTROL, "On")] * 3}, clock)
+    k, _ = keeper(
+        world._replace(run_seconds=59, tick_seconds=15, fence_apply_seconds=60.0),
+        {URLS[0]: [state(DR_CONTROL, "On")] * 3},
+        clock,
+    )
     real = k.aws.instance
     status = ["modifying"]
     pages = []
@@ -350,11 +354,12 @@ def test_with_its_record_unreadable_an_unreadable_arc_fences_at_once_and_failed_
     assert aws.names.count("fence") == 1 and groups() == [world.fence_group]
 
 
-def test_an_empty_record_counts_the_lease_from_the_first_failed_read():
+def test_with_nothing_on_record_an_unreadable_arc_fences_at_once():
+    """A record lost, unreadable or never written (its writes failing): a run's ticks cover less
+    than the lease, so counting anew in each run would never let it run out."""
     state, actions = lease.step(lease.initial_state({}), see(T, None), RULES)
-    assert actions == [] and state["unconfirmed_since"] == T
-    state, actions = lease.step(lease.initial_state(None, known=False), see(T, None), RULES)
-    assert kinds(actions) == ["fence"] and "could not read its own lease record" in actions[0].message
+    assert kinds(actions) == ["fence"] and "no confirmation on record" in actions[0].message
+    assert state["unconfirmed_since"] == T
 
 
 def test_a_refused_read_is_an_unreadable_authority(world):
@@ -522,3 +527,32 @@ def test_a_primary_that_no_longer_exists_takes_no_writes(world, capsys):
     k, _ = keeper(world._replace(run_seconds=1), {URLS[0]: [state(DR_CONTROL, "On")]}, clock)
     assert k.run()["fenced"] is True
     assert "fence_instance_gone" in capsys.readouterr().out and "notify" not in k.aws.names
+
+
+def status_after_the_change(k, monkeypatch, status):
+    """RDS answering `status` for the instance, with the groups moto holds."""
+    real = k.aws.instance
+    monkeypatch.setattr(k.aws, "instance", lambda i, region=None: dict(real(i, region), DBInstanceStatus=status[0]))
+
+
+def test_a_restart_seen_before_the_group_can_have_applied_is_not_the_fence_s_reboot(world, monkeypatch):
+    clock = Clock()
+    cfg = world._replace(run_seconds=59, tick_seconds=15, fence_apply_seconds=60.0)
+    k, _ = keeper(cfg, {URLS[0]: [state(DR_CONTROL, "On")] * 3}, clock)
+    status = ["rebooting"]
+    status_after_the_change(k, monkeypatch, status)
+    # Never seen `modifying`, and the allowance not over: a restart then may predate the group.
+    assert k.run()["fenced"] is False and "reboot" not in k.aws.names
+
+
+def test_a_stopped_primary_takes_no_writes(world, monkeypatch, capsys):
+    clock = Clock()
+    k, _ = keeper(world._replace(run_seconds=59, tick_seconds=30), {URLS[0]: [state(DR_CONTROL, "On")] * 2}, clock)
+    status_after_the_change(k, monkeypatch, ["stopped"])
+    assert k.run()["fenced"] is True and "reboot" not in k.aws.names
+    assert "fence_instance_stopped" in capsys.readouterr().out
+
+
+def test_an_unreadable_arc_after_a_fence_of_its_own_keeps_wanting_it():
+    state, actions = lease.step(fresh(confirmed_at=T, fence_started_at=T + 1), see(T + 5, None), RULES)
+    assert kinds(actions) == ["fence"] and "has fenced itself already" in actions[0].message

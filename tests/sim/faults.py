@@ -129,10 +129,12 @@ def generate(
         start = rng.uniform(300.0, 1500.0)
         length = 0.0 if kind == "state-lost" else rng.choice((rng.uniform(10.0, 150.0), rng.uniform(150.0, 1400.0)))
         faults.append(Fault(kind, round(start, 1), round(min(start + length, horizon), 1)))
-    # How long ModifyDBInstance to the deny-all group keeps the primary `modifying` (drawn last, so
+    # How long ModifyDBInstance to the deny-all group takes to apply (drawn last, so
     # that the draws above, and the schedules of earlier seeds, stay as they were), up to the
     # allowance the budget states (src/rto.rs SG_APPLY_SECONDS).
     params["sg_apply_seconds"] = rng.uniform(2.0, sg_apply_max)
+    # How long RDS still reports the instance `available` after accepting the modification.
+    params["modify_status_lag"] = rng.uniform(0.0, 10.0)
     return Schedule(seed, horizon, params, _one_recovery_at_a_time(sorted(faults, key=lambda f: f.start)))
 
 

@@ -98,20 +98,40 @@ def i1_two_writers(w):
     late = [t for t in w.primary.commits if t >= writable_from]
     if not late or (not w.arc_mode and full_partition_overlaps(w, p, late[-1] + 1)):
         return found
-    if w.arc_mode and _fence_blocked(w, w.arc_switched_at or p, late[-1] + 1):
-        return found
+    if w.arc_mode:
+        late = _unexcused(w, late)
+        if not late:
+            return found
     return found + [
         f"I1: the old primary acknowledged {len(late)} commits while the promoted replica was writable "
         f"(from {late[0]:.0f} s to {late[-1]:.0f} s; writable from {writable_from:.0f} s)"
     ]
 
 
-def _fence_blocked(w, start, end):
-    """With the ARC authority, at some time in [start, end] the lease keeper could not fence its
-    own primary: its region's RDS API was down, or its functions did not run (throttled). A
-    lease without a watchdog on the database's host cannot do better (a limit, counted)."""
-    blocking = ("primary-api-down", "primary-functions-throttled")
-    return any(f.kind in blocking and f.start < end and start < f.end for f in w.schedule.faults)
+BLOCKING = ("primary-api-down", "primary-functions-throttled")
+
+
+def _blocked_until(w):
+    """With the ARC authority: until when a blocked lease keeper excuses the old primary's
+    commits, or None. A block (its region's RDS API down, its functions throttled) counts when it
+    begins before the keeper's time to fence has run out (the switch plus the lease wait, or the
+    end of an earlier block plus the lease wait) and excuses the commits until its own end plus
+    the lease wait. A lease without a watchdog on the database's host cannot do better (a limit,
+    counted); commits beyond that are a violation."""
+    switch = w.arc_switched_at
+    if switch is None:
+        return None
+    wait = float(w.e["authority"]["lease_wait_seconds"])
+    until = None
+    for f in sorted((f for f in w.schedule.faults if f.kind in BLOCKING), key=lambda f: f.start):
+        if f.end > switch and f.start < (switch + wait if until is None else until):
+            until = max(until or 0.0, f.end + wait)
+    return until
+
+
+def _unexcused(w, commits):
+    until = _blocked_until(w)
+    return commits if until is None else [t for t in commits if t > until]
 
 
 def _i1_arc(w):
@@ -121,8 +141,8 @@ def _i1_arc(w):
         found.append(f"I1: promoted at {called:.0f} s before the DR side took the authority in ARC")
     if w.arc_switched_at is not None:
         bound = w.arc_switched_at + float(w.e["authority"]["lease_wait_seconds"])
-        late = [t for t in w.primary.commits if t > bound]
-        if late and not _fence_blocked(w, w.arc_switched_at, late[-1] + 1):
+        late = _unexcused(w, [t for t in w.primary.commits if t > bound])
+        if late:
             found.append(
                 f"I1: the old primary acknowledged {len(late)} commits after the ARC authority switched at "
                 f"{w.arc_switched_at:.0f} s plus the lease wait (from {late[0]:.0f} s to {late[-1]:.0f} s)"
@@ -226,8 +246,11 @@ def i3_loss(w):
     decision = decided(w) or p
     if span <= budget or full_partition_overlaps(w, decision - w.rules.confirm_seconds, lost[-1] + 1):
         return []
-    if w.arc_mode and w.arc_switched_at is not None and _fence_blocked(w, w.arc_switched_at, lost[-1] + 1):
-        return []
+    if w.arc_mode:
+        lost = _unexcused(w, lost)
+        if not lost:
+            return []
+        span = lost[-1] - w.received
     return [f"I3: {len(lost)} commits lost spanning {span:.0f} s, above the {budget:.0f} s the gate allows"]
 
 
@@ -517,6 +540,6 @@ def limits(w):
     if w.arc_switched_at is not None:
         bound = w.arc_switched_at + float(w.e["authority"]["lease_wait_seconds"])
         late = [t for t in w.primary.commits if t > bound]
-        if late and _fence_blocked(w, w.arc_switched_at, late[-1] + 1):
+        if late and len(_unexcused(w, late)) < len(late):
             hit.append("arc-fence-blocked")
     return hit

@@ -6,8 +6,9 @@ package's. What is simulated is everything they talk to:
 
 - the clock: one event queue; a sleep or a slow call advances it and runs what falls due;
 - the two databases: the primary (up, in an in-region recovery, or gone with its region; a
-  security-group change leaves it `modifying` for the schedule's `sg_apply_seconds` and takes
-  effect only then, a reboot leaves it `rebooting`, and RDS refuses either call unless it is
+  security-group change takes effect after the schedule's `sg_apply_seconds`, the instance
+  `modifying` meanwhile once RDS reports it (`modify_status_lag` after the call: until then it
+  still says `available`), a reboot leaves it `rebooting`, and RDS refuses either call unless it is
   `available`), the
   replica (receiving WAL with a delay while the replication path is up; a promotion that RDS
   reports as a `modifying` replica for minutes before the instance is writable), commits from one
@@ -195,6 +196,7 @@ class Database:
         # ModifyDBInstance to the deny-all group: DescribeDBInstances lists the new group at once,
         # the instance is `modifying` until `modified_at`, and only then does the group take effect.
         self.fence_group_listed = False
+        self.modify_called_at = None
         self.modified_at = None
 
 
@@ -408,7 +410,8 @@ class World:
             if f.kind in RECOVERY_STATUS and f.start <= t < f.end and RECOVERY_STATUS[f.kind] != "available":
                 return RECOVERY_STATUS[f.kind]
         p = self.primary
-        if p.modified_at is not None and t < p.modified_at:
+        lag = self.p.get("modify_status_lag", 0.0)
+        if p.modified_at is not None and p.modify_called_at + lag <= t < p.modified_at:
             return "modifying"
         if p.rebooted_at is not None and t < p.rebooted_at + REBOOT_SECONDS:
             return "rebooting"
@@ -931,6 +934,7 @@ class SimAws:
             # RDS refuses a modification while it works on the instance.
             raise adapters.AwsError("rds.modify_db_instance", "InvalidDBInstanceState")
         w.primary.fence_group_listed = True
+        w.primary.modify_called_at = w.clock.now
         w.primary.modified_at = w.clock.now + w.p.get("sg_apply_seconds", SG_APPLY_SECONDS)
         w.fence_calls.append((w.clock.now, "fence"))
         if region is None:
