@@ -195,6 +195,12 @@ def fence(cfg, aws, store, now):
             store.mark_fence(fenced_at=now)
             # The instance is `modifying` until the change applies: reboot on a later call.
             return _waiting("the deny-all security group to apply before the reboot")
+        if "fenced_at" not in store.fence():
+            # The group was set by someone else (the old primary's own lease keeper, or by hand)
+            # moments ago, perhaps: RDS lists it at once and may still say `available` before
+            # `modifying`. A later call, a poll interval on, reboots once it has applied.
+            store.mark_fence(fenced_at=now)
+            return _waiting("the deny-all security group, found set, to apply before the reboot")
         if "rebooted_at" not in store.fence():
             status = instance.get("DBInstanceStatus")
             if status not in adapters.Aws.REBOOTABLE:

@@ -232,7 +232,9 @@ def test_a_second_failover_after_a_reset_reboots_again_and_confirms_anew(world, 
     later = NOW + 86_400
     assert workflow.handle({"step": "ensure_promoted"}, cfg, aws, store, later)["ready"] is True
     assert store.fence() == {"promotion_started_at": later}
-    assert workflow.handle({"step": "fence"}, cfg, aws, store, later) == {"ready": True, "fenced": True}
+    # The groups are still the deny-all group: found set, the reboot waits a poll interval.
+    assert workflow.handle({"step": "fence"}, cfg, aws, store, later)["ready"] is False
+    assert workflow.handle({"step": "fence"}, cfg, aws, store, later + 60) == {"ready": True, "fenced": True}
     assert len(rebooted) == 2
     assert "confirmed_at" not in store.fence()
 
@@ -295,8 +297,25 @@ def test_the_reboot_waits_for_an_instance_that_is_not_available(world, monkeypat
     )
     step(world, "ensure_promoted")
     answer = step(world, "fence")
+    assert answer["ready"] is False and "found set" in answer["waiting_for"]
+    answer = step(world, "fence")
     assert answer["ready"] is False and "rebooting" in answer["waiting_for"]
     assert "rebooted_at" not in store.fence()
+
+
+def test_a_group_found_set_is_rebooted_on_a_later_call_only(world, monkeypatch):
+    """Set by the old primary's own lease keeper moments ago, perhaps: RDS lists it at once and
+    may still say `available` before `modifying`, so the reboot waits a poll interval."""
+    cfg, aws, store = world
+    boto3.client("rds", region_name="us-east-1").modify_db_instance(
+        DBInstanceIdentifier=cfg.primary_id, VpcSecurityGroupIds=[cfg.fence_group]
+    )
+    step(world, "ensure_promoted")
+    rebooted = []
+    monkeypatch.setattr(aws, "reboot", lambda region, instance_id: rebooted.append(instance_id))
+    answer = step(world, "fence")
+    assert answer["ready"] is False and "found set" in answer["waiting_for"] and rebooted == []
+    assert step(world, "fence") == {"ready": True, "fenced": True} and len(rebooted) == 1
 
 
 def put_connections(value):

@@ -609,3 +609,17 @@ def test_with_arc_the_keeper_does_not_take_a_late_modifying_status_for_an_applie
     fence = [t for t, kind in w.fence_calls if kind == "fence"]
     reboots = [t for t, kind in w.fence_calls if kind == "reboot" and t < 2400]
     assert fence and reboots and reboots[0] >= fence[0] + 40.0
+
+
+def test_with_arc_the_workflow_does_not_reboot_before_a_group_the_keeper_set_has_applied():
+    # The primary's region comes back after a long outage: its keeper sets the deny-all group,
+    # and the workflow's fence, polling, finds it listed while RDS still says `available`. A
+    # reboot then would come before the group applies, and the returning sessions would page
+    # split-brain risk again and again.
+    schedule = sim.generate(explained("arc"), 720)
+    assert [f.kind for f in schedule.faults] == ["region-outage"]
+    w = sim.run(explained("arc"), schedule)
+    assert invariants.violations(w) == [], schedule.describe()
+    fence = [t for t, kind in w.fence_calls if kind == "fence"]
+    reboots = [t for t, kind in w.fence_calls if kind == "reboot"]
+    assert reboots and reboots[0] >= fence[0] + schedule.params["sg_apply_seconds"]
