@@ -91,6 +91,10 @@ class Schedule(NamedTuple):
         return cls(data["seed"], data["horizon"], data["params"], tuple(Fault(*f) for f in data["faults"]))
 
 
+# The stated allowance for DescribeEvents to list an event of the primary (see generate).
+EVENTS_LISTED_LAG_MAX = 30.0
+
+
 def generate(
     seed, confirm_seconds, probe_interval, guard_late=20.0, horizon=3000.0, authority="table", sg_apply_max=60.0
 ):
@@ -135,6 +139,11 @@ def generate(
     params["sg_apply_seconds"] = rng.uniform(2.0, sg_apply_max)
     # How long RDS still reports the instance `available` after accepting the modification.
     params["modify_status_lag"] = rng.uniform(0.0, 10.0)
+    # How long after its time an RDS event is first listed by DescribeEvents in its own region
+    # (the guard's read). AWS documents no bound for it: the draw is up to a stated allowance of
+    # 30 s. An event never listed, with its forwarded copy lost as well, leaves a Multi-AZ
+    # failover without any signal; the README gives what that costs, measured.
+    params["events_listed_lag"] = rng.uniform(0.0, EVENTS_LISTED_LAG_MAX)
     return Schedule(seed, horizon, params, _one_recovery_at_a_time(sorted(faults, key=lambda f: f.start)))
 
 

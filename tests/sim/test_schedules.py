@@ -1,6 +1,7 @@
 """Schedules written down: each failure the simulator (or an HA review) found, as the smallest
 schedule that showed it, with what must happen instead. Every one runs the package's code in the
-simulated account and must also pass every invariant."""
+simulated account and must also pass every invariant, except a `test_limit_` one, which shows a
+limit the README documents and what it costs."""
 
 import functools
 import sys
@@ -65,6 +66,32 @@ def test_an_in_region_recovery_of_any_length_is_never_promoted_whatever_became_o
     w = play((kind, 600, 2000), event_fate=fate, event_delay=400.0 if fate == "late" else 5.0, dns_tail=60.0)
     assert w.promote_calls == []
     assert "drgen: failover held (veto)" in subjects(w)
+
+
+@pytest.mark.parametrize("length", [100, 400, 1400])
+def test_a_multi_az_failover_listed_late_in_its_region_with_its_forwarded_event_lost_is_not_promoted(length):
+    # The guard reads the events of its own region, where RDS lists them some time after the
+    # fact: up to the stated allowance, the failover's opening event still vetoes in time.
+    lag = faults.EVENTS_LISTED_LAG_MAX
+    w = play(("multi-az-failover", 600, 600 + length), event_fate="lost", dns_tail=60.0, events_listed_lag=lag)
+    assert w.promote_calls == []
+    assert length < 180 or "drgen: failover held (veto)" in subjects(w)
+
+
+def test_limit_a_multi_az_failover_with_no_event_anywhere_is_a_crash_to_the_long_path():
+    # The documented limit (README): its forwarded event lost and its region never listing it, a
+    # Multi-AZ failover longer than the confirm window looks like a crash, its status `available`
+    # throughout. The long path promotes it, as it would a crash.
+    schedule = Schedule(
+        0,
+        3000.0,
+        dict(PARAMS, event_fate="lost", dns_tail=60.0, events_listed_lag=1e9),
+        (Fault("multi-az-failover", 600, 1000),),
+    )
+    w = sim.run(explained(), schedule)
+    called = invariants.promotion_call(w)
+    assert called is not None and called - 600 >= explained()["decision"]["confirm_seconds"]
+    assert [v for v in invariants.violations(w) if v.startswith("I2")]
 
 
 def test_a_primary_lost_in_its_own_region_up_is_promoted_after_the_long_window_and_paged():

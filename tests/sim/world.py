@@ -872,7 +872,9 @@ class SimAws:
     def instance_events(self, instance_id, start, end):
         self._regional("rds.describe_events")
         low, high = start.timestamp(), end.timestamp()
-        return [(t, m) for t, m in self.w.rds_events if low <= t <= high]
+        # An event is listed only some time after its own time (the schedule's events_listed_lag).
+        listed = self.w.clock.now - self.w.p.get("events_listed_lag", 0.0)
+        return [(t, m) for t, m in self.w.rds_events if low <= t <= high and t <= listed]
 
     def replica_state(self, replica_id):
         self._latency("rds.describe_db_instances")
