@@ -11,7 +11,7 @@ RECOVERY = ("multi-az-failover", "engine-upgrade", "offline-maintenance")
 KINDS = (
     "region-outage",  # the primary's region: database, APIs, functions, table copy
     "primary-crash",  # the primary stops answering in its region, no recovery under way
-    "flapping",  # down for most of the confirm window, up for one probe, again
+    "flapping",  # down for most of the confirm window, up for one to four probes, again
     *RECOVERY,  # an in-region recovery, with its RDS events; the primary answers later than the end event
     "peering-partition",  # the VPC peering path only (probe, WAL reads, replication)
     "full-partition",  # peering, table replication, forwarded events and cross-region API calls
@@ -123,7 +123,7 @@ def generate(
         "heartbeat_offset": rng.uniform(0.0, 60.0),
         "dns_tail": rng.uniform(0.0, 120.0),
         "flap_down": confirm_seconds * rng.uniform(0.5, 0.95),
-        "flap_up": probe_interval * rng.uniform(1.0, 2.5),
+        "flap_up": probe_interval * rng.uniform(1.0, 4.0),
     }
     kinds = list(KINDS) + (list(ARC_KINDS) if authority == "arc" else [])
     weights = [WEIGHTS.get(k, 1) for k in kinds]

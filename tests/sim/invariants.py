@@ -292,8 +292,14 @@ def _dr_cannot_reach(w, t):
     return region or path or fenced or s.primary_down(t)
 
 
-def _probes_between(w, start, end):
-    return bisect.bisect_left(w.monitor_probed, end) - bisect.bisect_left(w.monitor_probed, start)
+def _accepted_between(w, start, end):
+    """The monitor's probes accepted between two unreachable spans ending at `start` and
+    beginning at `end`. The spans are walked a second at a time, so their edges are a second
+    wide: a probe sent in the last second before a span began may have failed, and counting the
+    probes sent, not those accepted, once ended a spell the monitor rightly held for one."""
+    step = 1.0  # _walk_unreachable's step
+    low, high = start - step, end + step
+    return bisect.bisect_left(w.monitor_reached, high) - bisect.bisect_left(w.monitor_reached, low)
 
 
 def _spells_as_watched(w):
@@ -305,7 +311,7 @@ def _spells_as_watched(w):
     for b, e in _unreachable_spans(w):
         if spells:
             gap = (spells[-1][1], b)
-            probed = _probes_between(w, *gap) >= RECOVER_PROBES
+            probed = _accepted_between(w, *gap) >= RECOVER_PROBES
             failed = any(gap[0] <= start < gap[1] and a.startswith("failed") for start, _, a in w.monitor_runs)
             if not (probed or failed):
                 spells[-1] = (spells[-1][0], e)
@@ -449,7 +455,7 @@ def _short_path_in_up_region(w):
     # Spells between which the monitor got fewer probes than end one are one spell.
     spells = []
     for b, e in _unreachable_spans(w):
-        if spells and _probes_between(w, spells[-1][1], b) < RECOVER_PROBES:
+        if spells and _accepted_between(w, spells[-1][1], b) < RECOVER_PROBES:
             spells[-1] = (spells[-1][0], e)
         else:
             spells.append((b, e))
